@@ -1,0 +1,73 @@
+//! Who is calling: the client IP (believing `TRUST_PROXY` hops of `X-Forwarded-For`)
+//! and the user agent, recorded on sessions.
+
+use std::net::IpAddr;
+
+use actix_web::HttpRequest;
+
+#[derive(Debug, Clone, Default)]
+pub struct ClientInfo {
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+/// Longest user agent kept; the rest is cut.
+const MAX_USER_AGENT: usize = 512;
+
+impl ClientInfo {
+    pub fn from_request(req: &HttpRequest, trust_proxy: usize) -> ClientInfo {
+        let peer = req.peer_addr().map(|a| a.ip());
+        let forwarded = req
+            .headers()
+            .get("x-forwarded-for")
+            .and_then(|v| v.to_str().ok());
+        let user_agent = req
+            .headers()
+            .get(actix_web::http::header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(|s| s.chars().take(MAX_USER_AGENT).collect());
+        ClientInfo {
+            ip: client_ip(peer, forwarded, trust_proxy).map(|ip| ip.to_string()),
+            user_agent,
+        }
+    }
+}
+
+/// With `hops` trusted proxies in front, each appends the address it received from, so
+/// the client is the `hops`-th entry from the right; anything further left was written
+/// by the client itself and is not believed.
+pub fn client_ip(peer: Option<IpAddr>, forwarded: Option<&str>, hops: usize) -> Option<IpAddr> {
+    if hops == 0 {
+        return peer;
+    }
+    let entries: Vec<&str> = forwarded
+        .map(|f| {
+            f.split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .collect()
+        })
+        .unwrap_or_default();
+    if entries.is_empty() {
+        return peer;
+    }
+    let index = entries.len().saturating_sub(hops);
+    entries[index].parse().ok().or(peer)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn believes_only_trusted_hops() {
+        let peer: Option<IpAddr> = "10.0.0.1".parse().ok();
+        let xff = Some("6.6.6.6, 1.2.3.4, 10.0.0.2");
+        assert_eq!(client_ip(peer, xff, 0), peer);
+        assert_eq!(client_ip(peer, xff, 1), "10.0.0.2".parse().ok());
+        assert_eq!(client_ip(peer, xff, 2), "1.2.3.4".parse().ok());
+        assert_eq!(client_ip(peer, Some("1.2.3.4"), 3), "1.2.3.4".parse().ok());
+        assert_eq!(client_ip(peer, Some("garbage"), 1), peer);
+        assert_eq!(client_ip(peer, None, 1), peer);
+    }
+}

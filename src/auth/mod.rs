@@ -1,0 +1,10 @@
+//! Passwords, tokens and sessions: the rules of signing in, callable without HTTP.
+
+pub mod client;
+pub mod extractor;
+pub mod keys;
+pub mod password;
+pub mod refresh;
+pub mod secrets;
+pub mod sessions;
+pub mod tokens;

@@ -1,0 +1,168 @@
+//! scrypt password hashing (PHC strings) on a bounded pool: at most `concurrency` hashes
+//! run at once, each on a blocking thread, and a login flood queues instead of
+//! exhausting memory (one hash at the default cost takes 128 MiB).
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use rand::rngs::OsRng;
+use scrypt::password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier, SaltString};
+use scrypt::{Params, Scrypt};
+use secrecy::{ExposeSecret, SecretString};
+use tokio::sync::Semaphore;
+
+use crate::error::{ApiError, ApiResult};
+use crate::settings::ScryptSettings;
+
+#[derive(Clone)]
+pub struct PasswordHasher {
+    params: Params,
+    permits: Arc<Semaphore>,
+    /// A hash of a random password at the current cost, verified when the account is
+    /// unknown so that both failures take the same time.
+    dummy: Arc<str>,
+}
+
+/// The outcome of checking a password.
+pub struct Verified {
+    pub ok: bool,
+    /// A new hash at the current cost, when the stored one used another.
+    pub rehash: Option<String>,
+}
+
+impl PasswordHasher {
+    /// Builds the hasher, computing the dummy hash on the blocking pool.
+    pub async fn new(s: &ScryptSettings) -> anyhow::Result<PasswordHasher> {
+        let params = Params::new(s.log_n, s.r, s.p, Params::RECOMMENDED_LEN)
+            .context("invalid scrypt parameters")?;
+        let dummy = tokio::task::spawn_blocking(move || {
+            let random: String = rand::distributions::Alphanumeric.sample_string(&mut OsRng, 32);
+            hash_with(&params, &random)
+        })
+        .await??;
+        Ok(PasswordHasher {
+            params,
+            permits: Arc::new(Semaphore::new(s.concurrency)),
+            dummy: dummy.into(),
+        })
+    }
+
+    async fn on_pool<T: Send + 'static>(
+        &self,
+        f: impl FnOnce() -> anyhow::Result<T> + Send + 'static,
+    ) -> ApiResult<T> {
+        let _permit = self
+            .permits
+            .acquire()
+            .await
+            .map_err(|e| ApiError::Unexpected(e.into()))?;
+        tokio::task::spawn_blocking(f)
+            .await
+            .map_err(|e| ApiError::Unexpected(e.into()))?
+            .map_err(ApiError::Unexpected)
+    }
+
+    pub async fn hash(&self, password: SecretString) -> ApiResult<String> {
+        let params = self.params;
+        self.on_pool(move || hash_with(&params, password.expose_secret()))
+            .await
+    }
+
+    /// Checks `password` against `stored`, or against the dummy hash when there is no
+    /// stored hash, so an unknown account costs the same time as a wrong password.
+    pub async fn verify(
+        &self,
+        password: SecretString,
+        stored: Option<String>,
+    ) -> ApiResult<Verified> {
+        let params = self.params;
+        let dummy = self.dummy.clone();
+        self.on_pool(move || {
+            let real = stored.is_some();
+            let phc = stored.as_deref().unwrap_or(&dummy);
+            let parsed = PasswordHash::new(phc).map_err(|e| anyhow::anyhow!("stored hash: {e}"))?;
+            let ok = Scrypt
+                .verify_password(password.expose_secret().as_bytes(), &parsed)
+                .is_ok()
+                && real;
+            let rehash = if ok && !uses_params(&parsed, &params) {
+                Some(hash_with(&params, password.expose_secret())?)
+            } else {
+                None
+            };
+            Ok(Verified { ok, rehash })
+        })
+        .await
+    }
+}
+
+fn hash_with(params: &Params, password: &str) -> anyhow::Result<String> {
+    let salt = SaltString::generate(&mut OsRng);
+    let hash = Scrypt
+        .hash_password_customized(password.as_bytes(), None, None, *params, &salt)
+        .map_err(|e| anyhow::anyhow!("hashing failed: {e}"))?;
+    Ok(hash.to_string())
+}
+
+/// True when a PHC string was made with exactly these parameters.
+fn uses_params(hash: &PasswordHash<'_>, params: &Params) -> bool {
+    match Params::try_from(hash) {
+        Ok(p) => p.log_n() == params.log_n() && p.r() == params.r() && p.p() == params.p(),
+        Err(_) => false,
+    }
+}
+
+use rand::distributions::DistString as _;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(log_n: u8) -> ScryptSettings {
+        ScryptSettings {
+            log_n,
+            r: 8,
+            p: 1,
+            concurrency: 2,
+        }
+    }
+
+    #[tokio::test]
+    async fn verifies_and_upgrades_the_cost() {
+        let old = PasswordHasher::new(&settings(4)).await.unwrap();
+        let hash = old
+            .hash(SecretString::from("a long passphrase"))
+            .await
+            .unwrap();
+        assert!(hash.starts_with("$scrypt$ln=4,r=8,p=1$"), "{hash}");
+
+        let v = old
+            .verify(SecretString::from("a long passphrase"), Some(hash.clone()))
+            .await
+            .unwrap();
+        assert!(v.ok && v.rehash.is_none());
+        let v = old
+            .verify(SecretString::from("wrong"), Some(hash.clone()))
+            .await
+            .unwrap();
+        assert!(!v.ok && v.rehash.is_none());
+
+        let new = PasswordHasher::new(&settings(5)).await.unwrap();
+        let v = new
+            .verify(SecretString::from("a long passphrase"), Some(hash))
+            .await
+            .unwrap();
+        assert!(v.ok);
+        assert!(v.rehash.unwrap().starts_with("$scrypt$ln=5,"));
+    }
+
+    #[tokio::test]
+    async fn unknown_accounts_never_verify() {
+        let h = PasswordHasher::new(&settings(4)).await.unwrap();
+        let v = h
+            .verify(SecretString::from("anything"), None)
+            .await
+            .unwrap();
+        assert!(!v.ok);
+    }
+}

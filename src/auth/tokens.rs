@@ -1,0 +1,140 @@
+//! Access tokens: short-lived JWTs checked without a database round trip.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use josekit::jws::JwsHeader;
+use josekit::jwt::{self, JwtPayload};
+use serde::{Deserialize, Serialize};
+
+use crate::auth::keys::KeyRing;
+use crate::db::models::{new_id, User};
+use crate::settings::JwtSettings;
+
+/// The claims of an access token.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Claims {
+    pub iss: String,
+    pub aud: String,
+    /// The user id.
+    pub sub: String,
+    /// The session id.
+    pub sid: String,
+    pub iat: i64,
+    pub nbf: i64,
+    pub exp: i64,
+    pub jti: String,
+    pub email: String,
+    pub email_verified: bool,
+    pub role: String,
+}
+
+impl Claims {
+    pub fn is_admin(&self) -> bool {
+        self.role == crate::db::models::user::ROLE_ADMIN
+    }
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum TokenError {
+    #[error("malformed or badly signed token")]
+    Invalid,
+    #[error("token expired")]
+    Expired,
+    #[error("token not valid yet")]
+    NotYetValid,
+    #[error("wrong issuer or audience")]
+    WrongAudience,
+}
+
+pub struct TokenIssuer {
+    keys: Arc<KeyRing>,
+    issuer: String,
+    audience: String,
+    ttl: Duration,
+    leeway: i64,
+}
+
+/// A freshly signed access token.
+pub struct AccessToken {
+    pub token: String,
+    pub expires_at: DateTime<Utc>,
+    pub expires_in: u64,
+}
+
+impl TokenIssuer {
+    pub fn new(keys: KeyRing, s: &JwtSettings) -> TokenIssuer {
+        TokenIssuer {
+            keys: Arc::new(keys),
+            issuer: s.issuer.clone(),
+            audience: s.audience.clone(),
+            ttl: s.access_ttl,
+            leeway: s.leeway.as_secs() as i64,
+        }
+    }
+
+    pub fn jwks(&self) -> &serde_json::Value {
+        &self.keys.jwks
+    }
+
+    pub fn issue(&self, user: &User, session_id: &str) -> anyhow::Result<AccessToken> {
+        let now = Utc::now();
+        let exp = now + chrono::Duration::from_std(self.ttl)?;
+        let claims = Claims {
+            iss: self.issuer.clone(),
+            aud: self.audience.clone(),
+            sub: user.id.clone(),
+            sid: session_id.to_string(),
+            iat: now.timestamp(),
+            nbf: now.timestamp(),
+            exp: exp.timestamp(),
+            jti: new_id(),
+            email: user.email.clone(),
+            email_verified: user.email_verified,
+            role: user.role.clone(),
+        };
+        let serde_json::Value::Object(map) = serde_json::to_value(&claims)? else {
+            anyhow::bail!("claims are not an object");
+        };
+        let payload = JwtPayload::from_map(map)?;
+        let mut header = JwsHeader::new();
+        header.set_token_type("JWT");
+        header.set_key_id(self.keys.kid.clone());
+        let token = jwt::encode_with_signer(&payload, &header, self.keys.signer())?;
+        Ok(AccessToken {
+            token,
+            expires_at: DateTime::from_timestamp(claims.exp, 0).unwrap_or(exp),
+            expires_in: self.ttl.as_secs(),
+        })
+    }
+
+    /// Verifies signature, algorithm, key id, issuer, audience and lifetime. The verifier
+    /// is chosen by `kid` among our own keys and pins the algorithm, so `alg: none` and
+    /// algorithm switching (HS256 signed with a public key) fail.
+    pub fn verify(&self, token: &str) -> Result<Claims, TokenError> {
+        let keys = &self.keys;
+        let (payload, _header) = jwt::decode_with_verifier_selector(token, |header| {
+            Ok(header.key_id().and_then(|kid| keys.verifier(kid)))
+        })
+        .map_err(|_| TokenError::Invalid)?;
+        let claims: Claims =
+            serde_json::from_value(serde_json::Value::Object(payload.claims_set().clone()))
+                .map_err(|_| TokenError::Invalid)?;
+        self.check_claims(&claims, Utc::now().timestamp())?;
+        Ok(claims)
+    }
+
+    fn check_claims(&self, c: &Claims, now: i64) -> Result<(), TokenError> {
+        if c.iss != self.issuer || c.aud != self.audience {
+            return Err(TokenError::WrongAudience);
+        }
+        if now >= c.exp + self.leeway {
+            return Err(TokenError::Expired);
+        }
+        if now + self.leeway < c.nbf {
+            return Err(TokenError::NotYetValid);
+        }
+        Ok(())
+    }
+}

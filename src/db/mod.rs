@@ -1,0 +1,218 @@
+//! One schema on two backends. The backend is picked from the URL scheme (the
+//! MultiConnection derive's own `establish` would take any string as a SQLite path).
+//! Diesel is synchronous: every call goes through [`Db::run`], which takes a pooled
+//! connection on the blocking pool, never on the async executor.
+
+pub mod models;
+pub mod schema;
+
+use std::time::Duration;
+
+use anyhow::Context;
+use diesel::connection::SimpleConnection;
+use diesel::prelude::*;
+use diesel::{PgConnection, SqliteConnection};
+use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
+
+use crate::error::ApiResult;
+use crate::settings::DatabaseUrl;
+
+const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
+
+/// Key of the PostgreSQL advisory lock that serialises start-up work (migrations, the
+/// first signing key) between instances starting at once.
+const STARTUP_LOCK: i64 = 0x6c61_7463_6801;
+
+#[derive(diesel::MultiConnection)]
+pub enum DbConn {
+    Sqlite(SqliteConnection),
+    Postgres(PgConnection),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl DbConn {
+    pub fn backend(&self) -> Backend {
+        match self {
+            DbConn::Sqlite(_) => Backend::Sqlite,
+            DbConn::Postgres(_) => Backend::Postgres,
+        }
+    }
+}
+
+/// Builds connections for r2d2, applying SQLite's pragmas to every new connection.
+pub struct Manager {
+    url: DatabaseUrl,
+}
+
+const SQLITE_PRAGMAS: &str = "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+     PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON;";
+
+impl r2d2::ManageConnection for Manager {
+    type Connection = DbConn;
+    type Error = ConnectionError;
+
+    fn connect(&self) -> Result<DbConn, ConnectionError> {
+        match self.url.sqlite_path() {
+            Some(path) => {
+                let mut conn = SqliteConnection::establish(path)?;
+                conn.batch_execute(SQLITE_PRAGMAS)
+                    .map_err(ConnectionError::CouldntSetupConfiguration)?;
+                Ok(DbConn::Sqlite(conn))
+            }
+            None => PgConnection::establish(self.url.expose()).map(DbConn::Postgres),
+        }
+    }
+
+    fn is_valid(&self, conn: &mut DbConn) -> Result<(), ConnectionError> {
+        conn.batch_execute("SELECT 1")
+            .map_err(ConnectionError::CouldntSetupConfiguration)
+    }
+
+    fn has_broken(&self, _conn: &mut DbConn) -> bool {
+        false
+    }
+}
+
+pub type Pool = r2d2::Pool<Manager>;
+
+/// The shared database handle.
+#[derive(Clone)]
+pub struct Db {
+    pool: Pool,
+    backend: Backend,
+}
+
+impl Db {
+    /// Opens the pool. Connections are made lazily, so an unreachable database shows up
+    /// in `connect_and_migrate`, with its own message.
+    pub fn new(url: &DatabaseUrl, size: u32) -> anyhow::Result<Db> {
+        let backend = if url.is_postgres() {
+            Backend::Postgres
+        } else {
+            Backend::Sqlite
+        };
+        let pool = r2d2::Pool::builder()
+            .max_size(size)
+            .min_idle(Some(0))
+            .connection_timeout(Duration::from_secs(10))
+            .test_on_check_out(false)
+            .build_unchecked(Manager { url: url.clone() });
+        Ok(Db { pool, backend })
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Runs `f` with a pooled connection on the blocking pool.
+    pub async fn run<F, T>(&self, f: F) -> ApiResult<T>
+    where
+        F: FnOnce(&mut DbConn) -> ApiResult<T> + Send + 'static,
+        T: Send + 'static,
+    {
+        let pool = self.pool.clone();
+        actix_web::web::block(move || {
+            let mut conn = pool.get()?;
+            f(&mut conn)
+        })
+        .await?
+    }
+
+    /// A connection for synchronous callers (start-up, the command line).
+    pub fn conn(&self) -> anyhow::Result<r2d2::PooledConnection<Manager>> {
+        self.pool.get().context("cannot connect to the database")
+    }
+
+    /// Connects, applies pending migrations and runs `then` under the same start-up lock,
+    /// so two instances starting at once on one PostgreSQL do this one after the other.
+    pub fn migrate_and<T>(
+        &self,
+        then: impl FnOnce(&mut DbConn) -> anyhow::Result<T>,
+    ) -> anyhow::Result<T> {
+        let mut conn = self.conn()?;
+        match &mut *conn {
+            DbConn::Postgres(pg) => {
+                diesel::sql_query(format!("SELECT pg_advisory_lock({STARTUP_LOCK})"))
+                    .execute(pg)
+                    .context("taking the start-up lock")?;
+            }
+            DbConn::Sqlite(_) => {}
+        }
+        let result = run_migrations(&mut conn).and_then(|_| then(&mut conn));
+        if let DbConn::Postgres(pg) = &mut *conn {
+            let _ =
+                diesel::sql_query(format!("SELECT pg_advisory_unlock({STARTUP_LOCK})")).execute(pg);
+        }
+        result
+    }
+
+    /// True when the database answers and no migration is pending.
+    pub fn ready(conn: &mut DbConn) -> bool {
+        let pending = match conn {
+            DbConn::Sqlite(c) => c.has_pending_migration(SQLITE_MIGRATIONS),
+            DbConn::Postgres(c) => c.has_pending_migration(POSTGRES_MIGRATIONS),
+        };
+        matches!(pending, Ok(false))
+    }
+}
+
+fn run_migrations(conn: &mut DbConn) -> anyhow::Result<()> {
+    let applied = match conn {
+        DbConn::Sqlite(c) => c.run_pending_migrations(SQLITE_MIGRATIONS).map(|v| v.len()),
+        DbConn::Postgres(c) => c
+            .run_pending_migrations(POSTGRES_MIGRATIONS)
+            .map(|v| v.len()),
+    }
+    .map_err(|e| anyhow::anyhow!("applying migrations: {e}"))?;
+    if applied > 0 {
+        tracing::info!(applied, "database migrations applied");
+    }
+    Ok(())
+}
+
+/// A write transaction. SQLite's must start `IMMEDIATE`: a deferred one that reads and
+/// then writes fails at once with `SQLITE_BUSY` when another writer got there first,
+/// instead of waiting out the busy timeout.
+pub fn write_tx<T>(conn: &mut DbConn, f: impl FnOnce(&mut DbConn) -> ApiResult<T>) -> ApiResult<T> {
+    match conn {
+        DbConn::Postgres(_) => conn.transaction(f),
+        DbConn::Sqlite(_) => {
+            conn.batch_execute("BEGIN IMMEDIATE")?;
+            match f(conn) {
+                Ok(v) => {
+                    conn.batch_execute("COMMIT")?;
+                    Ok(v)
+                }
+                Err(e) => {
+                    let _ = conn.batch_execute("ROLLBACK");
+                    Err(e)
+                }
+            }
+        }
+    }
+}
+
+/// Serialises writers for one user across PostgreSQL instances (a row lock held to the
+/// end of the transaction). SQLite's `BEGIN IMMEDIATE` already serialises all writers.
+pub fn lock_user(conn: &mut DbConn, user_id: &str) -> ApiResult<()> {
+    if let DbConn::Postgres(pg) = conn {
+        diesel::sql_query("SELECT id FROM users WHERE id = $1 FOR UPDATE")
+            .bind::<diesel::sql_types::Text, _>(user_id)
+            .execute(pg)?;
+    }
+    Ok(())
+}
+
+/// Serialises the creation of the very first account, which becomes admin.
+pub fn lock_first_user(conn: &mut DbConn) -> ApiResult<()> {
+    if let DbConn::Postgres(pg) = conn {
+        diesel::sql_query("SELECT pg_advisory_xact_lock(7089066323150083)").execute(pg)?;
+    }
+    Ok(())
+}

@@ -1,0 +1,24 @@
+//! One file per table; each model owns its queries. Repository functions are synchronous
+//! and take `&mut DbConn`: callers run them inside `Db::run`.
+
+pub mod refresh_token;
+pub mod session;
+pub mod signing_key;
+pub mod user;
+
+pub use refresh_token::{NewRefreshToken, RefreshToken};
+pub use session::{NewSession, Session};
+pub use signing_key::SigningKey;
+pub use user::{NewUser, User};
+
+use chrono::{NaiveDateTime, SubsecRound, Utc};
+
+/// The current UTC time at the microsecond precision both backends store.
+pub fn now() -> NaiveDateTime {
+    Utc::now().naive_utc().trunc_subsecs(6)
+}
+
+/// A new UUIDv7 id: time-ordered, so inserts stay local in the index.
+pub fn new_id() -> String {
+    uuid::Uuid::now_v7().to_string()
+}

@@ -1,0 +1,131 @@
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use crate::db::schema::sessions;
+use crate::db::DbConn;
+
+/// One signed-in device.
+#[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
+#[diesel(table_name = sessions)]
+pub struct Session {
+    pub id: String,
+    pub user_id: String,
+    pub created_at: NaiveDateTime,
+    pub last_used_at: NaiveDateTime,
+    pub expires_at: NaiveDateTime,
+    pub user_agent: Option<String>,
+    pub ip: Option<String>,
+    pub revoked_at: Option<NaiveDateTime>,
+    pub revoked_reason: Option<String>,
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = sessions)]
+pub struct NewSession<'a> {
+    pub id: &'a str,
+    pub user_id: &'a str,
+    pub created_at: NaiveDateTime,
+    pub last_used_at: NaiveDateTime,
+    pub expires_at: NaiveDateTime,
+    pub user_agent: Option<&'a str>,
+    pub ip: Option<&'a str>,
+}
+
+/// Why a session ended, as stored in `revoked_reason`.
+pub mod reason {
+    pub const LOGOUT: &str = "logout";
+    pub const LOGOUT_ALL: &str = "logout_all";
+    pub const REVOKED_BY_USER: &str = "revoked_by_user";
+    pub const SESSION_LIMIT: &str = "session_limit";
+    pub const PASSWORD_CHANGED: &str = "password_changed";
+    pub const REFRESH_TOKEN_REUSED: &str = "refresh_token_reused";
+}
+
+impl Session {
+    pub fn is_active(&self, now: NaiveDateTime) -> bool {
+        self.revoked_at.is_none() && self.expires_at > now
+    }
+
+    pub fn insert(conn: &mut DbConn, new: &NewSession<'_>) -> QueryResult<usize> {
+        diesel::insert_into(sessions::table)
+            .values(new)
+            .execute(conn)
+    }
+
+    pub fn find(conn: &mut DbConn, id: &str) -> QueryResult<Option<Session>> {
+        sessions::table
+            .find(id)
+            .select(Session::as_select())
+            .first(conn)
+            .optional()
+    }
+
+    /// The user's unrevoked, unexpired sessions, newest first.
+    pub fn list_active(
+        conn: &mut DbConn,
+        user_id: &str,
+        now: NaiveDateTime,
+    ) -> QueryResult<Vec<Session>> {
+        sessions::table
+            .filter(sessions::user_id.eq(user_id))
+            .filter(sessions::revoked_at.is_null())
+            .filter(sessions::expires_at.gt(now))
+            .order((sessions::created_at.desc(), sessions::id.desc()))
+            .select(Session::as_select())
+            .load(conn)
+    }
+
+    /// Revokes one active session; returns how many rows changed (0 or 1).
+    pub fn revoke(
+        conn: &mut DbConn,
+        id: &str,
+        why: &str,
+        now: NaiveDateTime,
+    ) -> QueryResult<usize> {
+        diesel::update(
+            sessions::table
+                .find(id)
+                .filter(sessions::revoked_at.is_null()),
+        )
+        .set((
+            sessions::revoked_at.eq(now),
+            sessions::revoked_reason.eq(why),
+        ))
+        .execute(conn)
+    }
+
+    /// Revokes every active session of the user, but `keep` when given.
+    pub fn revoke_all(
+        conn: &mut DbConn,
+        user_id: &str,
+        keep: Option<&str>,
+        why: &str,
+        now: NaiveDateTime,
+    ) -> QueryResult<usize> {
+        let targets = sessions::table
+            .filter(sessions::user_id.eq(user_id))
+            .filter(sessions::revoked_at.is_null())
+            .filter(sessions::id.ne(keep.unwrap_or("")));
+        diesel::update(targets)
+            .set((
+                sessions::revoked_at.eq(now),
+                sessions::revoked_reason.eq(why),
+            ))
+            .execute(conn)
+    }
+
+    /// Records a use and slides the expiry to that of the newest refresh token.
+    pub fn touch(
+        conn: &mut DbConn,
+        id: &str,
+        now: NaiveDateTime,
+        expires_at: NaiveDateTime,
+    ) -> QueryResult<usize> {
+        diesel::update(sessions::table.find(id))
+            .set((
+                sessions::last_used_at.eq(now),
+                sessions::expires_at.eq(expires_at),
+            ))
+            .execute(conn)
+    }
+}

@@ -1,0 +1,81 @@
+use crate::error::FieldError;
+
+/// A syntactically valid email address, trimmed and lower-cased so that uniqueness and
+/// look-ups ignore case.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Email(String);
+
+/// RFC 5321 caps a forward path at 256 octets, so an address at 254.
+const MAX_LEN: usize = 254;
+
+impl Email {
+    pub fn parse(field: &str, raw: &str) -> Result<Email, FieldError> {
+        let normalised = raw.trim().to_lowercase();
+        if normalised.is_empty() {
+            return Err(FieldError::new(
+                field,
+                "required",
+                "An email address is required.",
+            ));
+        }
+        if normalised.len() > MAX_LEN || !email_address::EmailAddress::is_valid(&normalised) {
+            return Err(FieldError::new(
+                field,
+                "invalid_email",
+                "This is not an email address.",
+            ));
+        }
+        // Reject domain literals and addresses without a dot in the domain: they are
+        // valid by the RFC but never deliverable addresses of a person.
+        let domain = normalised.rsplit('@').next().unwrap_or("");
+        if domain.starts_with('[') || !domain.contains('.') {
+            return Err(FieldError::new(
+                field,
+                "invalid_email",
+                "This is not an email address.",
+            ));
+        }
+        Ok(Email(normalised))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The part before `@`, the default display name.
+    pub fn local_part(&self) -> &str {
+        self.0.split('@').next().unwrap_or(&self.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn normalises_case_and_space() {
+        let e = Email::parse("email", "  Ada.Lovelace@Example.COM ").unwrap();
+        assert_eq!(e.as_str(), "ada.lovelace@example.com");
+        assert_eq!(e.local_part(), "ada.lovelace");
+    }
+
+    #[test]
+    fn rejects_what_is_not_an_address() {
+        for bad in [
+            "",
+            "ada",
+            "ada@",
+            "@example.com",
+            "ada@localhost",
+            "a b@example.com",
+            "ada@[127.0.0.1]",
+        ] {
+            assert!(Email::parse("email", bad).is_err(), "{bad:?} was accepted");
+        }
+        let long = format!("{}@example.com", "a".repeat(250));
+        assert_eq!(
+            Email::parse("email", &long).unwrap_err().code,
+            "invalid_email"
+        );
+    }
+}

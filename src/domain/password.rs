@@ -1,0 +1,104 @@
+use secrecy::{ExposeSecret, SecretString};
+
+use crate::error::FieldError;
+
+pub const PASSWORD_MIN_LENGTH: usize = 8;
+/// An upper bound keeps hashing cost per request bounded.
+pub const PASSWORD_MAX_BYTES: usize = 1024;
+
+/// A new password that passed the rules: long enough (in characters), not absurdly long
+/// (in bytes), and not one of the passwords attackers try first.
+pub struct Password(SecretString);
+
+impl Password {
+    pub fn parse(field: &str, raw: &str) -> Result<Password, FieldError> {
+        if raw.chars().count() < PASSWORD_MIN_LENGTH {
+            return Err(FieldError::new(
+                field,
+                "too_short",
+                format!("Use at least {PASSWORD_MIN_LENGTH} characters."),
+            ));
+        }
+        if raw.len() > PASSWORD_MAX_BYTES {
+            return Err(FieldError::new(
+                field,
+                "too_long",
+                format!("Use at most {PASSWORD_MAX_BYTES} bytes."),
+            ));
+        }
+        if is_common(raw) {
+            return Err(FieldError::new(
+                field,
+                "too_common",
+                "This password is among the most common ones; choose another.",
+            ));
+        }
+        Ok(Password(SecretString::from(raw.to_string())))
+    }
+
+    pub fn into_secret(self) -> SecretString {
+        self.0
+    }
+
+    pub fn expose(&self) -> &str {
+        self.0.expose_secret()
+    }
+}
+
+/// True when the whole password is one entry of zxcvbn's list of common passwords,
+/// including its l33t-speak, reversed and upper-case variants ("P@ssw0rd").
+fn is_common(raw: &str) -> bool {
+    use zxcvbn::matching::patterns::MatchPattern;
+    // zxcvbn only looks at the first 100 characters; a longer password is not common.
+    if raw.chars().count() > 100 {
+        return false;
+    }
+    let entropy = zxcvbn::zxcvbn(raw, &[]);
+    let len = raw.chars().count();
+    entropy.sequence().iter().any(|m| {
+        m.i == 0
+            && m.j + 1 == len
+            // The dictionary type is not exported; `Passwords` is its default value.
+            && matches!(&m.pattern, MatchPattern::Dictionary(d) if d.dictionary_name == Default::default())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn enforces_length() {
+        assert_eq!(
+            Password::parse("password", "Zq7#k").err().unwrap().code,
+            "too_short"
+        );
+        // Eight characters of multi-byte text are eight characters.
+        assert!(Password::parse("password", "ñçüéøåßð").is_ok());
+        let long = "x9!".repeat(400);
+        assert_eq!(
+            Password::parse("password", &long).err().unwrap().code,
+            "too_long"
+        );
+    }
+
+    #[test]
+    fn refuses_common_passwords() {
+        for common in [
+            "password",
+            "12345678",
+            "P@ssw0rd",
+            "qwertyuiop",
+            "iloveyou",
+            "PASSWORD1",
+        ] {
+            assert_eq!(
+                Password::parse("password", common).err().map(|e| e.code),
+                Some("too_common".to_string()),
+                "{common} was accepted"
+            );
+        }
+        assert!(Password::parse("password", "correct horse battery staple").is_ok());
+        assert!(Password::parse("password", "Tr0ub4dor&3-lantern").is_ok());
+    }
+}

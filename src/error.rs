@@ -1,0 +1,317 @@
+//! The one error type of the HTTP API, mapped once to RFC 9457 problem+json.
+//!
+//! Policy: everything a client can cause has its own variant and a stable `code`.
+//! `Unexpected` is for our own faults: it logs the whole cause chain and answers a generic
+//! 500 body, so SQL, hashes and secrets never reach a client. Extractor failures (bad JSON,
+//! wrong content type, oversized body, malformed path ids) come through the handlers in
+//! `startup` and land here too.
+
+use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError};
+use actix_web::http::{header, StatusCode};
+use actix_web::{HttpRequest, HttpResponse, ResponseError};
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+/// One rule a field broke.
+#[derive(Debug, Clone, Serialize, ToSchema, PartialEq, Eq)]
+pub struct FieldError {
+    /// The request field, e.g. `password`.
+    pub field: String,
+    /// Stable machine-readable reason, e.g. `too_short`.
+    pub code: String,
+    pub message: String,
+}
+
+impl FieldError {
+    pub fn new(field: &str, code: &str, message: impl Into<String>) -> Self {
+        FieldError {
+            field: field.to_string(),
+            code: code.to_string(),
+            message: message.into(),
+        }
+    }
+}
+
+/// An RFC 9457 problem document.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({"type": "urn:latch:problem:invalid_credentials", "title": "Invalid credentials",
+    "status": 401, "code": "invalid_credentials", "detail": "The email or password is wrong."}))]
+pub struct Problem {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub title: String,
+    pub status: u16,
+    /// Stable value clients switch on.
+    pub code: String,
+    pub detail: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub errors: Option<Vec<FieldError>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub banned_until: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("invalid request: {0}")]
+    InvalidRequest(String),
+    #[error("unsupported media type")]
+    UnsupportedMediaType,
+    #[error("payload too large")]
+    PayloadTooLarge,
+    #[error("validation failed")]
+    Validation(Vec<FieldError>),
+    #[error("unauthorized: {0}")]
+    Unauthorized(&'static str),
+    #[error("invalid credentials")]
+    InvalidCredentials,
+    /// A wrong *current* password from a signed-in caller: not a reason to get a new token.
+    #[error("wrong current password")]
+    WrongPassword,
+    #[error("refresh token reused")]
+    RefreshTokenReused,
+    #[error("forbidden")]
+    Forbidden,
+    #[error("feature disabled: {0}")]
+    FeatureDisabled(&'static str),
+    #[error("origin not allowed")]
+    OriginNotAllowed,
+    #[error("account disabled")]
+    AccountDisabled,
+    #[error("not found")]
+    NotFound,
+    #[error("method not allowed")]
+    MethodNotAllowed(Vec<String>),
+    #[error("email taken")]
+    EmailTaken,
+    #[error("service unavailable: {0}")]
+    Unavailable(String),
+    #[error(transparent)]
+    Unexpected(#[from] anyhow::Error),
+}
+
+impl ApiError {
+    pub fn validation(field: &str, code: &str, message: impl Into<String>) -> Self {
+        ApiError::Validation(vec![FieldError::new(field, code, message)])
+    }
+
+    fn parts(&self) -> (StatusCode, &'static str, &'static str, String) {
+        use ApiError::*;
+        let s = |x: &str| x.to_string();
+        match self {
+            InvalidRequest(d) => (StatusCode::BAD_REQUEST, "invalid_request", "Invalid request", d.clone()),
+            UnsupportedMediaType => (
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                "Unsupported media type",
+                s("The request body must be application/json."),
+            ),
+            PayloadTooLarge => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                "Payload too large",
+                s("The request body is larger than 64 KiB."),
+            ),
+            Validation(_) => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "validation_failed",
+                "Validation failed",
+                s("One or more fields break a rule; see `errors`."),
+            ),
+            Unauthorized(d) => (StatusCode::UNAUTHORIZED, "unauthorized", "Unauthorized", s(d)),
+            InvalidCredentials => (
+                StatusCode::UNAUTHORIZED,
+                "invalid_credentials",
+                "Invalid credentials",
+                s("The email or password is wrong."),
+            ),
+            WrongPassword => (
+                StatusCode::FORBIDDEN,
+                "invalid_credentials",
+                "Invalid credentials",
+                s("The current password is wrong."),
+            ),
+            RefreshTokenReused => (
+                StatusCode::UNAUTHORIZED,
+                "refresh_token_reused",
+                "Refresh token reused",
+                s("This refresh token was already used; the session has been revoked. Sign in again."),
+            ),
+            Forbidden => (StatusCode::FORBIDDEN, "forbidden", "Forbidden", s("You may not do this.")),
+            FeatureDisabled(what) => (
+                StatusCode::FORBIDDEN,
+                "feature_disabled",
+                "Feature disabled",
+                format!("{what} is switched off on this server."),
+            ),
+            OriginNotAllowed => (
+                StatusCode::FORBIDDEN,
+                "origin_not_allowed",
+                "Origin not allowed",
+                s("Requests carrying the refresh cookie must come from an allowed origin."),
+            ),
+            AccountDisabled => (
+                StatusCode::FORBIDDEN,
+                "account_disabled",
+                "Account disabled",
+                s("This account has been disabled."),
+            ),
+            NotFound => (StatusCode::NOT_FOUND, "not_found", "Not found", s("No such resource.")),
+            MethodNotAllowed(_) => (
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                "Method not allowed",
+                s("This resource does not answer that method."),
+            ),
+            EmailTaken => (
+                StatusCode::CONFLICT,
+                "email_taken",
+                "Email taken",
+                s("An account with this email already exists."),
+            ),
+            Unavailable(_) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "service_unavailable",
+                "Service unavailable",
+                s("The service is temporarily unable to answer; try again shortly."),
+            ),
+            Unexpected(_) => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal_error",
+                "Internal error",
+                s("Something went wrong on our side."),
+            ),
+        }
+    }
+
+    pub fn problem(&self) -> Problem {
+        let (status, code, title, detail) = self.parts();
+        Problem {
+            kind: format!("urn:latch:problem:{code}"),
+            title: title.to_string(),
+            status: status.as_u16(),
+            code: code.to_string(),
+            detail,
+            errors: match self {
+                ApiError::Validation(errors) => Some(errors.clone()),
+                _ => None,
+            },
+            banned_until: None,
+        }
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        self.parts().0
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        match self {
+            ApiError::Unexpected(e) => tracing::error!(error = ?e, "unexpected error"),
+            ApiError::Unavailable(why) => tracing::warn!(%why, "service unavailable"),
+            _ => {}
+        }
+        let problem = self.problem();
+        let mut res = HttpResponse::build(self.status_code());
+        res.content_type("application/problem+json");
+        match self {
+            ApiError::Unauthorized(_)
+            | ApiError::InvalidCredentials
+            | ApiError::RefreshTokenReused => {
+                res.insert_header((
+                    header::WWW_AUTHENTICATE,
+                    format!(
+                        "Bearer realm=\"latch\", error=\"invalid_token\", error_description=\"{}\"",
+                        problem.code
+                    ),
+                ));
+            }
+            ApiError::MethodNotAllowed(allow) => {
+                res.insert_header((header::ALLOW, allow.join(", ")));
+            }
+            ApiError::Unavailable(_) => {
+                res.insert_header((header::RETRY_AFTER, "1"));
+            }
+            _ => {}
+        }
+        res.json(problem)
+    }
+}
+
+impl From<diesel::result::Error> for ApiError {
+    fn from(e: diesel::result::Error) -> Self {
+        match e {
+            diesel::result::Error::NotFound => ApiError::NotFound,
+            e => ApiError::Unexpected(anyhow::Error::new(e).context("database query failed")),
+        }
+    }
+}
+
+impl From<r2d2::Error> for ApiError {
+    fn from(e: r2d2::Error) -> Self {
+        ApiError::Unavailable(format!("database connection: {e}"))
+    }
+}
+
+impl From<actix_web::error::BlockingError> for ApiError {
+    fn from(e: actix_web::error::BlockingError) -> Self {
+        ApiError::Unexpected(anyhow::anyhow!("blocking task failed: {e}"))
+    }
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;
+
+/// Maps actix's JSON extractor failures onto the documented problems.
+pub fn json_error(err: JsonPayloadError, _req: &HttpRequest) -> actix_web::Error {
+    let api = match &err {
+        JsonPayloadError::ContentType => ApiError::UnsupportedMediaType,
+        JsonPayloadError::Overflow { .. } | JsonPayloadError::OverflowKnownLength { .. } => {
+            ApiError::PayloadTooLarge
+        }
+        JsonPayloadError::Deserialize(e) => ApiError::InvalidRequest(describe_json_error(e)),
+        _ => ApiError::InvalidRequest("The request body could not be read as JSON.".into()),
+    };
+    api.into()
+}
+
+/// serde_json's message names the field and the expected type; it never quotes values
+/// from elsewhere, so it is safe and useful to pass on.
+fn describe_json_error(e: &serde_json::Error) -> String {
+    use serde_json::error::Category;
+    match e.classify() {
+        Category::Data => format!("A field is missing or has the wrong type: {e}."),
+        Category::Syntax | Category::Eof => format!("The body is not valid JSON: {e}."),
+        Category::Io => "The body could not be read.".into(),
+    }
+}
+
+pub fn path_error(_err: PathError, _req: &HttpRequest) -> actix_web::Error {
+    ApiError::NotFound.into()
+}
+
+pub fn query_error(err: QueryPayloadError, _req: &HttpRequest) -> actix_web::Error {
+    ApiError::InvalidRequest(format!("Bad query string: {err}.")).into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unexpected_errors_hide_their_cause() {
+        let e = ApiError::Unexpected(anyhow::anyhow!("SELECT secret FROM users"));
+        let p = e.problem();
+        assert_eq!(p.status, 500);
+        assert!(!p.detail.contains("SELECT"));
+    }
+
+    #[test]
+    fn a_wrong_current_password_is_not_a_401() {
+        assert_eq!(ApiError::WrongPassword.status_code(), StatusCode::FORBIDDEN);
+        assert_eq!(
+            ApiError::WrongPassword.problem().code,
+            "invalid_credentials"
+        );
+    }
+}

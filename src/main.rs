@@ -1,0 +1,44 @@
+use std::process::ExitCode;
+
+use clap::Parser;
+use latch::cli::{Cli, Command};
+use latch::db::Db;
+use latch::settings::{Settings, Sources};
+use latch::startup::Application;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    latch::telemetry::init("info");
+    match run(cli).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            // One line saying why.
+            eprintln!("latch: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    if let Some(Command::Openapi) = cli.command {
+        print!("{}", latch::openapi::spec_json());
+        return Ok(());
+    }
+    let sources = Sources::from_process(cli.config.clone(), cli.setting_flags());
+    let settings = Settings::load(&sources)?;
+    match cli.command {
+        Some(Command::Migrate) => {
+            let db = Db::new(&settings.database_url, 1)?;
+            tokio::task::spawn_blocking(move || db.migrate_and(|_| Ok(()))).await??;
+            eprintln!("latch: database is up to date");
+            Ok(())
+        }
+        _ => {
+            let app = Application::build(settings).await?;
+            tracing::info!(port = app.port(), "latch is listening");
+            app.run_until_stopped().await?;
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,435 @@
+//! Signing in and out: register, login, refresh, logout, dev login, and the settings a
+//! frontend needs to draw its sign-in screen.
+
+use actix_web::http::{header, StatusCode};
+use actix_web::{get, post, web, HttpRequest, HttpResponse};
+use secrecy::SecretString;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::auth::client::ClientInfo;
+use crate::auth::extractor::AuthUser;
+use crate::auth::refresh as refresh_token;
+use crate::auth::sessions::{
+    self, create_session_in, finish, session_of_refresh_token, FreshToken,
+};
+use crate::db::models::session::reason;
+use crate::db::models::user::{ROLE_ADMIN, ROLE_USER};
+use crate::db::models::{new_id, now, NewUser, Session, User};
+use crate::db::{lock_first_user, write_tx, DbConn};
+use crate::domain::{Email, Password, UserName, PASSWORD_MIN_LENGTH};
+use crate::error::{ApiError, ApiResult, FieldError};
+use crate::routes::{clear_refresh_cookie, presented_refresh_token, signed_in, SignInResponse};
+use crate::state::AppState;
+
+/// What a frontend needs to draw its sign-in screen.
+#[derive(Serialize, ToSchema)]
+pub struct AuthConfig {
+    pub password_login: bool,
+    pub registration: bool,
+    pub magic_link: bool,
+    pub social_login: bool,
+    pub social_registration: bool,
+    pub dev_login: bool,
+    pub invite_required: bool,
+    pub has_email: bool,
+    pub require_email_verification: bool,
+    pub providers: Vec<Provider>,
+    pub password_min_length: usize,
+}
+
+/// A social sign-in provider.
+#[derive(Serialize, ToSchema)]
+pub struct Provider {
+    pub id: String,
+    pub name: String,
+}
+
+#[utoipa::path(
+    tag = "auth",
+    responses((status = 200, description = "Which sign-in methods are on", body = AuthConfig))
+)]
+#[get("/auth/config")]
+pub async fn config(state: web::Data<AppState>) -> HttpResponse {
+    let s = &state.settings;
+    HttpResponse::Ok().json(AuthConfig {
+        password_login: s.allow_email_login,
+        registration: s.allow_registration,
+        magic_link: false,
+        social_login: false,
+        social_registration: false,
+        dev_login: s.dev_login,
+        invite_required: false,
+        has_email: false,
+        require_email_verification: false,
+        providers: Vec::new(),
+        password_min_length: PASSWORD_MIN_LENGTH,
+    })
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct RegisterRequest {
+    #[schema(example = "ada@example.com")]
+    pub email: String,
+    #[schema(
+        example = "correct horse battery staple",
+        min_length = 8,
+        max_length = 1024
+    )]
+    pub password: String,
+    /// Defaults to the email's local part.
+    pub name: Option<String>,
+}
+
+/// The first account ever created becomes admin; a taken email is `409`.
+fn create_user_in(
+    conn: &mut DbConn,
+    email: &Email,
+    name: &UserName,
+    password_hash: Option<&str>,
+    email_verified: bool,
+) -> ApiResult<User> {
+    let mut first = !User::any_exists(conn)?;
+    if first {
+        lock_first_user(conn)?;
+        first = !User::any_exists(conn)?;
+    }
+    let now = now();
+    let id = new_id();
+    User::insert(
+        conn,
+        &NewUser {
+            id: &id,
+            email: email.as_str(),
+            name: name.as_str(),
+            password_hash,
+            role: if first { ROLE_ADMIN } else { ROLE_USER },
+            email_verified,
+            disabled: false,
+            created_at: now,
+            updated_at: now,
+        },
+    )?;
+    User::find(conn, &id)?.ok_or(ApiError::NotFound)
+}
+
+#[utoipa::path(
+    tag = "auth",
+    request_body = RegisterRequest,
+    responses(
+        (status = 201, description = "Registered and signed in; the refresh token is set as a cookie", body = SignInResponse),
+        (status = 400, response = crate::openapi::BadRequest),
+        (status = 403, response = crate::openapi::Forbidden),
+        (status = 409, response = crate::openapi::Conflict),
+        (status = 413, response = crate::openapi::PayloadTooLarge),
+        (status = 415, response = crate::openapi::UnsupportedMediaType),
+        (status = 422, response = crate::openapi::ValidationFailed),
+        (status = 503, response = crate::openapi::Unavailable),
+    )
+)]
+#[post("/auth/register")]
+pub async fn register(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: web::Json<RegisterRequest>,
+) -> ApiResult<HttpResponse> {
+    if !state.settings.allow_registration {
+        return Err(ApiError::FeatureDisabled("Registration"));
+    }
+    let body = body.into_inner();
+    let email = Email::parse("email", &body.email);
+    let password = Password::parse("password", &body.password);
+    let name = match (&body.name, &email) {
+        (Some(n), _) => UserName::parse("name", n).map(Some),
+        (None, _) => Ok(None),
+    };
+    let (email, password, name) = match (email, password, name) {
+        (Ok(e), Ok(p), Ok(n)) => (e, p, n),
+        (e, p, n) => {
+            let errors: Vec<FieldError> =
+                [e.err(), p.err(), n.err()].into_iter().flatten().collect();
+            return Err(ApiError::Validation(errors));
+        }
+    };
+    let name = name.unwrap_or_else(|| UserName::from_email(&email));
+    let hash = state.hasher.hash(password.into_secret()).await?;
+
+    let client = ClientInfo::from_request(&req, state.settings.trust_proxy);
+    let fresh = FreshToken::new(&state);
+    let token_hash = fresh.hash.clone();
+    let max = state.settings.max_active_sessions;
+    let lifetime = chrono::Duration::from_std(state.settings.refresh.ttl)
+        .map_err(|e| ApiError::Unexpected(e.into()))?;
+    let (user, session_id) = state
+        .db
+        .run(move |conn| {
+            write_tx(conn, |conn| {
+                let user = create_user_in(conn, &email, &name, Some(&hash), false)?;
+                let sid = create_session_in(conn, &user.id, &token_hash, &client, max, lifetime)?;
+                Ok((user, sid))
+            })
+        })
+        .await?;
+    tracing::info!(user_id = %user.id, role = %user.role, "account registered");
+    state.metrics.sign_in("register", "success");
+    let signed = finish(&state, user, session_id, Some(fresh.token))?;
+    Ok(signed_in(&state, StatusCode::CREATED, signed))
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct LoginRequest {
+    #[schema(example = "ada@example.com")]
+    pub email: String,
+    pub password: String,
+}
+
+#[utoipa::path(
+    tag = "auth",
+    request_body = LoginRequest,
+    responses(
+        (status = 200, description = "Signed in; the refresh token is set as a cookie", body = SignInResponse),
+        (status = 400, response = crate::openapi::BadRequest),
+        (status = 401, response = crate::openapi::InvalidCredentials),
+        (status = 403, response = crate::openapi::Forbidden),
+        (status = 413, response = crate::openapi::PayloadTooLarge),
+        (status = 415, response = crate::openapi::UnsupportedMediaType),
+        (status = 503, response = crate::openapi::Unavailable),
+    )
+)]
+#[post("/auth/login")]
+pub async fn login(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: web::Json<LoginRequest>,
+) -> ApiResult<HttpResponse> {
+    if !state.settings.allow_email_login {
+        return Err(ApiError::FeatureDisabled("Email and password sign-in"));
+    }
+    let body = body.into_inner();
+    // A malformed email is looked up as no account, so all three failures (unknown,
+    // wrong password, malformed) do the same work and give the same answer.
+    let user = match Email::parse("email", &body.email) {
+        Ok(email) => {
+            state
+                .db
+                .run(move |conn| Ok(User::find_by_email(conn, email.as_str())?))
+                .await?
+        }
+        Err(_) => None,
+    };
+    let stored = user.as_ref().and_then(|u| u.password_hash.clone());
+    let verified = state
+        .hasher
+        .verify(SecretString::from(body.password), stored.clone())
+        .await?;
+    let user = match user {
+        Some(user) if verified.ok => user,
+        _ => {
+            state.metrics.sign_in("password", "failure");
+            return Err(ApiError::InvalidCredentials);
+        }
+    };
+    if user.disabled {
+        state.metrics.sign_in("password", "disabled");
+        return Err(ApiError::AccountDisabled);
+    }
+    if let (Some(new), Some(old)) = (verified.rehash, stored) {
+        let id = user.id.clone();
+        state
+            .db
+            .run(move |conn| Ok(User::upgrade_password_hash(conn, &id, &old, &new)?))
+            .await?;
+        tracing::info!(user_id = %user.id, "password hash upgraded to the current cost");
+    }
+    let client = ClientInfo::from_request(&req, state.settings.trust_proxy);
+    let signed = sessions::sign_in(&state, user, client).await?;
+    state.metrics.sign_in("password", "success");
+    Ok(signed_in(&state, StatusCode::OK, signed))
+}
+
+/// Optional body of `/auth/refresh` and `/auth/logout`.
+#[derive(Deserialize, ToSchema, Default)]
+pub struct RefreshRequest {
+    /// For clients that keep the refresh token themselves (`REFRESH_TOKEN_DELIVERY=body`);
+    /// browsers send the cookie instead.
+    pub refresh_token: Option<String>,
+}
+
+/// Parses an optional JSON body: empty is `None`; anything else must be JSON.
+fn optional_json<T: serde::de::DeserializeOwned>(
+    req: &HttpRequest,
+    body: &web::Bytes,
+) -> ApiResult<Option<T>> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(None);
+    }
+    let is_json = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<mime::Mime>().ok())
+        .is_some_and(|m| m.subtype() == mime::JSON || m.suffix() == Some(mime::JSON));
+    if !is_json {
+        return Err(ApiError::UnsupportedMediaType);
+    }
+    serde_json::from_slice(body)
+        .map(Some)
+        .map_err(|e| ApiError::InvalidRequest(format!("The body is not valid: {e}.")))
+}
+
+#[utoipa::path(
+    tag = "auth",
+    request_body(content = RefreshRequest, description = "Optional: the refresh token, for clients that do not use the cookie"),
+    responses(
+        (status = 200, description = "A new access token; the refresh token is rotated (none is set inside the reuse grace window)", body = SignInResponse),
+        (status = 400, response = crate::openapi::BadRequest),
+        (status = 401, response = crate::openapi::Unauthorized),
+        (status = 403, response = crate::openapi::Forbidden),
+        (status = 413, response = crate::openapi::PayloadTooLarge),
+        (status = 415, response = crate::openapi::UnsupportedMediaType),
+        (status = 503, response = crate::openapi::Unavailable),
+    )
+)]
+#[post("/auth/refresh")]
+pub async fn refresh(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> ApiResult<HttpResponse> {
+    let body: RefreshRequest = optional_json(&req, &body)?.unwrap_or_default();
+    let presented = presented_refresh_token(&state, &req, body.refresh_token)?
+        .ok_or(ApiError::Unauthorized("A refresh token is required."))?;
+    let signed = sessions::refresh(&state, presented.value()).await?;
+    Ok(signed_in(&state, StatusCode::OK, signed))
+}
+
+#[derive(Deserialize, ToSchema, Default)]
+pub struct LogoutRequest {
+    /// `all` signs out every session of the user; default: this one.
+    pub scope: Option<LogoutScope>,
+    /// For clients that keep the refresh token themselves.
+    pub refresh_token: Option<String>,
+}
+
+#[derive(Deserialize, ToSchema, PartialEq, Eq, Clone, Copy)]
+#[serde(rename_all = "lowercase")]
+pub enum LogoutScope {
+    Current,
+    All,
+}
+
+#[utoipa::path(
+    tag = "auth",
+    request_body(content = LogoutRequest, description = "Optional"),
+    responses(
+        (status = 204, description = "Signed out; the refresh cookie is cleared"),
+        (status = 400, response = crate::openapi::BadRequest),
+        (status = 401, response = crate::openapi::Unauthorized),
+        (status = 403, response = crate::openapi::Forbidden),
+        (status = 413, response = crate::openapi::PayloadTooLarge),
+        (status = 415, response = crate::openapi::UnsupportedMediaType),
+        (status = 503, response = crate::openapi::Unavailable),
+    ),
+    security(("bearer" = []), ("refresh_cookie" = []))
+)]
+#[post("/auth/logout")]
+pub async fn logout(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    auth: Option<AuthUser>,
+    body: web::Bytes,
+) -> ApiResult<HttpResponse> {
+    let body: LogoutRequest = optional_json(&req, &body)?.unwrap_or_default();
+    let all = body.scope == Some(LogoutScope::All);
+    // The session is named by the access token, or else by the refresh token.
+    let presented = match &auth {
+        Some(_) => None,
+        None => presented_refresh_token(&state, &req, body.refresh_token)?,
+    };
+    let key_hash = presented
+        .as_ref()
+        .filter(|p| refresh_token::looks_valid(p.value()))
+        .map(|p| refresh_token::hash(state.refresh_key(), p.value()));
+    let claims = auth.map(|a| a.0);
+    if claims.is_none() && key_hash.is_none() {
+        return Err(ApiError::Unauthorized(
+            "An access token or refresh token is required.",
+        ));
+    }
+    state
+        .db
+        .run(move |conn| {
+            write_tx(conn, |conn| {
+                let now = now();
+                let (user_id, session_id) = match (&claims, &key_hash) {
+                    (Some(c), _) => (c.sub.clone(), c.sid.clone()),
+                    (None, Some(hash)) => match session_of_refresh_token(conn, hash, now)? {
+                        Some(s) => (s.user_id, s.id),
+                        None => {
+                            return Err(ApiError::Unauthorized("The refresh token is not valid."))
+                        }
+                    },
+                    (None, None) => unreachable!("checked above"),
+                };
+                if all {
+                    Session::revoke_all(conn, &user_id, None, reason::LOGOUT_ALL, now)?;
+                } else {
+                    Session::revoke(conn, &session_id, reason::LOGOUT, now)?;
+                }
+                Ok(())
+            })
+        })
+        .await?;
+    Ok(HttpResponse::NoContent()
+        .cookie(clear_refresh_cookie(&state))
+        .finish())
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct DevLoginRequest {
+    #[schema(example = "dev@example.com")]
+    pub email: String,
+}
+
+#[utoipa::path(
+    tag = "auth",
+    request_body = DevLoginRequest,
+    responses(
+        (status = 200, description = "Signed in without a password (development only; the account is created if missing)", body = SignInResponse),
+        (status = 400, response = crate::openapi::BadRequest),
+        (status = 403, response = crate::openapi::Forbidden),
+        (status = 413, response = crate::openapi::PayloadTooLarge),
+        (status = 415, response = crate::openapi::UnsupportedMediaType),
+        (status = 422, response = crate::openapi::ValidationFailed),
+        (status = 503, response = crate::openapi::Unavailable),
+    )
+)]
+#[post("/auth/dev-login")]
+pub async fn dev_login(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: web::Json<DevLoginRequest>,
+) -> ApiResult<HttpResponse> {
+    if !state.settings.dev_login {
+        return Err(ApiError::FeatureDisabled("Dev login (DEV_LOGIN)"));
+    }
+    let email = Email::parse("email", &body.email).map_err(|e| ApiError::Validation(vec![e]))?;
+    let user = state
+        .db
+        .run(move |conn| {
+            write_tx(conn, |conn| {
+                match User::find_by_email(conn, email.as_str())? {
+                    Some(user) => Ok(user),
+                    None => create_user_in(conn, &email, &UserName::from_email(&email), None, true),
+                }
+            })
+        })
+        .await?;
+    if user.disabled {
+        return Err(ApiError::AccountDisabled);
+    }
+    let client = ClientInfo::from_request(&req, state.settings.trust_proxy);
+    let signed = sessions::sign_in(&state, user, client).await?;
+    state.metrics.sign_in("dev", "success");
+    Ok(signed_in(&state, StatusCode::OK, signed))
+}

@@ -1,0 +1,79 @@
+//! Liveness, readiness, metrics and the public keys.
+
+use actix_web::{get, web, HttpResponse};
+use prometheus::Encoder;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::db::Db;
+use crate::error::{ApiError, ApiResult};
+use crate::state::AppState;
+
+#[derive(Serialize, ToSchema)]
+pub struct Health {
+    /// `ok` or `ready`.
+    pub status: &'static str,
+}
+
+#[utoipa::path(
+    tag = "operations",
+    responses((status = 200, description = "The process is up (no dependency is checked)", body = Health))
+)]
+#[get("/healthz")]
+pub async fn healthz() -> HttpResponse {
+    HttpResponse::Ok().json(Health { status: "ok" })
+}
+
+#[utoipa::path(
+    tag = "operations",
+    responses(
+        (status = 200, description = "The database answers and every migration is applied", body = Health),
+        (status = 503, response = crate::openapi::Unavailable),
+    )
+)]
+#[get("/readyz")]
+pub async fn readyz(state: web::Data<AppState>) -> ApiResult<HttpResponse> {
+    let ready = state.db.run(|conn| Ok(Db::ready(conn))).await?;
+    if ready {
+        Ok(HttpResponse::Ok().json(Health { status: "ready" }))
+    } else {
+        Err(ApiError::Unavailable("migrations pending".into()))
+    }
+}
+
+#[utoipa::path(
+    tag = "operations",
+    responses((status = 200, description = "Prometheus text exposition format", body = String, content_type = "text/plain; version=0.0.4"))
+)]
+#[get("/metrics")]
+pub async fn metrics(state: web::Data<AppState>) -> ApiResult<HttpResponse> {
+    let mut buffer = Vec::new();
+    prometheus::TextEncoder::new()
+        .encode(&state.metrics.registry.gather(), &mut buffer)
+        .map_err(|e| ApiError::Unexpected(e.into()))?;
+    Ok(HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4")
+        .body(buffer))
+}
+
+/// A JSON Web Key Set (RFC 7517).
+#[derive(ToSchema)]
+#[schema(example = json!({"keys": [{"kty": "EC", "crv": "P-256", "x": "...", "y": "...", "kid": "...", "alg": "ES256", "use": "sig"}]}))]
+pub struct Jwks {
+    pub keys: Vec<serde_json::Value>,
+}
+
+#[utoipa::path(
+    tag = "operations",
+    path = "/.well-known/jwks.json",
+    responses((status = 200, description = "Public keys that verify access tokens (empty with HS256)", body = Jwks))
+)]
+#[get("/.well-known/jwks.json")]
+pub async fn jwks(state: web::Data<AppState>) -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header((
+            actix_web::http::header::CACHE_CONTROL,
+            "public, max-age=300",
+        ))
+        .json(state.tokens.jwks())
+}

@@ -1,0 +1,189 @@
+//! Thin handlers by resource, and the one route table. A handler extracts, parses into
+//! domain types, calls a plain function and maps the result to a response.
+
+pub mod account;
+pub mod auth;
+pub mod docs;
+pub mod health;
+pub mod service;
+pub mod sessions;
+
+use actix_web::cookie::{time::Duration as CookieDuration, Cookie, SameSite as CookieSameSite};
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, HttpResponseBuilder};
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use utoipa::ToSchema;
+use utoipa_actix_web::service_config::ServiceConfig;
+
+use crate::auth::sessions::SignedIn;
+use crate::db::models::User;
+use crate::error::ApiError;
+use crate::settings::{origin_of, SameSite};
+use crate::state::AppState;
+
+/// Name and path of the refresh-token cookie.
+pub const REFRESH_COOKIE: &str = "refresh_token";
+const REFRESH_COOKIE_PATH: &str = "/auth";
+
+/// Every route. `startup` serves it and `openapi::spec` documents it, so the two cannot
+/// drift.
+pub fn configure(cfg: &mut ServiceConfig) {
+    cfg.service(health::healthz)
+        .service(health::readyz)
+        .service(health::metrics)
+        .service(health::jwks)
+        .service(docs::openapi_json)
+        .service(docs::docs)
+        .service(auth::config)
+        .service(auth::register)
+        .service(auth::login)
+        .service(auth::refresh)
+        .service(auth::logout)
+        .service(auth::dev_login)
+        .service(account::me)
+        .service(account::update_me)
+        .service(account::change_password)
+        .service(sessions::list)
+        .service(sessions::revoke)
+        .service(service::introspect);
+}
+
+/// A user as every endpoint returns it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UserView {
+    pub id: String,
+    pub email: String,
+    pub name: String,
+    /// `user` or `admin`.
+    pub role: String,
+    pub email_verified: bool,
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<&User> for UserView {
+    fn from(u: &User) -> Self {
+        UserView {
+            id: u.id.clone(),
+            email: u.email.clone(),
+            name: u.name.clone(),
+            role: u.role.clone(),
+            email_verified: u.email_verified,
+            created_at: u.created_at.and_utc(),
+        }
+    }
+}
+
+/// The answer to every successful sign-in.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SignInResponse {
+    pub user: UserView,
+    pub access_token: String,
+    /// Always `Bearer`.
+    pub token_type: &'static str,
+    /// Seconds until the access token expires.
+    pub expires_in: u64,
+    pub expires_at: DateTime<Utc>,
+    /// Only with `REFRESH_TOKEN_DELIVERY=body` or `both`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refresh_token: Option<String>,
+}
+
+/// Builds the sign-in answer: JSON, plus the refresh token as cookie and/or in the body
+/// as `REFRESH_TOKEN_DELIVERY` says. No refresh token (a grace-window refresh) sets no
+/// cookie.
+pub fn signed_in(state: &AppState, status: StatusCode, s: SignedIn) -> HttpResponse {
+    let delivery = state.settings.refresh.delivery;
+    let mut res = HttpResponseBuilder::new(status);
+    no_store(&mut res);
+    if let (true, Some(token)) = (delivery.cookie(), &s.refresh_token) {
+        res.cookie(refresh_cookie(state, token.clone()));
+    }
+    res.json(SignInResponse {
+        user: UserView::from(&s.user),
+        access_token: s.access.token,
+        token_type: "Bearer",
+        expires_in: s.access.expires_in,
+        expires_at: s.access.expires_at,
+        refresh_token: s.refresh_token.filter(|_| delivery.body()),
+    })
+}
+
+/// Responses that carry tokens must never be cached.
+pub fn no_store(res: &mut HttpResponseBuilder) {
+    res.insert_header((actix_web::http::header::CACHE_CONTROL, "no-store"))
+        .insert_header((actix_web::http::header::PRAGMA, "no-cache"));
+}
+
+fn cookie_base(state: &AppState, value: String) -> actix_web::cookie::CookieBuilder<'static> {
+    let r = &state.settings.refresh;
+    Cookie::build(REFRESH_COOKIE, value)
+        .http_only(true)
+        .secure(r.cookie_secure)
+        .same_site(match r.cookie_samesite {
+            SameSite::Strict => CookieSameSite::Strict,
+            SameSite::Lax => CookieSameSite::Lax,
+            SameSite::None => CookieSameSite::None,
+        })
+        .path(REFRESH_COOKIE_PATH)
+}
+
+pub fn refresh_cookie(state: &AppState, token: String) -> Cookie<'static> {
+    let max_age = CookieDuration::seconds(state.settings.refresh.ttl.as_secs() as i64);
+    cookie_base(state, token).max_age(max_age).finish()
+}
+
+/// A cookie that tells the browser to drop the refresh token.
+pub fn clear_refresh_cookie(state: &AppState) -> Cookie<'static> {
+    cookie_base(state, String::new())
+        .max_age(CookieDuration::ZERO)
+        .finish()
+}
+
+/// Where a refresh token came from: the cookie needs the Origin check, the body does not.
+pub enum PresentedToken {
+    Cookie(String),
+    Body(String),
+}
+
+impl PresentedToken {
+    pub fn value(&self) -> &str {
+        match self {
+            PresentedToken::Cookie(t) | PresentedToken::Body(t) => t,
+        }
+    }
+}
+
+/// The refresh token of the request: the JSON body's wins over the cookie. A token from
+/// the cookie is refused when the request's `Origin` is present and not allowed, which
+/// stops another site from spending the cookie.
+pub fn presented_refresh_token(
+    state: &AppState,
+    req: &HttpRequest,
+    from_body: Option<String>,
+) -> Result<Option<PresentedToken>, ApiError> {
+    if let Some(t) = from_body.filter(|t| !t.is_empty()) {
+        return Ok(Some(PresentedToken::Body(t)));
+    }
+    let Some(cookie) = req.cookie(REFRESH_COOKIE).filter(|c| !c.value().is_empty()) else {
+        return Ok(None);
+    };
+    check_origin(state, req)?;
+    Ok(Some(PresentedToken::Cookie(cookie.value().to_string())))
+}
+
+fn check_origin(state: &AppState, req: &HttpRequest) -> Result<(), ApiError> {
+    let Some(origin) = req.headers().get(actix_web::http::header::ORIGIN) else {
+        return Ok(());
+    };
+    let allowed = origin
+        .to_str()
+        .ok()
+        .and_then(origin_of)
+        .is_some_and(|o| state.settings.cors_origins.contains(&o));
+    if allowed {
+        Ok(())
+    } else {
+        Err(ApiError::OriginNotAllowed)
+    }
+}

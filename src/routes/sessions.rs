@@ -1,0 +1,97 @@
+//! The signed-in user's devices.
+
+use actix_web::{delete, get, web, HttpResponse};
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::auth::extractor::AuthUser;
+use crate::db::models::session::reason;
+use crate::db::models::{now, Session};
+use crate::error::{ApiError, ApiResult};
+use crate::state::AppState;
+
+#[derive(Serialize, ToSchema)]
+pub struct SessionView {
+    pub id: String,
+    pub created_at: DateTime<Utc>,
+    pub last_used_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    pub user_agent: Option<String>,
+    pub ip: Option<String>,
+    /// True for the session of the access token making this request.
+    pub current: bool,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct SessionList {
+    pub sessions: Vec<SessionView>,
+}
+
+#[utoipa::path(
+    tag = "sessions",
+    responses(
+        (status = 200, description = "The user's active sessions, newest first", body = SessionList),
+        (status = 401, response = crate::openapi::Unauthorized),
+        (status = 503, response = crate::openapi::Unavailable),
+    ),
+    security(("bearer" = []))
+)]
+#[get("/auth/sessions")]
+pub async fn list(state: web::Data<AppState>, auth: AuthUser) -> ApiResult<HttpResponse> {
+    let claims = auth.0;
+    let user_id = claims.sub.clone();
+    let sessions = state
+        .db
+        .run(move |conn| Ok(Session::list_active(conn, &user_id, now())?))
+        .await?;
+    let sessions = sessions
+        .into_iter()
+        .map(|s| SessionView {
+            current: s.id == claims.sid,
+            id: s.id,
+            created_at: s.created_at.and_utc(),
+            last_used_at: s.last_used_at.and_utc(),
+            expires_at: s.expires_at.and_utc(),
+            user_agent: s.user_agent,
+            ip: s.ip,
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(SessionList { sessions }))
+}
+
+#[utoipa::path(
+    tag = "sessions",
+    params(("id" = String, Path, description = "A session id from `GET /auth/sessions`")),
+    responses(
+        (status = 204, description = "The session is signed out"),
+        (status = 401, response = crate::openapi::Unauthorized),
+        (status = 404, response = crate::openapi::NotFound),
+        (status = 503, response = crate::openapi::Unavailable),
+    ),
+    security(("bearer" = []))
+)]
+#[delete("/auth/sessions/{id}")]
+pub async fn revoke(
+    state: web::Data<AppState>,
+    auth: AuthUser,
+    path: web::Path<String>,
+) -> ApiResult<HttpResponse> {
+    let id = path.into_inner();
+    let user_id = auth.0.sub;
+    state
+        .db
+        .run(move |conn| {
+            let now = now();
+            // Another user's session is as unknown as a made-up id.
+            match Session::find(conn, &id)? {
+                Some(s) if s.user_id == user_id && s.is_active(now) => {
+                    Session::revoke(conn, &s.id, reason::REVOKED_BY_USER, now)?;
+                    Ok(())
+                }
+                _ => Err(ApiError::NotFound),
+            }
+        })
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}

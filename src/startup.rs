@@ -1,0 +1,225 @@
+//! Builds the application on a `TcpListener` (port 0 in tests): settings → database and
+//! keys → the one route table with its middleware.
+
+use std::net::TcpListener;
+
+use actix_cors::Cors;
+use actix_web::dev::{Server, ServiceResponse};
+use actix_web::http::{header, Method, StatusCode};
+use actix_web::middleware::{DefaultHeaders, ErrorHandlerResponse, ErrorHandlers};
+use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
+use actix_web_prom::PrometheusMetricsBuilder;
+use anyhow::Context;
+use tracing_actix_web::TracingLogger;
+use utoipa_actix_web::AppExt;
+
+use crate::auth::keys::KeyRing;
+use crate::auth::password::PasswordHasher;
+use crate::auth::secrets;
+use crate::auth::tokens::TokenIssuer;
+use crate::db::Db;
+use crate::error::ApiError;
+use crate::metrics::Metrics;
+use crate::routes::docs::{DocsHtml, SpecJson};
+use crate::settings::{AppEnv, Settings};
+use crate::state::AppState;
+
+/// Largest request body accepted.
+pub const MAX_BODY: usize = 64 * 1024;
+
+pub struct Application {
+    port: u16,
+    server: Server,
+}
+
+impl Application {
+    pub async fn build(mut settings: Settings) -> anyhow::Result<Application> {
+        secrets::resolve(&mut settings)?;
+        if settings.dev_login {
+            tracing::warn!("DEV_LOGIN is on: anyone can sign in as any email without a password");
+        }
+        if settings.app_env == AppEnv::Development && settings.dev_login {
+            tracing::warn!("never set DEV_LOGIN in production");
+        }
+        let db = Db::new(&settings.database_url, settings.database_pool_size)?;
+        let jwt = settings.jwt.clone();
+        let keys = {
+            let db = db.clone();
+            tokio::task::spawn_blocking(move || {
+                db.migrate_and(|conn| KeyRing::load_or_create(conn, &jwt))
+            })
+            .await?
+            .with_context(|| format!("preparing the database {}", settings.database_url))?
+        };
+        let hasher = PasswordHasher::new(&settings.scrypt).await?;
+        let tokens = TokenIssuer::new(keys, &settings.jwt);
+        let listener = TcpListener::bind((settings.host.as_str(), settings.port))
+            .with_context(|| format!("cannot listen on {}:{}", settings.host, settings.port))?;
+        let port = listener.local_addr()?.port();
+        let state = AppState {
+            settings,
+            db,
+            hasher,
+            tokens,
+            metrics: Metrics::new()?,
+        };
+        let server = run(listener, state)?;
+        Ok(Application { port, server })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Serves until SIGINT or SIGTERM, then finishes the requests in flight.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
+
+fn run(listener: TcpListener, state: AppState) -> anyhow::Result<Server> {
+    let spec = crate::openapi::spec();
+    let spec_json = web::Data::new(SpecJson(spec.to_json()?));
+    let docs_html = web::Data::new(DocsHtml(utoipa_scalar::Scalar::new(spec.clone()).to_html()));
+    let routes = web::Data::new(RouteTable::from_spec(&spec));
+    let prometheus = PrometheusMetricsBuilder::new("latch")
+        .registry(state.metrics.registry.clone())
+        .mask_unmatched_patterns("UNMATCHED")
+        .build()
+        .map_err(|e| anyhow::anyhow!("metrics: {e}"))?;
+    let cors_origins = state.settings.cors_origins.clone();
+    let state = web::Data::new(state);
+
+    let server = HttpServer::new(move || {
+        let cors = cors_origins
+            .iter()
+            .fold(Cors::default(), |c, o| c.allowed_origin(o))
+            .allowed_methods([Method::GET, Method::POST, Method::PATCH, Method::DELETE])
+            .allowed_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
+            .supports_credentials()
+            .max_age(3600);
+        App::new()
+            .app_data(state.clone())
+            .app_data(spec_json.clone())
+            .app_data(docs_html.clone())
+            .app_data(routes.clone())
+            .app_data(
+                web::JsonConfig::default()
+                    .limit(MAX_BODY)
+                    .error_handler(crate::error::json_error),
+            )
+            .app_data(web::PayloadConfig::new(MAX_BODY))
+            .app_data(web::PathConfig::default().error_handler(crate::error::path_error))
+            .app_data(web::QueryConfig::default().error_handler(crate::error::query_error))
+            .wrap(ErrorHandlers::new().default_handler(problem_for_bare_errors))
+            .wrap(
+                DefaultHeaders::new()
+                    .add((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+                    .add((header::X_FRAME_OPTIONS, "DENY"))
+                    .add((header::REFERRER_POLICY, "no-referrer")),
+            )
+            .wrap(cors)
+            .wrap(prometheus.clone())
+            .wrap(TracingLogger::default())
+            .into_utoipa_app()
+            .configure(crate::routes::configure)
+            .into_app()
+            .default_service(web::to(fallback))
+    })
+    .listen(listener)?
+    .run();
+    Ok(server)
+}
+
+/// Path templates and methods of every documented route, to tell a wrong method (`405`)
+/// from a wrong URL (`404`).
+struct RouteTable(Vec<(Vec<String>, Vec<String>)>);
+
+impl RouteTable {
+    fn from_spec(spec: &utoipa::openapi::OpenApi) -> RouteTable {
+        let value = serde_json::to_value(&spec.paths).unwrap_or_default();
+        let mut table = Vec::new();
+        if let Some(paths) = value
+            .get("paths")
+            .and_then(|p| p.as_object())
+            .or(value.as_object())
+        {
+            for (path, item) in paths {
+                let methods = item
+                    .as_object()
+                    .map(|m| {
+                        m.keys()
+                            .filter(|k| {
+                                ["get", "post", "put", "patch", "delete"].contains(&k.as_str())
+                            })
+                            .map(|k| k.to_uppercase())
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                table.push((path.split('/').map(str::to_string).collect(), methods));
+            }
+        }
+        RouteTable(table)
+    }
+
+    fn allowed(&self, path: &str) -> Option<Vec<String>> {
+        let segments: Vec<&str> = path.split('/').collect();
+        self.0.iter().find_map(|(template, methods)| {
+            let matches = template.len() == segments.len()
+                && template
+                    .iter()
+                    .zip(&segments)
+                    .all(|(t, s)| t == s || (t.starts_with('{') && !s.is_empty()));
+            matches.then(|| methods.clone())
+        })
+    }
+}
+
+async fn fallback(
+    req: HttpRequest,
+    routes: web::Data<RouteTable>,
+) -> Result<HttpResponse, ApiError> {
+    Err(match routes.allowed(req.path()) {
+        Some(methods) => ApiError::MethodNotAllowed(methods),
+        None => ApiError::NotFound,
+    })
+}
+
+/// Turns error responses that did not come from `ApiError` (actix's own, say for a body
+/// over the limit) into problem documents, so every error a client sees has one shape.
+fn problem_for_bare_errors<B>(
+    res: ServiceResponse<B>,
+) -> actix_web::Result<ErrorHandlerResponse<B>> {
+    let is_problem = res
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/problem+json"));
+    if is_problem {
+        return Ok(ErrorHandlerResponse::Response(res.map_into_left_body()));
+    }
+    let status = res.status();
+    let error = match status {
+        StatusCode::NOT_FOUND => ApiError::NotFound,
+        StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => ApiError::UnsupportedMediaType,
+        StatusCode::METHOD_NOT_ALLOWED => ApiError::MethodNotAllowed(Vec::new()),
+        s if s.is_client_error() => {
+            ApiError::InvalidRequest("The request could not be understood.".into())
+        }
+        StatusCode::SERVICE_UNAVAILABLE => ApiError::Unavailable("upstream".into()),
+        _ => ApiError::Unexpected(anyhow::anyhow!("unhandled error response {status}")),
+    };
+    let mut problem = error.problem();
+    problem.status = status.as_u16();
+    let (req, old) = res.into_parts();
+    let mut new = HttpResponse::build(status);
+    for (name, value) in old.headers() {
+        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+            new.append_header((name.clone(), value.clone()));
+        }
+    }
+    let new = new.content_type("application/problem+json").json(problem);
+    Ok(ErrorHandlerResponse::Response(
+        ServiceResponse::new(req, new).map_into_right_body::<B>(),
+    ))
+}

@@ -13,8 +13,12 @@ async fn main() -> ExitCode {
     match run(cli).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            // One line saying why.
-            eprintln!("latch: {e:#}");
+            // Exactly one line saying why (driver messages can span several).
+            let why = format!("{e:#}");
+            eprintln!(
+                "latch: {}",
+                why.split_whitespace().collect::<Vec<_>>().join(" ")
+            );
             ExitCode::FAILURE
         }
     }

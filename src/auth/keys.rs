@@ -131,10 +131,13 @@ pub fn generate(alg: JwtAlg) -> anyhow::Result<SigningKey> {
         JwtAlg::Hs256 => anyhow::bail!("HS256 keys come from JWT_SECRET"),
     };
     let kid = new_id();
-    jwk.set_key_id(kid.clone());
-    jwk.set_algorithm(alg.name());
-    jwk.set_key_use("sig");
-    let public = jwk.to_public_key()?;
+    let mut public = jwk.to_public_key()?;
+    // `to_public_key` keeps only the key material; both halves carry id, algorithm and use.
+    for key in [&mut jwk, &mut public] {
+        key.set_key_id(kid.clone());
+        key.set_algorithm(alg.name());
+        key.set_key_use("sig");
+    }
     Ok(SigningKey {
         id: kid,
         alg: alg.name().to_string(),

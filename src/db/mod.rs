@@ -50,6 +50,12 @@ pub struct Manager {
     url: DatabaseUrl,
 }
 
+impl Manager {
+    pub fn new(url: DatabaseUrl) -> Manager {
+        Manager { url }
+    }
+}
+
 const SQLITE_PRAGMAS: &str = "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
      PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON;";
 
@@ -102,6 +108,9 @@ impl Db {
             .min_idle(Some(0))
             .connection_timeout(Duration::from_secs(10))
             .test_on_check_out(false)
+            // Failures surface as errors where a connection is needed; r2d2's own
+            // logging would repeat them on every retry.
+            .error_handler(Box::new(r2d2::NopErrorHandler))
             .build_unchecked(Manager { url: url.clone() });
         Ok(Db { pool, backend })
     }

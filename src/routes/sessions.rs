@@ -62,7 +62,7 @@ pub async fn list(state: web::Data<AppState>, auth: AuthUser) -> ApiResult<HttpR
 
 #[utoipa::path(
     tag = "sessions",
-    params(("id" = String, Path, description = "A session id from `GET /auth/sessions`")),
+    params(("id" = uuid::Uuid, Path, description = "A session id from `GET /auth/sessions`")),
     responses(
         (status = 204, description = "The session is signed out"),
         (status = 401, response = crate::openapi::Unauthorized),
@@ -75,9 +75,10 @@ pub async fn list(state: web::Data<AppState>, auth: AuthUser) -> ApiResult<HttpR
 pub async fn revoke(
     state: web::Data<AppState>,
     auth: AuthUser,
-    path: web::Path<String>,
+    path: web::Path<uuid::Uuid>,
 ) -> ApiResult<HttpResponse> {
-    let id = path.into_inner();
+    // Parsed as a UUID at the edge: a malformed id is a 404 before any query.
+    let id = path.into_inner().to_string();
     let user_id = auth.0.sub;
     state
         .db

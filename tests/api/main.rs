@@ -1,1 +1,17 @@
+//! One integration binary: every test talks HTTP to a real server on a fresh database,
+//! once on SQLite and once on PostgreSQL.
 
+mod helpers;
+
+mod account;
+mod cli;
+mod errors;
+mod health;
+mod introspect;
+mod login;
+mod logout;
+mod openapi;
+mod refresh;
+mod register;
+mod sessions;
+mod tokens;

@@ -1,0 +1,77 @@
+use crate::helpers::{spawn_app, Backend};
+
+/// The committed spec is exactly what the code generates: regenerate it with
+/// `make openapi` after changing a route or a schema.
+#[test]
+fn committed_spec_is_current() {
+    let committed =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/openapi/openapi.json"))
+            .expect("openapi/openapi.json is committed");
+    let generated = latch::openapi::spec_json();
+    assert!(
+        committed == generated,
+        "openapi/openapi.json is out of date: run `make openapi` and commit the result"
+    );
+}
+
+#[test]
+fn spec_documents_every_error_an_operation_answers() {
+    let spec: serde_json::Value = serde_json::from_str(&latch::openapi::spec_json()).unwrap();
+    let paths = spec["paths"].as_object().unwrap();
+    for path in [
+        "/auth/register",
+        "/auth/login",
+        "/auth/refresh",
+        "/auth/logout",
+        "/auth/me",
+        "/auth/password/change",
+        "/auth/sessions",
+        "/auth/sessions/{id}",
+        "/auth/config",
+        "/auth/dev-login",
+        "/auth/introspect",
+        "/healthz",
+        "/readyz",
+        "/metrics",
+        "/.well-known/jwks.json",
+        "/openapi.json",
+        "/docs",
+    ] {
+        assert!(paths.contains_key(path), "{path} is not documented");
+    }
+    // Every operation with a JSON body answers the body errors, and every one behind a
+    // bearer answers 401.
+    for (path, item) in paths {
+        for (method, op) in item.as_object().unwrap() {
+            let responses = op["responses"].as_object().unwrap();
+            if op.get("requestBody").is_some() {
+                for status in ["400", "413", "415"] {
+                    assert!(
+                        responses.contains_key(status),
+                        "{method} {path} lacks {status}"
+                    );
+                }
+            }
+            if op.get("security").is_some() {
+                assert!(responses.contains_key("401"), "{method} {path} lacks 401");
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn spec_and_docs_are_served() {
+    let app = spawn_app(Backend::Sqlite).await;
+    let r = app.get("/openapi.json", None).await;
+    assert_eq!(r.status, 200);
+    let generated: serde_json::Value = serde_json::from_str(&latch::openapi::spec_json()).unwrap();
+    assert_eq!(r.body, generated);
+    let res = app.client.get(app.url("/docs")).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    assert!(res.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/html"));
+    let html = res.text().await.unwrap();
+    assert!(html.contains("<html") && html.contains("Latch"), "{html}");
+}

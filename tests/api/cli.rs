@@ -165,8 +165,8 @@ async fn migrate_applies_the_schema_once(backend: Backend) {
 async fn concurrent_starts_share_one_signing_key(backend: Backend) {
     let db = Arc::new(TestDb::new_for(backend));
     let (a, b) = tokio::join!(
-        start(backend, db.clone(), &[]),
-        start(backend, db.clone(), &[])
+        start(db.clone(), &[]),
+        start(db.clone(), &[])
     );
     let (ka, kb) = (
         a.get("/.well-known/jwks.json", None).await,
@@ -184,7 +184,7 @@ async fn concurrent_starts_share_one_signing_key(backend: Backend) {
 #[tokio::test]
 async fn generated_development_secret_survives_a_restart() {
     let db = Arc::new(TestDb::new_for(Backend::Sqlite));
-    let app = start(Backend::Sqlite, db.clone(), &[("JWT_REFRESH_SECRET", "")]).await;
+    let app = start(db.clone(), &[("JWT_REFRESH_SECRET", "")]).await;
     let token = app
         .register("ada@example.com")
         .await
@@ -192,7 +192,7 @@ async fn generated_development_secret_survives_a_restart() {
         .unwrap();
     let secrets = std::fs::read_to_string(db.dir().join("latch.db.secrets")).unwrap();
     assert!(secrets.contains("JWT_REFRESH_SECRET="));
-    let restarted = start(Backend::Sqlite, db.clone(), &[("JWT_REFRESH_SECRET", "")]).await;
+    let restarted = start(db.clone(), &[("JWT_REFRESH_SECRET", "")]).await;
     assert_eq!(
         restarted.refresh_with_cookie(&token, None).await.status,
         200

@@ -67,7 +67,7 @@ async fn jwks_publishes_the_signing_key(backend: Backend) {
     );
 
     // A second instance on the same database signs with the same key.
-    let second = crate::helpers::start(backend, app.db.clone(), &[]).await;
+    let second = crate::helpers::start(app.db.clone(), &[]).await;
     let again = second.get("/.well-known/jwks.json", None).await;
     assert_eq!(again.body, r.body);
 }

@@ -142,11 +142,11 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
 
 pub async fn spawn_app_with(backend: Backend, overrides: &[(&str, &str)]) -> TestApp {
     let db = Arc::new(TestDb::new_for(backend));
-    start(backend, db, overrides).await
+    start(db, overrides).await
 }
 
 /// Starts a server on an existing test database, as a restart or a second instance would.
-pub async fn start(backend: Backend, db: Arc<TestDb>, overrides: &[(&str, &str)]) -> TestApp {
+pub async fn start(db: Arc<TestDb>, overrides: &[(&str, &str)]) -> TestApp {
     init_logs();
     let mut env = base_env(&db.url);
     for (k, v) in overrides {

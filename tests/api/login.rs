@@ -81,7 +81,7 @@ async fn hash_is_upgraded_when_the_cost_changes(backend: Backend) {
     let before = stored_hash(&app);
     assert!(before.starts_with("$scrypt$ln=10,r=8,p=1$"), "{before}");
 
-    let restarted = start(backend, app.db.clone(), &[("SCRYPT_LOG_N", "11")]).await;
+    let restarted = start(app.db.clone(), &[("SCRYPT_LOG_N", "11")]).await;
     restarted
         .login("ada@example.com", "wrong password here")
         .await

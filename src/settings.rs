@@ -302,10 +302,26 @@ fn parse_num<T: std::str::FromStr>(name: &str, v: &str) -> Result<T, SettingsErr
 }
 
 /// A whole number, or a product of whole numbers such as LibreChat's documented
-/// `1000 * 60 * 15`. The text is parsed, never evaluated.
+/// `1000 * 60 * 15` and `(1000 * 60 * 60 * 24) * 7`. The text is parsed, never evaluated;
+/// parentheses may group factors (a product is the same however it is grouped).
 pub fn parse_product(name: &str, v: &str) -> Result<u64, SettingsError> {
+    let mut depth = 0i32;
+    for c in v.chars() {
+        depth += match c {
+            '(' => 1,
+            ')' => -1,
+            _ => 0,
+        };
+        if depth < 0 {
+            break;
+        }
+    }
+    if depth != 0 {
+        return Err(bad(name, format!("unbalanced parentheses in `{v}`")));
+    }
+    let flat: String = v.chars().filter(|c| !matches!(c, '(' | ')')).collect();
     let mut total: u64 = 1;
-    for factor in v.split('*') {
+    for factor in flat.split('*') {
         let factor = factor.trim();
         if factor.is_empty() || !factor.bytes().all(|b| b.is_ascii_digit()) {
             return Err(bad(
@@ -595,13 +611,20 @@ mod tests {
     fn products_are_parsed_not_evaluated() {
         assert_eq!(parse_product("X", "1000 * 60 * 15").unwrap(), 900_000);
         assert_eq!(parse_product("X", "900000").unwrap(), 900_000);
+        // LibreChat documents the refresh expiry with parentheses.
+        assert_eq!(
+            parse_product("X", "(1000 * 60 * 60 * 24) * 7").unwrap(),
+            604_800_000
+        );
         for v in [
             "1000 + 5",
             "1000*",
             "abc",
             "-5",
             "1e3",
-            "(1000)",
+            "(1000",
+            "1000)(",
+            "()",
             "18446744073709551615 * 2",
         ] {
             assert!(parse_product("X", v).is_err(), "{v} was accepted");
@@ -648,6 +671,39 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(e.contains("JWT_SECRET"), "{e}");
+    }
+
+    #[test]
+    fn example_config_documents_every_setting_and_loads() {
+        let example = include_str!("../config/latch.example.toml");
+        for name in KNOWN {
+            let key = format!("# {} =", name.to_ascii_lowercase());
+            assert!(
+                example.contains(&key),
+                "config/latch.example.toml lacks {key}"
+            );
+        }
+        // With every line switched on, the example is a valid file.
+        let dir = std::env::temp_dir().join(format!("latch-example-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("latch.toml");
+        let enabled: String = example
+            .lines()
+            .map(|l| {
+                l.strip_prefix("# ")
+                    .filter(|l| l.contains(" = "))
+                    .unwrap_or(l)
+            })
+            .map(|l| format!("{l}\n"))
+            .collect();
+        std::fs::write(&path, enabled).unwrap();
+        let loaded = Settings::load(&Sources {
+            config_file: Some(path),
+            ..Default::default()
+        });
+        std::fs::remove_dir_all(&dir).unwrap();
+        let s = loaded.unwrap();
+        assert_eq!(s.refresh.ttl, Duration::from_secs(7 * 24 * 3600));
     }
 
     #[test]

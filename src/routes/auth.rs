@@ -206,17 +206,18 @@ pub async fn login(
         return Err(ApiError::FeatureDisabled("Email and password sign-in"));
     }
     let body = body.into_inner();
-    // A malformed email is looked up as no account, so all three failures (unknown,
-    // wrong password, malformed) do the same work and give the same answer.
-    let user = match Email::parse("email", &body.email) {
-        Ok(email) => {
-            state
-                .db
-                .run(move |conn| Ok(User::find_by_email(conn, email.as_str())?))
-                .await?
-        }
-        Err(_) => None,
+    // All three failures (unknown email, wrong password, malformed email) do the same
+    // work, a look-up and a hash, and give the same answer. A malformed address is looked
+    // up as a placeholder that no stored (valid) address can equal; the raw text is never
+    // sent to the database.
+    let lookup = match Email::parse("email", &body.email) {
+        Ok(email) => email.as_str().to_string(),
+        Err(_) => "malformed@invalid".to_string(),
     };
+    let user = state
+        .db
+        .run(move |conn| Ok(User::find_by_email(conn, &lookup)?))
+        .await?;
     let stored = user.as_ref().and_then(|u| u.password_hash.clone());
     let verified = state
         .hasher

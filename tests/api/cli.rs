@@ -164,10 +164,7 @@ async fn migrate_applies_the_schema_once(backend: Backend) {
 
 async fn concurrent_starts_share_one_signing_key(backend: Backend) {
     let db = Arc::new(TestDb::new_for(backend));
-    let (a, b) = tokio::join!(
-        start(db.clone(), &[]),
-        start(db.clone(), &[])
-    );
+    let (a, b) = tokio::join!(start(db.clone(), &[]), start(db.clone(), &[]));
     let (ka, kb) = (
         a.get("/.well-known/jwks.json", None).await,
         b.get("/.well-known/jwks.json", None).await,

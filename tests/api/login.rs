@@ -29,7 +29,8 @@ async fn failures_are_indistinguishable(backend: Backend) {
     let wrong_password = app.login("ada@example.com", "not the password").await;
     let unknown = app.login("nobody@example.com", PASSWORD).await;
     let malformed = app.login("nobody", PASSWORD).await;
-    for r in [&wrong_password, &unknown, &malformed] {
+    let hostile = app.login("nobody\u{0}@example.com'; --", PASSWORD).await;
+    for r in [&wrong_password, &unknown, &malformed, &hostile] {
         r.assert_problem(401, "invalid_credentials");
         assert!(r
             .header("www-authenticate")
@@ -38,6 +39,7 @@ async fn failures_are_indistinguishable(backend: Backend) {
     }
     assert_eq!(wrong_password.text, unknown.text);
     assert_eq!(unknown.text, malformed.text);
+    assert_eq!(malformed.text, hostile.text);
     // Missing fields are a malformed request, not a failed sign-in.
     app.post("/auth/login", &json!({"email": "ada@example.com"}), None)
         .await

@@ -111,6 +111,17 @@ async fn rules_are_checked(backend: Backend) {
         ]
     );
 
+    // NUL bytes never reach the database (PostgreSQL text cannot hold them).
+    let r = app
+        .post(
+            "/auth/register",
+            &json!({"email": "a\u{0}@example.com", "password": PASSWORD, "name": "a\u{0}"}),
+            None,
+        )
+        .await;
+    r.assert_problem(422, "validation_failed");
+    assert_eq!(r.body["errors"].as_array().unwrap().len(), 2, "{}", r.text);
+
     let r = app
         .post(
             "/auth/register",

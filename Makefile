@@ -1,0 +1,42 @@
+# The two commands a newcomer needs: `make run` and `make test`.
+
+CARGO ?= cargo
+
+.PHONY: run test build release openapi bench lint fmt ci clean
+
+## Serve on http://127.0.0.1:8080 with SQLite (latch.db in this directory).
+## COOKIE_SECURE=false lets the refresh cookie travel over plain HTTP on loopback.
+run:
+	COOKIE_SECURE=$${COOKIE_SECURE:-false} $(CARGO) run -- serve
+
+## Unit and integration tests, on SQLite and on PostgreSQL (found or started by
+## scripts/with-postgres).
+test:
+	scripts/with-postgres $(CARGO) test --all-targets
+
+build:
+	$(CARGO) build
+
+release:
+	$(CARGO) build --release
+
+## Regenerate the committed OpenAPI document.
+openapi:
+	$(CARGO) run --quiet -- openapi > openapi/openapi.json
+
+## Latency of sign-in and refresh round trips against a release build.
+bench:
+	$(CARGO) build --release
+	scripts/bench target/release/latch
+
+lint:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --all-targets -- -D warnings
+
+fmt:
+	$(CARGO) fmt --all
+
+ci: lint test
+
+clean:
+	$(CARGO) clean

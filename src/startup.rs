@@ -21,7 +21,7 @@ use crate::db::Db;
 use crate::error::ApiError;
 use crate::metrics::Metrics;
 use crate::routes::docs::{DocsHtml, SpecJson};
-use crate::settings::{AppEnv, Settings};
+use crate::settings::Settings;
 use crate::state::AppState;
 
 /// Largest request body accepted.
@@ -36,10 +36,9 @@ impl Application {
     pub async fn build(mut settings: Settings) -> anyhow::Result<Application> {
         secrets::resolve(&mut settings)?;
         if settings.dev_login {
-            tracing::warn!("DEV_LOGIN is on: anyone can sign in as any email without a password");
-        }
-        if settings.app_env == AppEnv::Development && settings.dev_login {
-            tracing::warn!("never set DEV_LOGIN in production");
+            tracing::warn!(
+                "DEV_LOGIN is on: anyone can sign in as any email without a password; never in production"
+            );
         }
         let db = Db::new(&settings.database_url, settings.database_pool_size)?;
         let jwt = settings.jwt.clone();
@@ -56,6 +55,8 @@ impl Application {
         let listener = TcpListener::bind((settings.host.as_str(), settings.port))
             .with_context(|| format!("cannot listen on {}:{}", settings.host, settings.port))?;
         let port = listener.local_addr()?.port();
+        // The first tick runs at once, so a restart also cleans up.
+        tokio::spawn(crate::auth::sessions::prune_periodically(db.clone()));
         let state = AppState {
             settings,
             db,

@@ -265,3 +265,24 @@ pub fn session_of_refresh_token(
     };
     Ok(Session::find(conn, &token.session_id)?.filter(|s| s.is_active(now)))
 }
+
+/// Removes what can never be used again: expired refresh tokens (every rotation leaves
+/// one behind) and expired sessions. Returns how many rows went.
+pub fn prune_in(conn: &mut DbConn, now: NaiveDateTime) -> ApiResult<usize> {
+    let tokens = RefreshToken::delete_expired(conn, now)?;
+    let sessions = Session::delete_expired(conn, now)?;
+    Ok(tokens + sessions)
+}
+
+/// Prunes once an hour, for as long as the server runs.
+pub async fn prune_periodically(db: crate::db::Db) {
+    let mut every = tokio::time::interval(std::time::Duration::from_secs(3600));
+    loop {
+        every.tick().await;
+        match db.run(|conn| prune_in(conn, now())).await {
+            Ok(0) => {}
+            Ok(removed) => tracing::info!(removed, "pruned expired sessions and refresh tokens"),
+            Err(e) => tracing::warn!(error = %e, "pruning expired sessions failed"),
+        }
+    }
+}

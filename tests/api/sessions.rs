@@ -6,7 +6,8 @@ use crate::helpers::{spawn_app, spawn_app_with, Backend, Reply};
 both_backends!(
     lists_sessions_with_the_current_marked,
     revokes_one_session,
-    session_cap_revokes_the_oldest
+    session_cap_revokes_the_oldest,
+    expired_sessions_and_tokens_are_pruned,
 );
 
 async fn lists_sessions_with_the_current_marked(backend: Backend) {
@@ -134,4 +135,57 @@ async fn session_cap_revokes_the_oldest(backend: Backend) {
             .status,
         200
     );
+}
+
+async fn expired_sessions_and_tokens_are_pruned(backend: Backend) {
+    use diesel::prelude::*;
+    use latch::db::schema::{refresh_tokens, sessions};
+
+    let app = spawn_app(backend).await;
+    let first = app.register("ada@example.com").await;
+    // Two rotations leave two spent tokens behind on the first session.
+    assert_eq!(app.refresh().await.status, 200);
+    let live = app.refresh().await;
+    assert_eq!(live.status, 200);
+    let (_, other) = app.login_as_device("ada@example.com").await;
+    let other_sid = app
+        .get("/auth/sessions", Some(&other.access_token()))
+        .await
+        .body["sessions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["current"] == true)
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    let mut conn = app.db_conn();
+    let now = latch::db::models::now();
+    let past = now - chrono::Duration::hours(1);
+    // The other device's session ran out; the first session's spent tokens too.
+    diesel::update(sessions::table.find(&other_sid))
+        .set(sessions::expires_at.eq(past))
+        .execute(&mut conn)
+        .unwrap();
+    diesel::update(refresh_tokens::table.filter(refresh_tokens::rotated_at.is_not_null()))
+        .set(refresh_tokens::expires_at.eq(past))
+        .execute(&mut conn)
+        .unwrap();
+    let removed = latch::auth::sessions::prune_in(&mut conn, now).unwrap();
+    // Two spent tokens, the other session and (by cascade) its token.
+    assert_eq!(removed, 3);
+    let left: i64 = refresh_tokens::table.count().get_result(&mut conn).unwrap();
+    assert_eq!(left, 1, "only the live token of the live session is left");
+    assert_eq!(
+        sessions::table
+            .count()
+            .get_result::<i64>(&mut conn)
+            .unwrap(),
+        1
+    );
+    // The live session still refreshes.
+    assert_eq!(app.refresh().await.status, 200);
+    let _ = (first, live);
 }

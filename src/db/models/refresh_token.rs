@@ -52,4 +52,11 @@ impl RefreshToken {
         .set(refresh_tokens::rotated_at.eq(now))
         .execute(conn)
     }
+
+    /// Deletes refresh tokens that expired before `before`. An expired token is refused
+    /// before any reuse check, so keeping it would detect nothing.
+    pub fn delete_expired(conn: &mut DbConn, before: NaiveDateTime) -> QueryResult<usize> {
+        diesel::delete(refresh_tokens::table.filter(refresh_tokens::expires_at.lt(before)))
+            .execute(conn)
+    }
 }

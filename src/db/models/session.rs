@@ -128,4 +128,10 @@ impl Session {
             ))
             .execute(conn)
     }
+
+    /// Deletes sessions that expired before `before`, with their refresh tokens (by
+    /// cascade). An expired session can never be used again, so nothing is lost.
+    pub fn delete_expired(conn: &mut DbConn, before: NaiveDateTime) -> QueryResult<usize> {
+        diesel::delete(sessions::table.filter(sessions::expires_at.lt(before))).execute(conn)
+    }
 }

@@ -241,8 +241,14 @@ impl ResponseError for ApiError {
 
 impl From<diesel::result::Error> for ApiError {
     fn from(e: diesel::result::Error) -> Self {
+        use diesel::result::{DatabaseErrorKind, Error};
         match e {
-            diesel::result::Error::NotFound => ApiError::NotFound,
+            Error::NotFound => ApiError::NotFound,
+            // The database went away mid-request: a passing condition, not our fault.
+            Error::DatabaseError(
+                DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand,
+                info,
+            ) => ApiError::Unavailable(format!("database connection lost: {}", info.message())),
             e => ApiError::Unexpected(anyhow::Error::new(e).context("database query failed")),
         }
     }

@@ -11,6 +11,7 @@ use std::time::Duration;
 use anyhow::Context;
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
+use diesel::r2d2::R2D2Connection;
 use diesel::{PgConnection, SqliteConnection};
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 
@@ -75,13 +76,15 @@ impl r2d2::ManageConnection for Manager {
         }
     }
 
+    /// Run at every check-out, so a connection the database dropped (a restart, a
+    /// failover) is replaced instead of failing requests until the pool recycles it.
     fn is_valid(&self, conn: &mut DbConn) -> Result<(), ConnectionError> {
-        conn.batch_execute("SELECT 1")
+        conn.ping()
             .map_err(ConnectionError::CouldntSetupConfiguration)
     }
 
-    fn has_broken(&self, _conn: &mut DbConn) -> bool {
-        false
+    fn has_broken(&self, conn: &mut DbConn) -> bool {
+        conn.is_broken()
     }
 }
 
@@ -107,7 +110,7 @@ impl Db {
             .max_size(size)
             .min_idle(Some(0))
             .connection_timeout(Duration::from_secs(10))
-            .test_on_check_out(false)
+            .test_on_check_out(true)
             // Failures surface as errors where a connection is needed; r2d2's own
             // logging would repeat them on every retry.
             .error_handler(Box::new(r2d2::NopErrorHandler))
@@ -193,16 +196,15 @@ pub fn write_tx<T>(conn: &mut DbConn, f: impl FnOnce(&mut DbConn) -> ApiResult<T
         DbConn::Postgres(_) => conn.transaction(f),
         DbConn::Sqlite(_) => {
             conn.batch_execute("BEGIN IMMEDIATE")?;
-            match f(conn) {
-                Ok(v) => {
-                    conn.batch_execute("COMMIT")?;
-                    Ok(v)
-                }
-                Err(e) => {
-                    let _ = conn.batch_execute("ROLLBACK");
-                    Err(e)
-                }
+            // Whatever fails, the connection goes back to the pool outside a transaction.
+            let result = f(conn).and_then(|v| {
+                conn.batch_execute("COMMIT")?;
+                Ok(v)
+            });
+            if result.is_err() {
+                let _ = conn.batch_execute("ROLLBACK");
             }
+            result
         }
     }
 }

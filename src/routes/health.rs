@@ -33,7 +33,12 @@ pub async fn healthz() -> HttpResponse {
 )]
 #[get("/readyz")]
 pub async fn readyz(state: web::Data<AppState>) -> ApiResult<HttpResponse> {
-    let ready = state.db.run(|conn| Ok(Db::ready(conn))).await?;
+    // Any failure to reach the database is "not ready", never a 500.
+    let ready = state
+        .db
+        .run(|conn| Ok(Db::ready(conn)))
+        .await
+        .unwrap_or(false);
     if ready {
         Ok(HttpResponse::Ok().json(Health { status: "ready" }))
     } else {

@@ -97,3 +97,23 @@ async fn config_reflects_settings(backend: Backend) {
     assert_eq!(r.body["password_login"], false);
     assert_eq!(r.body["dev_login"], true);
 }
+
+/// PostgreSQL only: the server drops every connection (a restart or failover); the next
+/// requests reconnect instead of failing.
+#[tokio::test]
+async fn survives_the_database_dropping_its_connections() {
+    use diesel::{Connection, PgConnection, RunQueryDsl};
+    let app = spawn_app(Backend::Postgres).await;
+    let token = app.register("ada@example.com").await.access_token();
+    assert_eq!(app.get("/auth/me", Some(&token)).await.status, 200);
+    let name = app.db.url.rsplit('/').next().unwrap().to_string();
+    let mut admin = PgConnection::establish(&crate::helpers::postgres_admin_url()).unwrap();
+    diesel::sql_query(format!(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}' AND pid <> pg_backend_pid()"
+    ))
+    .execute(&mut admin)
+    .unwrap();
+    assert_eq!(app.get("/readyz", None).await.status, 200);
+    assert_eq!(app.get("/auth/me", Some(&token)).await.status, 200);
+    assert_eq!(app.refresh().await.status, 200);
+}

@@ -3,7 +3,7 @@
 
 use actix_web::App;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
-use utoipa::{Modify, OpenApi, ToResponse};
+use utoipa::{IntoResponses, Modify, OpenApi, ToResponse};
 use utoipa_actix_web::AppExt;
 
 use crate::error::{FieldError, Problem};
@@ -58,6 +58,17 @@ pub struct ValidationFailed(pub Problem);
 #[derive(ToResponse)]
 #[response(content_type = "application/problem+json")]
 pub struct Unavailable(pub Problem);
+
+/// The answers every operation that reads a JSON body can give about that body.
+#[derive(IntoResponses)]
+pub enum JsonBodyErrors {
+    #[response(status = 400)]
+    BadRequest(#[ref_response] BadRequest),
+    #[response(status = 413)]
+    PayloadTooLarge(#[ref_response] PayloadTooLarge),
+    #[response(status = 415)]
+    UnsupportedMediaType(#[ref_response] UnsupportedMediaType),
+}
 
 #[derive(OpenApi)]
 #[openapi(

@@ -118,11 +118,9 @@ fn create_user_in(
     request_body = RegisterRequest,
     responses(
         (status = 201, description = "Registered and signed in; the refresh token is set as a cookie", body = SignInResponse),
-        (status = 400, response = crate::openapi::BadRequest),
+        crate::openapi::JsonBodyErrors,
         (status = 403, response = crate::openapi::Forbidden),
         (status = 409, response = crate::openapi::Conflict),
-        (status = 413, response = crate::openapi::PayloadTooLarge),
-        (status = 415, response = crate::openapi::UnsupportedMediaType),
         (status = 422, response = crate::openapi::ValidationFailed),
         (status = 503, response = crate::openapi::Unavailable),
     )
@@ -188,11 +186,9 @@ pub struct LoginRequest {
     request_body = LoginRequest,
     responses(
         (status = 200, description = "Signed in; the refresh token is set as a cookie", body = SignInResponse),
-        (status = 400, response = crate::openapi::BadRequest),
+        crate::openapi::JsonBodyErrors,
         (status = 401, response = crate::openapi::InvalidCredentials),
         (status = 403, response = crate::openapi::Forbidden),
-        (status = 413, response = crate::openapi::PayloadTooLarge),
-        (status = 415, response = crate::openapi::UnsupportedMediaType),
         (status = 503, response = crate::openapi::Unavailable),
     )
 )]
@@ -283,11 +279,9 @@ fn optional_json<T: serde::de::DeserializeOwned>(
     request_body(content = RefreshRequest, description = "Optional: the refresh token, for clients that do not use the cookie"),
     responses(
         (status = 200, description = "A new access token; the refresh token is rotated (none is set inside the reuse grace window)", body = SignInResponse),
-        (status = 400, response = crate::openapi::BadRequest),
+        crate::openapi::JsonBodyErrors,
         (status = 401, response = crate::openapi::Unauthorized),
         (status = 403, response = crate::openapi::Forbidden),
-        (status = 413, response = crate::openapi::PayloadTooLarge),
-        (status = 415, response = crate::openapi::UnsupportedMediaType),
         (status = 503, response = crate::openapi::Unavailable),
     )
 )]
@@ -324,11 +318,9 @@ pub enum LogoutScope {
     request_body(content = LogoutRequest, description = "Optional"),
     responses(
         (status = 204, description = "Signed out; the refresh cookie is cleared"),
-        (status = 400, response = crate::openapi::BadRequest),
+        crate::openapi::JsonBodyErrors,
         (status = 401, response = crate::openapi::Unauthorized),
         (status = 403, response = crate::openapi::Forbidden),
-        (status = 413, response = crate::openapi::PayloadTooLarge),
-        (status = 415, response = crate::openapi::UnsupportedMediaType),
         (status = 503, response = crate::openapi::Unavailable),
     ),
     security(("bearer" = []), ("refresh_cookie" = []))
@@ -397,10 +389,8 @@ pub struct DevLoginRequest {
     request_body = DevLoginRequest,
     responses(
         (status = 200, description = "Signed in without a password (development only; the account is created if missing)", body = SignInResponse),
-        (status = 400, response = crate::openapi::BadRequest),
+        crate::openapi::JsonBodyErrors,
         (status = 403, response = crate::openapi::Forbidden),
-        (status = 413, response = crate::openapi::PayloadTooLarge),
-        (status = 415, response = crate::openapi::UnsupportedMediaType),
         (status = 422, response = crate::openapi::ValidationFailed),
         (status = 503, response = crate::openapi::Unavailable),
     )

@@ -65,11 +65,9 @@ impl From<Claims> for Introspection {
     request_body = IntrospectRequest,
     responses(
         (status = 200, description = "Whether the token is usable now: signature, lifetime, and a session and user that still stand", body = Introspection),
-        (status = 400, response = crate::openapi::BadRequest),
+        crate::openapi::JsonBodyErrors,
         (status = 401, response = crate::openapi::Unauthorized),
         (status = 403, response = crate::openapi::Forbidden),
-        (status = 413, response = crate::openapi::PayloadTooLarge),
-        (status = 415, response = crate::openapi::UnsupportedMediaType),
         (status = 503, response = crate::openapi::Unavailable),
     ),
     security(("service_token" = []))

@@ -10,9 +10,16 @@ run:
 	COOKIE_SECURE=$${COOKIE_SECURE:-false} $(CARGO) run -- serve
 
 ## Unit and integration tests, on SQLite and on PostgreSQL (found or started by
-## scripts/with-postgres).
-test:
-	scripts/with-postgres $(CARGO) test --all-targets
+## scripts/with-postgres), with a real SMTP server (aiosmtpd, installed into
+## target/test-venv on first use).
+TEST_VENV := target/test-venv
+test: $(TEST_VENV)/.ready
+	LATCH_TEST_PYTHON=$(TEST_VENV)/bin/python scripts/with-postgres $(CARGO) test --all-targets
+
+$(TEST_VENV)/.ready:
+	python3 -m venv $(TEST_VENV)
+	$(TEST_VENV)/bin/pip install --quiet --disable-pip-version-check aiosmtpd==1.4.6
+	touch $@
 
 build:
 	$(CARGO) build

@@ -84,6 +84,11 @@ pub enum ApiError {
     MethodNotAllowed(Vec<String>),
     #[error("email taken")]
     EmailTaken,
+    /// An unknown, used or expired one-time email token.
+    #[error("invalid token")]
+    InvalidToken,
+    #[error("email not verified")]
+    EmailNotVerified,
     #[error("service unavailable: {0}")]
     Unavailable(String),
     #[error(transparent)]
@@ -168,6 +173,18 @@ impl ApiError {
                 "email_taken",
                 "Email taken",
                 s("An account with this email already exists."),
+            ),
+            InvalidToken => (
+                StatusCode::BAD_REQUEST,
+                "invalid_token",
+                "Invalid token",
+                s("This link is unknown, already used or expired. Ask for a new one."),
+            ),
+            EmailNotVerified => (
+                StatusCode::FORBIDDEN,
+                "email_not_verified",
+                "Email not verified",
+                s("Confirm your email address first: follow the link we sent you."),
             ),
             Unavailable(_) => (
                 StatusCode::SERVICE_UNAVAILABLE,

@@ -6,6 +6,7 @@ pub mod cli;
 pub mod db;
 pub mod domain;
 pub mod error;
+pub mod mail;
 pub mod metrics;
 pub mod openapi;
 pub mod routes;

@@ -1,7 +1,7 @@
 //! Prometheus metrics: request counts and latencies per route (from the middleware) and
 //! the outcomes of sign-ins and refreshes.
 
-use prometheus::{IntCounterVec, Opts, Registry};
+use prometheus::{IntCounterVec, IntGaugeVec, Opts, Registry};
 
 #[derive(Clone)]
 pub struct Metrics {
@@ -10,6 +10,8 @@ pub struct Metrics {
     pub sign_ins: IntCounterVec,
     /// Refresh attempts by result (`rotated`, `grace`, `reused`, `invalid`).
     pub refreshes: IntCounterVec,
+    /// Outbox messages by state (`pending`, `failed`), read at each scrape.
+    pub mail: IntGaugeVec,
 }
 
 impl Metrics {
@@ -26,12 +28,18 @@ impl Metrics {
             Opts::new("latch_refreshes_total", "Refresh-token exchanges by result"),
             &["result"],
         )?;
+        let mail = IntGaugeVec::new(
+            Opts::new("latch_mail_messages", "Outbox messages by state"),
+            &["state"],
+        )?;
+        registry.register(Box::new(mail.clone()))?;
         registry.register(Box::new(sign_ins.clone()))?;
         registry.register(Box::new(refreshes.clone()))?;
         Ok(Metrics {
             registry,
             sign_ins,
             refreshes,
+            mail,
         })
     }
 

@@ -8,7 +8,8 @@ use utoipa_actix_web::AppExt;
 
 use crate::error::{FieldError, Problem};
 
-/// Malformed JSON, a field of the wrong type or a missing required field (`invalid_request`).
+/// Malformed JSON, a field of the wrong type or a missing required field (`invalid_request`);
+/// or an emailed token that is unknown, used or expired (`invalid_token`).
 #[derive(ToResponse)]
 #[response(content_type = "application/problem+json")]
 pub struct BadRequest(pub Problem);
@@ -79,16 +80,18 @@ pub enum JsonBodyErrors {
         license(name = "MIT OR Apache-2.0")
     ),
     components(
-        schemas(Problem, FieldError),
+        schemas(Problem, FieldError, crate::routes::auth::PendingVerification),
         responses(BadRequest, Unauthorized, InvalidCredentials, Forbidden, NotFound, Conflict,
             PayloadTooLarge, UnsupportedMediaType, ValidationFailed, Unavailable)
     ),
     modifiers(&SecuritySchemes),
     tags(
         (name = "auth", description = "Signing in and out"),
+        (name = "email", description = "Links sent by email: password reset, magic links, verification, invitations"),
         (name = "account", description = "The signed-in user's account"),
         (name = "sessions", description = "The signed-in user's devices"),
         (name = "service", description = "For other backend services"),
+        (name = "admin", description = "Administration (admins only)"),
         (name = "operations", description = "Health, metrics, keys and this document"),
     )
 )]

@@ -13,6 +13,8 @@ use std::time::Duration;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
+use crate::mail::settings::MailSettings;
+
 /// Every setting Latch reads, by its environment name. The config file uses the same
 /// names in lower case; an unknown key there is an error, an unknown environment variable
 /// is ignored (a LibreChat `.env` is full of them).
@@ -49,6 +51,29 @@ pub const KNOWN: &[&str] = &[
     "SCRYPT_R",
     "SCRYPT_P",
     "PASSWORD_HASH_CONCURRENCY",
+    "EMAIL_SERVICE",
+    "EMAIL_HOST",
+    "EMAIL_PORT",
+    "EMAIL_ENCRYPTION",
+    "EMAIL_ENCRYPTION_HOSTNAME",
+    "EMAIL_ALLOW_SELFSIGNED",
+    "EMAIL_USERNAME",
+    "EMAIL_PASSWORD",
+    "EMAIL_FROM",
+    "EMAIL_FROM_NAME",
+    "EMAIL_MAX_RETRIES",
+    "EMAIL_RETRY_DELAY",
+    "EMAIL_TEMPLATES_DIR",
+    "ALLOW_MAGIC_LINK",
+    "REQUIRE_EMAIL_VERIFICATION",
+    "EMAIL_VERIFICATION_EXPIRY",
+    "PASSWORD_RESET_EXPIRY",
+    "MAGIC_LINK_EXPIRY",
+    "INVITE_EXPIRY",
+    "EMAIL_VERIFY_PATH",
+    "PASSWORD_RESET_PATH",
+    "MAGIC_LINK_PATH",
+    "INVITE_PATH",
 ];
 
 /// A setting that could not be used; the message names it.
@@ -167,6 +192,27 @@ pub struct Settings {
     pub jwt: JwtSettings,
     pub refresh: RefreshSettings,
     pub scrypt: ScryptSettings,
+    /// `None` when no mail server is configured: the email features are then off.
+    pub mail: Option<MailSettings>,
+    pub email: EmailFlows,
+}
+
+/// The flows that prove a person owns an address.
+#[derive(Clone, Debug)]
+pub struct EmailFlows {
+    pub allow_magic_link: bool,
+    pub require_verification: bool,
+    pub verify_ttl: Duration,
+    pub reset_ttl: Duration,
+    pub magic_link_ttl: Duration,
+    pub invite_ttl: Duration,
+    /// A directory whose templates replace the built-in ones, file by file.
+    pub templates_dir: Option<PathBuf>,
+    /// Frontend paths (under `APP_URL`) the links in each email point to.
+    pub verify_path: String,
+    pub reset_path: String,
+    pub magic_link_path: String,
+    pub invite_path: String,
 }
 
 #[derive(Clone, Debug)]
@@ -554,9 +600,43 @@ impl Settings {
             return Err(bad("MAX_ACTIVE_SESSIONS", "must be at least 1"));
         }
 
+        let app_title = get("APP_TITLE").unwrap_or("Latch").to_string();
+        let mail = MailSettings::from_raw(get, &app_title)?;
+        let has_mail = mail.is_some();
+        let needs_mail = |n: &str| -> Result<bool, SettingsError> {
+            let on = flag(n, has_mail)?;
+            if on && !has_mail {
+                return Err(bad(
+                    n,
+                    "needs mail: set EMAIL_HOST (or EMAIL_SERVICE) and EMAIL_FROM",
+                ));
+            }
+            Ok(on)
+        };
+        let path = |n: &str, default: &str| -> Result<String, SettingsError> {
+            let p = get(n).unwrap_or(default);
+            if !p.starts_with('/') {
+                return Err(bad(n, format!("`{p}` must be a path starting with /")));
+            }
+            Ok(p.to_string())
+        };
+        let email = EmailFlows {
+            allow_magic_link: needs_mail("ALLOW_MAGIC_LINK")?,
+            require_verification: needs_mail("REQUIRE_EMAIL_VERIFICATION")?,
+            verify_ttl: seconds("EMAIL_VERIFICATION_EXPIRY", 15 * 60)?,
+            reset_ttl: seconds("PASSWORD_RESET_EXPIRY", 15 * 60)?,
+            magic_link_ttl: seconds("MAGIC_LINK_EXPIRY", 15 * 60)?,
+            invite_ttl: seconds("INVITE_EXPIRY", 7 * 24 * 60 * 60)?,
+            templates_dir: get("EMAIL_TEMPLATES_DIR").map(PathBuf::from),
+            verify_path: path("EMAIL_VERIFY_PATH", "/verify-email")?,
+            reset_path: path("PASSWORD_RESET_PATH", "/reset-password")?,
+            magic_link_path: path("MAGIC_LINK_PATH", "/magic-link")?,
+            invite_path: path("INVITE_PATH", "/invite")?,
+        };
+
         Ok(Settings {
             app_env,
-            app_title: get("APP_TITLE").unwrap_or("Latch").to_string(),
+            app_title,
             host,
             port,
             database_url,
@@ -573,6 +653,8 @@ impl Settings {
             jwt,
             refresh,
             scrypt,
+            mail,
+            email,
         })
     }
 

@@ -10,6 +10,7 @@ use actix_web::middleware::{DefaultHeaders, ErrorHandlerResponse, ErrorHandlers}
 use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
 use actix_web_prom::PrometheusMetricsBuilder;
 use anyhow::Context;
+use tokio::sync::watch;
 use tracing_actix_web::TracingLogger;
 use utoipa_actix_web::AppExt;
 
@@ -19,6 +20,9 @@ use crate::auth::secrets;
 use crate::auth::tokens::TokenIssuer;
 use crate::db::Db;
 use crate::error::ApiError;
+use crate::mail::transport::Mailer;
+use crate::mail::worker::Worker;
+use crate::mail::MailService;
 use crate::metrics::Metrics;
 use crate::routes::docs::{DocsHtml, SpecJson};
 use crate::settings::Settings;
@@ -30,6 +34,9 @@ pub const MAX_BODY: usize = 64 * 1024;
 pub struct Application {
     port: u16,
     server: Server,
+    state: web::Data<AppState>,
+    /// The mail worker and the switch that stops it, when mail is configured.
+    mail_worker: Option<(tokio::task::JoinHandle<()>, watch::Sender<bool>)>,
 }
 
 impl Application {
@@ -57,28 +64,67 @@ impl Application {
         let port = listener.local_addr()?.port();
         // The first tick runs at once, so a restart also cleans up.
         tokio::spawn(crate::auth::sessions::prune_periodically(db.clone()));
+        let (mail, mail_worker) = match &settings.mail {
+            Some(mail_settings) => {
+                let service = MailService::new(&settings)?;
+                let (stop, shutdown) = watch::channel(false);
+                let worker = Worker {
+                    db: db.clone(),
+                    mailer: std::sync::Arc::new(Mailer::new(mail_settings)?),
+                    settings: mail_settings.clone(),
+                    wake: service.wake.clone(),
+                    shutdown,
+                };
+                tracing::info!(host = %mail_settings.host, port = mail_settings.port, "mail is on");
+                (Some(service), Some((tokio::spawn(worker.run()), stop)))
+            }
+            None => (None, None),
+        };
         let state = AppState {
             settings,
             db,
             hasher,
             tokens,
             metrics: Metrics::new()?,
+            mail,
         };
-        let server = run(listener, state)?;
-        Ok(Application { port, server })
+        let state = web::Data::new(state);
+        let server = run(listener, state.clone())?;
+        Ok(Application {
+            port,
+            server,
+            state,
+            mail_worker,
+        })
     }
 
     pub fn port(&self) -> u16 {
         self.port
     }
 
-    /// Serves until SIGINT or SIGTERM, then finishes the requests in flight.
+    /// The state the handlers share, for callers that act without HTTP (tests, tools).
+    pub fn state(&self) -> web::Data<AppState> {
+        self.state.clone()
+    }
+
+    /// Serves until SIGINT or SIGTERM, then finishes the requests in flight and lets the
+    /// mail worker finish the message in hand.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        let served = self.server.await;
+        if let Some((worker, stop)) = self.mail_worker {
+            let _ = stop.send(true);
+            if tokio::time::timeout(std::time::Duration::from_secs(60), worker)
+                .await
+                .is_err()
+            {
+                tracing::warn!("the mail worker did not stop in time");
+            }
+        }
+        served
     }
 }
 
-fn run(listener: TcpListener, state: AppState) -> anyhow::Result<Server> {
+fn run(listener: TcpListener, state: web::Data<AppState>) -> anyhow::Result<Server> {
     let spec = crate::openapi::spec();
     let spec_json = web::Data::new(SpecJson(spec.to_json()?));
     let docs_html = web::Data::new(DocsHtml(utoipa_scalar::Scalar::new(spec.clone()).to_html()));
@@ -89,7 +135,6 @@ fn run(listener: TcpListener, state: AppState) -> anyhow::Result<Server> {
         .build()
         .map_err(|e| anyhow::anyhow!("metrics: {e}"))?;
     let cors_origins = state.settings.cors_origins.clone();
-    let state = web::Data::new(state);
 
     let server = HttpServer::new(move || {
         let cors = cors_origins

@@ -1,6 +1,8 @@
 //! Passwords, tokens and sessions: the rules of signing in, callable without HTTP.
 
+pub mod accounts;
 pub mod client;
+pub mod email;
 pub mod extractor;
 pub mod keys;
 pub mod password;

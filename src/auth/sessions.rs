@@ -267,11 +267,12 @@ pub fn session_of_refresh_token(
 }
 
 /// Removes what can never be used again: expired refresh tokens (every rotation leaves
-/// one behind) and expired sessions. Returns how many rows went.
+/// one behind), expired sessions and expired email tokens. Returns how many rows went.
 pub fn prune_in(conn: &mut DbConn, now: NaiveDateTime) -> ApiResult<usize> {
     let tokens = RefreshToken::delete_expired(conn, now)?;
     let sessions = Session::delete_expired(conn, now)?;
-    Ok(tokens + sessions)
+    let one_time = crate::db::models::OneTimeToken::delete_expired(conn, now)?;
+    Ok(tokens + sessions + one_time)
 }
 
 /// Prunes once an hour, for as long as the server runs.

@@ -128,6 +128,7 @@ pub async fn change_password(
         .map_err(|e| ApiError::Validation(vec![e]))?;
     let hash = state.hasher.hash(new.into_secret()).await?;
     let (user_id, keep) = (user.id.clone(), auth.0.sid.clone());
+    let (st, notice_to) = (state.clone(), user.clone());
     state
         .db
         .run(move |conn| {
@@ -135,10 +136,12 @@ pub async fn change_password(
                 let now = now();
                 User::set_password_hash(conn, &user_id, &hash, now)?;
                 Session::revoke_all(conn, &user_id, Some(&keep), reason::PASSWORD_CHANGED, now)?;
+                crate::auth::email::password_changed_in(conn, &st, &notice_to)?;
                 Ok(())
             })
         })
         .await?;
+    crate::auth::email::mail_queued(&state);
     tracing::info!(user_id = %user.id, "password changed");
     Ok(HttpResponse::NoContent().finish())
 }

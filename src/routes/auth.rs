@@ -7,19 +7,22 @@ use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use crate::auth::accounts::create_user_in;
 use crate::auth::client::ClientInfo;
+use crate::auth::email as email_flows;
 use crate::auth::extractor::AuthUser;
 use crate::auth::refresh as refresh_token;
 use crate::auth::sessions::{
     self, create_session_in, finish, session_of_refresh_token, FreshToken,
 };
 use crate::db::models::session::reason;
-use crate::db::models::user::{ROLE_ADMIN, ROLE_USER};
-use crate::db::models::{new_id, now, NewUser, Session, User};
-use crate::db::{lock_first_user, write_tx, DbConn};
+use crate::db::models::{new_id, now, Session, User};
+use crate::db::write_tx;
 use crate::domain::{Email, Password, UserName, PASSWORD_MIN_LENGTH};
 use crate::error::{ApiError, ApiResult, FieldError};
-use crate::routes::{clear_refresh_cookie, presented_refresh_token, signed_in, SignInResponse};
+use crate::routes::{
+    clear_refresh_cookie, presented_refresh_token, signed_in, SignInResponse, UserView,
+};
 use crate::state::AppState;
 
 /// What a frontend needs to draw its sign-in screen.
@@ -55,13 +58,13 @@ pub async fn config(state: web::Data<AppState>) -> HttpResponse {
     HttpResponse::Ok().json(AuthConfig {
         password_login: s.allow_email_login,
         registration: s.allow_registration,
-        magic_link: false,
+        magic_link: s.email.allow_magic_link,
         social_login: false,
         social_registration: false,
         dev_login: s.dev_login,
         invite_required: false,
-        has_email: false,
-        require_email_verification: false,
+        has_email: s.mail.is_some(),
+        require_email_verification: s.email.require_verification,
         providers: Vec::new(),
         password_min_length: PASSWORD_MIN_LENGTH,
     })
@@ -81,43 +84,11 @@ pub struct RegisterRequest {
     pub name: Option<String>,
 }
 
-/// The first account ever created becomes admin; a taken email is `409`.
-fn create_user_in(
-    conn: &mut DbConn,
-    email: &Email,
-    name: &UserName,
-    password_hash: Option<&str>,
-    email_verified: bool,
-) -> ApiResult<User> {
-    let mut first = !User::any_exists(conn)?;
-    if first {
-        lock_first_user(conn)?;
-        first = !User::any_exists(conn)?;
-    }
-    let now = now();
-    let id = new_id();
-    User::insert(
-        conn,
-        &NewUser {
-            id: &id,
-            email: email.as_str(),
-            name: name.as_str(),
-            password_hash,
-            role: if first { ROLE_ADMIN } else { ROLE_USER },
-            email_verified,
-            disabled: false,
-            created_at: now,
-            updated_at: now,
-        },
-    )?;
-    User::find(conn, &id)?.ok_or(ApiError::NotFound)
-}
-
 #[utoipa::path(
     tag = "auth",
     request_body = RegisterRequest,
     responses(
-        (status = 201, description = "Registered and signed in; the refresh token is set as a cookie", body = SignInResponse),
+        (status = 201, description = "Registered and signed in (the refresh token is set as a cookie); with REQUIRE_EMAIL_VERIFICATION, `PendingVerification` instead and no tokens", body = SignInResponse),
         crate::openapi::JsonBodyErrors,
         (status = 403, response = crate::openapi::Forbidden),
         (status = 409, response = crate::openapi::Conflict),
@@ -152,26 +123,90 @@ pub async fn register(
     let name = name.unwrap_or_else(|| UserName::from_email(&email));
     let hash = state.hasher.hash(password.into_secret()).await?;
 
+    if state.settings.email.require_verification {
+        return register_pending_verification(&state, email, name, hash).await;
+    }
     let client = ClientInfo::from_request(&req, state.settings.trust_proxy);
     let fresh = FreshToken::new(&state);
     let token_hash = fresh.hash.clone();
     let max = state.settings.max_active_sessions;
     let lifetime = chrono::Duration::from_std(state.settings.refresh.ttl)
         .map_err(|e| ApiError::Unexpected(e.into()))?;
+    let st = state.clone();
     let (user, session_id) = state
         .db
         .run(move |conn| {
             write_tx(conn, |conn| {
                 let user = create_user_in(conn, &email, &name, Some(&hash), false)?;
+                if st.mail.is_some() {
+                    email_flows::send_verification_in(conn, &st, &user)?;
+                }
                 let sid = create_session_in(conn, &user.id, &token_hash, &client, max, lifetime)?;
                 Ok((user, sid))
             })
         })
         .await?;
+    email_flows::mail_queued(&state);
     tracing::info!(user_id = %user.id, role = %user.role, "account registered");
     state.metrics.sign_in("register", "success");
     let signed = finish(&state, user, session_id, Some(fresh.token))?;
     Ok(signed_in(&state, StatusCode::CREATED, signed))
+}
+
+/// The answer to a registration that must be verified before signing in.
+#[derive(Serialize, ToSchema)]
+pub struct PendingVerification {
+    pub user: UserView,
+    /// Always `true`: follow the emailed link, then sign in.
+    pub verification_required: bool,
+}
+
+/// With verification required, a new address gets its account and a verification email,
+/// and a taken address gets the very same answer while its owner is mailed a notice:
+/// registration then reveals nothing about which addresses have accounts.
+async fn register_pending_verification(
+    state: &web::Data<AppState>,
+    email: Email,
+    name: UserName,
+    hash: String,
+) -> ApiResult<HttpResponse> {
+    let st = state.clone();
+    let user = state
+        .db
+        .run(move |conn| {
+            write_tx(conn, |conn| {
+                match User::find_by_email(conn, email.as_str())? {
+                    Some(owner) => {
+                        email_flows::account_exists_in(conn, &st, &owner)?;
+                        // What a new account would have looked like; nothing is stored.
+                        let now = now();
+                        Ok(User {
+                            id: new_id(),
+                            email: email.as_str().to_string(),
+                            name: name.as_str().to_string(),
+                            password_hash: None,
+                            role: crate::db::models::user::ROLE_USER.to_string(),
+                            email_verified: false,
+                            disabled: false,
+                            created_at: now,
+                            updated_at: now,
+                        })
+                    }
+                    None => {
+                        let user = create_user_in(conn, &email, &name, Some(&hash), false)?;
+                        email_flows::send_verification_in(conn, &st, &user)?;
+                        Ok(user)
+                    }
+                }
+            })
+        })
+        .await?;
+    email_flows::mail_queued(state);
+    state.metrics.sign_in("register", "pending_verification");
+    Ok(HttpResponse::Created().json(PendingVerification {
+        user: UserView::from(&user),
+        verification_required: true,
+    }))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -229,6 +264,10 @@ pub async fn login(
     if user.disabled {
         state.metrics.sign_in("password", "disabled");
         return Err(ApiError::AccountDisabled);
+    }
+    if state.settings.email.require_verification && !user.email_verified {
+        state.metrics.sign_in("password", "unverified");
+        return Err(ApiError::EmailNotVerified);
     }
     if let (Some(new), Some(old)) = (verified.rehash, stored) {
         let id = user.id.clone();

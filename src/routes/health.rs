@@ -5,6 +5,8 @@ use prometheus::Encoder;
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use crate::db::models::outbox::{FAILED, PENDING};
+use crate::db::models::OutboxMessage;
 use crate::db::Db;
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
@@ -52,6 +54,28 @@ pub async fn readyz(state: web::Data<AppState>) -> ApiResult<HttpResponse> {
 )]
 #[get("/metrics")]
 pub async fn metrics(state: web::Data<AppState>) -> ApiResult<HttpResponse> {
+    let counts = state
+        .db
+        .run(|c| {
+            Ok((
+                OutboxMessage::count_in_state(c, PENDING)?,
+                OutboxMessage::count_in_state(c, FAILED)?,
+            ))
+        })
+        .await;
+    // Metrics answer even when the database does not; the gauges then keep their last value.
+    if let Ok((pending, failed)) = counts {
+        state
+            .metrics
+            .mail
+            .with_label_values(&["pending"])
+            .set(pending);
+        state
+            .metrics
+            .mail
+            .with_label_values(&["failed"])
+            .set(failed);
+    }
     let mut buffer = Vec::new();
     prometheus::TextEncoder::new()
         .encode(&state.metrics.registry.gather(), &mut buffer)

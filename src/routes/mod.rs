@@ -2,8 +2,10 @@
 //! domain types, calls a plain function and maps the result to a response.
 
 pub mod account;
+pub mod admin;
 pub mod auth;
 pub mod docs;
+pub mod email;
 pub mod health;
 pub mod service;
 pub mod sessions;
@@ -41,12 +43,20 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(auth::refresh)
         .service(auth::logout)
         .service(auth::dev_login)
+        .service(email::forgot_password)
+        .service(email::reset_password)
+        .service(email::magic_link)
+        .service(email::verify_magic_link)
+        .service(email::verify_email)
+        .service(email::resend_verification)
+        .service(email::accept_invite)
         .service(account::me)
         .service(account::update_me)
         .service(account::change_password)
         .service(sessions::list)
         .service(sessions::revoke)
-        .service(service::introspect);
+        .service(service::introspect)
+        .service(admin::mail);
 }
 
 /// A user as every endpoint returns it.

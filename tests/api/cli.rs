@@ -31,6 +31,20 @@ fn bad_settings_stop_the_start_naming_the_setting() {
         (&[("JWT_ALG", "none")], "JWT_ALG"),
         (&[("DATABASE_URL", "mysql://x")], "DATABASE_URL"),
         (&[("APP_ENV", "production")], "JWT_REFRESH_SECRET"),
+        (&[("EMAIL_HOST", "smtp.example.com")], "EMAIL_FROM"),
+        (&[("EMAIL_FROM", "no-reply@example.com")], "EMAIL_HOST"),
+        (
+            &[
+                ("EMAIL_SERVICE", "carrier-pigeon"),
+                ("EMAIL_FROM", "no-reply@example.com"),
+            ],
+            "EMAIL_SERVICE",
+        ),
+        (&[("ALLOW_MAGIC_LINK", "true")], "ALLOW_MAGIC_LINK"),
+        (
+            &[("REQUIRE_EMAIL_VERIFICATION", "true")],
+            "REQUIRE_EMAIL_VERIFICATION",
+        ),
         (
             &[
                 ("APP_ENV", "production"),

@@ -104,6 +104,7 @@ impl Drop for TestDb {
 
 pub struct TestApp {
     pub address: String,
+    pub state: actix_web::web::Data<latch::state::AppState>,
     pub db: Arc<TestDb>,
     /// A client with a cookie store, like a browser tab.
     pub client: reqwest::Client,
@@ -161,9 +162,11 @@ pub async fn start(db: Arc<TestDb>, overrides: &[(&str, &str)]) -> TestApp {
         .await
         .expect("application starts");
     let address = format!("http://127.0.0.1:{}", app.port());
+    let state = app.state();
     tokio::spawn(app.run_until_stopped());
     TestApp {
         address,
+        state,
         db,
         client: new_client(),
     }

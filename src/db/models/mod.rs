@@ -1,11 +1,15 @@
 //! One file per table; each model owns its queries. Repository functions are synchronous
 //! and take `&mut DbConn`: callers run them inside `Db::run`.
 
+pub mod one_time_token;
+pub mod outbox;
 pub mod refresh_token;
 pub mod session;
 pub mod signing_key;
 pub mod user;
 
+pub use one_time_token::OneTimeToken;
+pub use outbox::OutboxMessage;
 pub use refresh_token::{NewRefreshToken, RefreshToken};
 pub use session::{NewSession, Session};
 pub use signing_key::SigningKey;

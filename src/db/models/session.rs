@@ -38,6 +38,7 @@ pub mod reason {
     pub const REVOKED_BY_USER: &str = "revoked_by_user";
     pub const SESSION_LIMIT: &str = "session_limit";
     pub const PASSWORD_CHANGED: &str = "password_changed";
+    pub const PASSWORD_RESET: &str = "password_reset";
     pub const REFRESH_TOKEN_REUSED: &str = "refresh_token_reused";
 }
 

@@ -108,4 +108,14 @@ impl User {
             .set((users::name.eq(name), users::updated_at.eq(now)))
             .execute(conn)
     }
+
+    pub fn set_email_verified(
+        conn: &mut DbConn,
+        id: &str,
+        now: NaiveDateTime,
+    ) -> QueryResult<usize> {
+        diesel::update(users::table.find(id))
+            .set((users::email_verified.eq(true), users::updated_at.eq(now)))
+            .execute(conn)
+    }
 }

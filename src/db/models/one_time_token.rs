@@ -1,0 +1,79 @@
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use crate::db::schema::one_time_tokens;
+use crate::db::DbConn;
+
+/// A single-use token sent by email; only its keyed hash is stored.
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = one_time_tokens)]
+pub struct OneTimeToken {
+    pub id: String,
+    pub kind: String,
+    pub user_id: Option<String>,
+    pub email: String,
+    pub token_hash: String,
+    pub created_at: NaiveDateTime,
+    pub expires_at: NaiveDateTime,
+    pub used_at: Option<NaiveDateTime>,
+}
+
+impl OneTimeToken {
+    pub fn insert(conn: &mut DbConn, token: &OneTimeToken) -> QueryResult<usize> {
+        diesel::insert_into(one_time_tokens::table)
+            .values(token)
+            .execute(conn)
+    }
+
+    /// Spends the unused, unexpired tokens of this kind for this address, so that asking
+    /// for a new one invalidates the older ones.
+    pub fn invalidate(
+        conn: &mut DbConn,
+        kind: &str,
+        email: &str,
+        now: NaiveDateTime,
+    ) -> QueryResult<usize> {
+        diesel::update(
+            one_time_tokens::table
+                .filter(one_time_tokens::kind.eq(kind))
+                .filter(one_time_tokens::email.eq(email))
+                .filter(one_time_tokens::used_at.is_null()),
+        )
+        .set(one_time_tokens::used_at.eq(now))
+        .execute(conn)
+    }
+
+    /// The unused, unexpired token of `kind` with this hash.
+    pub fn find_usable(
+        conn: &mut DbConn,
+        kind: &str,
+        hash: &str,
+        now: NaiveDateTime,
+    ) -> QueryResult<Option<OneTimeToken>> {
+        one_time_tokens::table
+            .filter(one_time_tokens::token_hash.eq(hash))
+            .filter(one_time_tokens::kind.eq(kind))
+            .filter(one_time_tokens::used_at.is_null())
+            .filter(one_time_tokens::expires_at.gt(now))
+            .select(OneTimeToken::as_select())
+            .first(conn)
+            .optional()
+    }
+
+    /// Marks the token used if it still is unused: 1 for the one caller that wins, 0 for
+    /// any concurrent use.
+    pub fn consume(conn: &mut DbConn, id: &str, now: NaiveDateTime) -> QueryResult<usize> {
+        diesel::update(
+            one_time_tokens::table
+                .find(id)
+                .filter(one_time_tokens::used_at.is_null()),
+        )
+        .set(one_time_tokens::used_at.eq(now))
+        .execute(conn)
+    }
+
+    pub fn delete_expired(conn: &mut DbConn, before: NaiveDateTime) -> QueryResult<usize> {
+        diesel::delete(one_time_tokens::table.filter(one_time_tokens::expires_at.lt(before)))
+            .execute(conn)
+    }
+}

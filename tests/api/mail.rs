@@ -20,6 +20,7 @@ const NEW_PASSWORD: &str = "a brand new passphrase";
 
 both_backends!(
     password_reset_end_to_end,
+    concurrent_uses_of_a_token_cannot_both_succeed,
     verification_is_required_and_reveals_nothing,
     magic_link_signs_in_and_registers,
     invitation_is_accepted_with_a_password,
@@ -154,6 +155,28 @@ async fn password_reset_end_to_end(backend: Backend) {
     )
     .await
     .assert_problem(400, "invalid_token");
+}
+
+/// Two uses of one token at the same moment: exactly one wins.
+async fn concurrent_uses_of_a_token_cannot_both_succeed(backend: Backend) {
+    let sink = SmtpSink::start(Tls::None);
+    let app = app_with_mail(backend, &sink, &[("REQUIRE_EMAIL_VERIFICATION", "false")]).await;
+    app.register("ada@example.com").await;
+    app.post(
+        "/auth/password/forgot",
+        &json!({"email": "ada@example.com"}),
+        None,
+    )
+    .await;
+    let token = sink.one("ada@example.com", "Reset your").await.token();
+    let body = json!({"token": token, "password": NEW_PASSWORD});
+    let (a, b) = tokio::join!(
+        app.post("/auth/password/reset", &body, None),
+        app.post("/auth/password/reset", &body, None)
+    );
+    let mut statuses = [a.status, b.status];
+    statuses.sort();
+    assert_eq!(statuses, [200, 400], "{} / {}", a.text, b.text);
 }
 
 async fn verification_is_required_and_reveals_nothing(backend: Backend) {

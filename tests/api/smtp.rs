@@ -42,8 +42,16 @@ impl Mail {
     }
 }
 
+/// The Python with aiosmtpd: `LATCH_TEST_PYTHON`, else the venv `make test` makes.
 fn python() -> String {
-    std::env::var("LATCH_TEST_PYTHON").unwrap_or_else(|_| "python3".into())
+    std::env::var("LATCH_TEST_PYTHON").unwrap_or_else(|_| {
+        let venv = concat!(env!("CARGO_MANIFEST_DIR"), "/target/test-venv/bin/python");
+        if Path::new(venv).exists() {
+            venv.into()
+        } else {
+            "python3".into()
+        }
+    })
 }
 
 /// A self-signed certificate for `localhost` and 127.0.0.1, written to `dir`.

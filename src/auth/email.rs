@@ -5,7 +5,6 @@
 //! The "always 202" requests do their work after answering, so a known and an unknown
 //! address take the same time to answer.
 
-use std::future::Future;
 use std::time::Duration;
 
 use actix_web::web;
@@ -105,12 +104,24 @@ fn wake(st: &AppState) {
     }
 }
 
-/// Runs `work` after the answer has gone, logging a failure: the caller always answers
-/// `202` and the time it takes tells nothing about the address.
-fn in_background(what: &'static str, work: impl Future<Output = ApiResult<()>> + 'static) {
+/// Runs `work` in a transaction after the answer has gone, and wakes the mail worker when
+/// it queued mail: the caller always answers `202` and the time it takes tells nothing
+/// about the address. A failure is logged.
+fn in_background(
+    state: web::Data<AppState>,
+    what: &'static str,
+    work: impl FnOnce(&mut DbConn, &AppState) -> ApiResult<bool> + Send + 'static,
+) {
     actix_web::rt::spawn(async move {
-        if let Err(e) = work.await {
-            tracing::error!(error = %e, what, "background email request failed");
+        let st = state.clone();
+        match state
+            .db
+            .run(move |conn| write_tx(conn, |conn| work(conn, &st)))
+            .await
+        {
+            Ok(true) => wake(&state),
+            Ok(false) => {}
+            Err(e) => tracing::error!(error = %e, what, "background email request failed"),
         }
     });
 }
@@ -175,47 +186,42 @@ pub fn account_exists_in(conn: &mut DbConn, st: &AppState, user: &User) -> ApiRe
 
 pub fn request_password_reset(state: web::Data<AppState>, email: Email) -> ApiResult<()> {
     state.mail("Password reset")?;
-    in_background("password reset", async move {
-        let st = state.clone();
-        let queued = state
-            .db
-            .run(move |conn| {
-                let Some(user) = User::find_by_email(conn, email.as_str())? else {
-                    return Ok(false);
-                };
-                if user.disabled {
-                    return Ok(false);
-                }
-                write_tx(conn, |conn| {
-                    issue_and_mail_in(
-                        conn,
-                        &st,
-                        Kind::PasswordReset,
-                        Some(&user.id),
-                        &user.name,
-                        &user.email,
-                    )
-                })?;
+    in_background(
+        state,
+        "password reset",
+        move |conn, st| match User::find_by_email(conn, email.as_str())? {
+            Some(user) if !user.disabled => {
+                issue_and_mail_in(
+                    conn,
+                    st,
+                    Kind::PasswordReset,
+                    Some(&user.id),
+                    &user.name,
+                    &user.email,
+                )?;
                 Ok(true)
-            })
-            .await?;
-        if queued {
-            wake(&state);
-        }
-        Ok(())
-    });
+            }
+            _ => Ok(false),
+        },
+    );
     Ok(())
 }
 
-/// Sets a new password from a reset link; every session of the user is revoked and a
-/// new one opened for this client.
-pub async fn reset_password(
+/// Sets a new password from a reset link or an invitation, marks the address verified
+/// (following the link proved it) and signs in. A reset also signs out every earlier
+/// session and sends the "password changed" notice.
+pub async fn set_password_from_link(
     state: &web::Data<AppState>,
+    kind: Kind,
     token: String,
     password: Password,
     client: ClientInfo,
 ) -> ApiResult<SignedIn> {
-    state.mail("Password reset")?;
+    state.mail(if kind == Kind::Invite {
+        "Invitations"
+    } else {
+        "Password reset"
+    })?;
     let hash = state.hasher.hash(password.into_secret()).await?;
     let st = state.clone();
     let fresh = FreshToken::new(state);
@@ -224,21 +230,22 @@ pub async fn reset_password(
         .db
         .run(move |conn| {
             write_tx(conn, |conn| {
-                let used = consume_in(conn, &st, Kind::PasswordReset, &token)?;
+                let used = consume_in(conn, &st, kind, &token)?;
                 let mut user = account_of(conn, &used)?;
                 let now = now();
                 User::set_password_hash(conn, &user.id, &hash, now)?;
-                // Following the link proved the address.
                 mark_verified_in(conn, &mut user)?;
-                Session::revoke_all(conn, &user.id, None, reason::PASSWORD_RESET, now)?;
-                notice_in(conn, &st, Kind::PasswordChanged, &user)?;
+                if kind == Kind::PasswordReset {
+                    Session::revoke_all(conn, &user.id, None, reason::PASSWORD_RESET, now)?;
+                    notice_in(conn, &st, Kind::PasswordChanged, &user)?;
+                }
                 let sid = session_for(conn, &st, &user, &refresh_hash, &client)?;
                 Ok((user, sid))
             })
         })
         .await?;
     wake(state);
-    tracing::info!(user_id = %user.id, "password reset");
+    tracing::info!(user_id = %user.id, kind = kind.name(), "password set from an emailed link");
     finish(state, user, session_id, Some(fresh.token))
 }
 
@@ -265,32 +272,24 @@ pub fn request_magic_link(state: web::Data<AppState>, email: Email) -> ApiResult
             "Magic-link sign-in (ALLOW_MAGIC_LINK)",
         ));
     }
-    in_background("magic link", async move {
-        let st = state.clone();
-        let may_register = state.settings.allow_registration;
-        let queued = state
-            .db
-            .run(move |conn| {
-                let user = User::find_by_email(conn, email.as_str())?;
-                let (user_id, name) = match &user {
-                    Some(u) if u.disabled => return Ok(false),
-                    Some(u) => (Some(u.id.as_str()), u.name.clone()),
-                    // The account is made when the link is used, where registration is on.
-                    None if may_register => {
-                        (None, UserName::from_email(&email).as_str().to_string())
-                    }
-                    None => return Ok(false),
-                };
-                write_tx(conn, |conn| {
-                    issue_and_mail_in(conn, &st, Kind::MagicLink, user_id, &name, email.as_str())
-                })?;
-                Ok(true)
-            })
-            .await?;
-        if queued {
-            wake(&state);
-        }
-        Ok(())
+    let may_register = state.settings.allow_registration;
+    in_background(state, "magic link", move |conn, st| {
+        let (user_id, name) = match User::find_by_email(conn, email.as_str())? {
+            Some(u) if u.disabled => return Ok(false),
+            Some(u) => (Some(u.id), u.name),
+            // The account is made when the link is used, where registration is on.
+            None if may_register => (None, UserName::from_email(&email).as_str().to_string()),
+            None => return Ok(false),
+        };
+        issue_and_mail_in(
+            conn,
+            st,
+            Kind::MagicLink,
+            user_id.as_deref(),
+            &name,
+            email.as_str(),
+        )?;
+        Ok(true)
     });
     Ok(())
 }
@@ -356,25 +355,17 @@ pub async fn verify_email(state: &web::Data<AppState>, token: String) -> ApiResu
 
 pub fn resend_verification(state: web::Data<AppState>, email: Email) -> ApiResult<()> {
     state.mail("Email verification")?;
-    in_background("verification", async move {
-        let st = state.clone();
-        let queued = state
-            .db
-            .run(
-                move |conn| match User::find_by_email(conn, email.as_str())? {
-                    Some(user) if !user.email_verified && !user.disabled => {
-                        write_tx(conn, |conn| send_verification_in(conn, &st, &user))?;
-                        Ok(true)
-                    }
-                    _ => Ok(false),
-                },
-            )
-            .await?;
-        if queued {
-            wake(&state);
-        }
-        Ok(())
-    });
+    in_background(
+        state,
+        "verification",
+        move |conn, st| match User::find_by_email(conn, email.as_str())? {
+            Some(user) if !user.email_verified && !user.disabled => {
+                send_verification_in(conn, st, &user)?;
+                Ok(true)
+            }
+            _ => Ok(false),
+        },
+    );
     Ok(())
 }
 
@@ -399,34 +390,6 @@ pub async fn invite(state: &web::Data<AppState>, user: User) -> ApiResult<()> {
         .await?;
     wake(state);
     Ok(())
-}
-
-/// Accepts an invitation: sets the password, marks the address verified, signs in.
-pub async fn accept_invite(
-    state: &web::Data<AppState>,
-    token: String,
-    password: Password,
-    client: ClientInfo,
-) -> ApiResult<SignedIn> {
-    state.mail("Invitations")?;
-    let hash = state.hasher.hash(password.into_secret()).await?;
-    let st = state.clone();
-    let fresh = FreshToken::new(state);
-    let refresh_hash = fresh.hash.clone();
-    let (user, session_id) = state
-        .db
-        .run(move |conn| {
-            write_tx(conn, |conn| {
-                let used = consume_in(conn, &st, Kind::Invite, &token)?;
-                let mut user = account_of(conn, &used)?;
-                User::set_password_hash(conn, &user.id, &hash, now())?;
-                mark_verified_in(conn, &mut user)?;
-                let sid = session_for(conn, &st, &user, &refresh_hash, &client)?;
-                Ok((user, sid))
-            })
-        })
-        .await?;
-    finish(state, user, session_id, Some(fresh.token))
 }
 
 /// Queues the "your password was changed" notice.

@@ -9,6 +9,7 @@ use crate::auth::client::ClientInfo;
 use crate::auth::email as flows;
 use crate::domain::{Email, Password};
 use crate::error::{ApiError, ApiResult};
+use crate::mail::templates::Kind;
 use crate::routes::{signed_in, SignInResponse, UserView};
 use crate::state::AppState;
 
@@ -80,7 +81,9 @@ pub async fn reset_password(
     // A weak password is refused before the token is looked at, so it is not spent.
     let password = password(&body.password)?;
     let client = ClientInfo::from_request(&req, state.settings.trust_proxy);
-    let signed = flows::reset_password(&state, body.token, password, client).await?;
+    let signed =
+        flows::set_password_from_link(&state, Kind::PasswordReset, body.token, password, client)
+            .await?;
     Ok(signed_in(&state, StatusCode::OK, signed))
 }
 
@@ -184,6 +187,7 @@ pub async fn accept_invite(
     let body = body.into_inner();
     let password = password(&body.password)?;
     let client = ClientInfo::from_request(&req, state.settings.trust_proxy);
-    let signed = flows::accept_invite(&state, body.token, password, client).await?;
+    let signed =
+        flows::set_password_from_link(&state, Kind::Invite, body.token, password, client).await?;
     Ok(signed_in(&state, StatusCode::OK, signed))
 }

@@ -32,11 +32,63 @@ pub enum Command {
         /// Port to listen on (overrides PORT).
         #[arg(long)]
         port: Option<u16>,
+        /// Password of the initial admin (overrides INITIAL_USER_PASSWORD).
+        #[arg(long)]
+        initial_user_password: Option<String>,
     },
     /// Apply pending database migrations and exit.
     Migrate,
     /// Print the OpenAPI document.
     Openapi,
+    /// Create an account (works with registration switched off).
+    CreateUser {
+        #[arg(long)]
+        email: Option<String>,
+        /// Default: the email's local part.
+        #[arg(long)]
+        name: Option<String>,
+        /// Prompted for (hidden) on a terminal when missing.
+        #[arg(long, conflicts_with = "password_stdin")]
+        password: Option<String>,
+        /// Read the password from standard input (one trailing newline is stripped).
+        #[arg(long)]
+        password_stdin: bool,
+        /// Make the account an admin.
+        #[arg(long)]
+        admin: bool,
+    },
+    /// Delete an account and its sessions.
+    DeleteUser {
+        email: String,
+        /// Do not ask (required when not on a terminal).
+        #[arg(long)]
+        yes: bool,
+    },
+    /// List the accounts.
+    ListUsers {
+        /// JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Set an account's password; its sessions are signed out.
+    SetPassword {
+        email: String,
+        #[arg(long, conflicts_with = "password_stdin")]
+        password: Option<String>,
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Manage the JWT signing keys.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum KeysCommand {
+    /// Make a new signing key; the old one stays published until its tokens expire.
+    Rotate,
 }
 
 impl Cli {
@@ -46,7 +98,15 @@ impl Cli {
         if let Some(url) = &self.database_url {
             flags.insert("DATABASE_URL".into(), url.clone());
         }
-        if let Some(Command::Serve { host, port }) = &self.command {
+        if let Some(Command::Serve {
+            host,
+            port,
+            initial_user_password,
+        }) = &self.command
+        {
+            if let Some(p) = initial_user_password {
+                flags.insert("INITIAL_USER_PASSWORD".into(), p.clone());
+            }
             if let Some(h) = host {
                 flags.insert("HOST".into(), h.clone());
             }

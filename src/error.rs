@@ -84,6 +84,9 @@ pub enum ApiError {
     MethodNotAllowed(Vec<String>),
     #[error("email taken")]
     EmailTaken,
+    /// The change would leave no enabled admin.
+    #[error("last admin")]
+    LastAdmin,
     /// An unknown, used or expired one-time email token.
     #[error("invalid token")]
     InvalidToken,
@@ -173,6 +176,12 @@ impl ApiError {
                 "email_taken",
                 "Email taken",
                 s("An account with this email already exists."),
+            ),
+            LastAdmin => (
+                StatusCode::CONFLICT,
+                "last_admin",
+                "Last admin",
+                s("This is the last active admin; make another admin first."),
             ),
             InvalidToken => (
                 StatusCode::BAD_REQUEST,

@@ -38,6 +38,20 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             eprintln!("latch: database is up to date");
             Ok(())
         }
+        Some(
+            command @ (Command::CreateUser { .. }
+            | Command::DeleteUser { .. }
+            | Command::ListUsers { .. }
+            | Command::SetPassword { .. }
+            | Command::Keys { .. }),
+        ) => {
+            let db = Db::new(&settings.database_url, 1)?;
+            tokio::task::spawn_blocking(move || {
+                db.migrate_and(|_| Ok(()))?;
+                latch::tools::run(&command, &settings, &db).map(|_| ())
+            })
+            .await?
+        }
         _ => {
             let app = Application::build(settings).await?;
             tracing::info!(port = app.port(), "latch is listening");

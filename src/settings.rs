@@ -74,6 +74,11 @@ pub const KNOWN: &[&str] = &[
     "PASSWORD_RESET_PATH",
     "MAGIC_LINK_PATH",
     "INVITE_PATH",
+    "INVITE_REQUIRED",
+    "INITIAL_USER_EMAIL",
+    "INITIAL_USER_NAME",
+    "INITIAL_USER_PASSWORD",
+    "AUDIT_RETENTION_DAYS",
 ];
 
 /// A setting that could not be used; the message names it.
@@ -195,6 +200,21 @@ pub struct Settings {
     /// `None` when no mail server is configured: the email features are then off.
     pub mail: Option<MailSettings>,
     pub email: EmailFlows,
+    /// No sign-in method creates accounts; people join by invitation.
+    pub invite_required: bool,
+    /// The admin made on first start.
+    pub initial_user: Option<InitialUser>,
+    /// How long audit events are kept; `None` keeps them forever.
+    pub audit_retention: Option<Duration>,
+}
+
+#[derive(Clone, Debug)]
+pub struct InitialUser {
+    /// Normalised.
+    pub email: String,
+    pub name: Option<String>,
+    /// Set only if the account has no password yet.
+    pub password: Option<SecretString>,
 }
 
 /// The flows that prove a person owns an address.
@@ -634,7 +654,36 @@ impl Settings {
             invite_path: path("INVITE_PATH", "/invite")?,
         };
 
+        let initial_user = match (get("INITIAL_USER_EMAIL"), get("INITIAL_USER_PASSWORD")) {
+            (Some(email), password) => {
+                let email = crate::domain::Email::parse("INITIAL_USER_EMAIL", email)
+                    .map_err(|e| bad("INITIAL_USER_EMAIL", e.message))?;
+                if let Some(p) = password {
+                    crate::domain::Password::parse("INITIAL_USER_PASSWORD", p)
+                        .map_err(|e| bad("INITIAL_USER_PASSWORD", e.message))?;
+                }
+                Some(InitialUser {
+                    email: email.as_str().to_string(),
+                    name: get("INITIAL_USER_NAME").map(str::to_string),
+                    password: password.map(|p| SecretString::from(p.to_string())),
+                })
+            }
+            (None, Some(_)) => {
+                return Err(bad(
+                    "INITIAL_USER_PASSWORD",
+                    "needs INITIAL_USER_EMAIL as well",
+                ))
+            }
+            (None, None) => None,
+        };
+
+        let retention_days: u64 =
+            get("AUDIT_RETENTION_DAYS").map_or(Ok(90), |v| parse_num("AUDIT_RETENTION_DAYS", v))?;
         Ok(Settings {
+            audit_retention: (retention_days > 0)
+                .then(|| Duration::from_secs(retention_days * 24 * 60 * 60)),
+            invite_required: flag("INVITE_REQUIRED", false)?,
+            initial_user,
             app_env,
             app_title,
             host,

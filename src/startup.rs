@@ -49,10 +49,16 @@ impl Application {
         }
         let db = Db::new(&settings.database_url, settings.database_pool_size)?;
         let jwt = settings.jwt.clone();
+        let (initial, scrypt) = (settings.initial_user.clone(), settings.scrypt.clone());
         let keys = {
             let db = db.clone();
             tokio::task::spawn_blocking(move || {
-                db.migrate_and(|conn| KeyRing::load_or_create(conn, &jwt))
+                db.migrate_and(|conn| {
+                    if let Some(initial) = &initial {
+                        crate::auth::accounts::ensure_initial_user_in(conn, initial, &scrypt)?;
+                    }
+                    KeyRing::load_or_create(conn, &jwt)
+                })
             })
             .await?
             .with_context(|| format!("preparing the database {}", settings.database_url))?
@@ -63,7 +69,10 @@ impl Application {
             .with_context(|| format!("cannot listen on {}:{}", settings.host, settings.port))?;
         let port = listener.local_addr()?.port();
         // The first tick runs at once, so a restart also cleans up.
-        tokio::spawn(crate::auth::sessions::prune_periodically(db.clone()));
+        tokio::spawn(crate::auth::sessions::prune_periodically(
+            db.clone(),
+            settings.audit_retention,
+        ));
         let (mail, mail_worker) = match &settings.mail {
             Some(mail_settings) => {
                 let service = MailService::new(&settings)?;
@@ -89,6 +98,7 @@ impl Application {
             mail,
         };
         let state = web::Data::new(state);
+        tokio::spawn(reload_keys_periodically(state.clone()));
         let server = run(listener, state.clone())?;
         Ok(Application {
             port,
@@ -268,4 +278,26 @@ fn problem_for_bare_errors<B>(
     Ok(ErrorHandlerResponse::Response(
         ServiceResponse::new(req, new).map_into_right_body::<B>(),
     ))
+}
+
+/// How often an instance rereads the signing keys, to follow a rotation made by
+/// `latch keys rotate` or another instance.
+const KEY_RELOAD: std::time::Duration = std::time::Duration::from_secs(5);
+
+async fn reload_keys_periodically(state: web::Data<AppState>) {
+    let mut every = tokio::time::interval(KEY_RELOAD);
+    every.tick().await;
+    loop {
+        every.tick().await;
+        let jwt = state.settings.jwt.clone();
+        match state
+            .db
+            .run(move |c| KeyRing::reload(c, &jwt).map_err(ApiError::Unexpected))
+            .await
+        {
+            Ok(Some(ring)) => state.tokens.replace_keys(ring),
+            Ok(None) => return,
+            Err(e) => tracing::warn!(error = %e, "could not reload the signing keys"),
+        }
+    }
 }

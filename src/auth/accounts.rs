@@ -37,3 +37,75 @@ pub fn create_user_in(
     )?;
     User::find(conn, &id)?.ok_or(ApiError::NotFound)
 }
+
+/// True when `user` is the only enabled admin: removing, demoting or disabling it would
+/// leave nobody able to administer.
+pub fn is_last_active_admin(conn: &mut DbConn, user: &User) -> ApiResult<bool> {
+    if !user.is_admin() || user.disabled {
+        return Ok(false);
+    }
+    Ok(User::count_active_admins(conn)? <= 1)
+}
+
+/// Deletes the user (sessions and tokens go with it), refusing the last admin.
+pub fn delete_user_in(conn: &mut DbConn, user: &User) -> ApiResult<()> {
+    if is_last_active_admin(conn, user)? {
+        return Err(ApiError::LastAdmin);
+    }
+    User::delete(conn, &user.id)?;
+    Ok(())
+}
+
+/// Sets a password (already hashed) and signs the user out everywhere.
+pub fn set_password_in(conn: &mut DbConn, user: &User, hash: &str) -> ApiResult<()> {
+    let now = now();
+    User::set_password_hash(conn, &user.id, hash, now)?;
+    crate::db::models::Session::revoke_all(
+        conn,
+        &user.id,
+        None,
+        crate::db::models::session::reason::PASSWORD_SET_BY_ADMIN,
+        now,
+    )?;
+    Ok(())
+}
+
+/// Makes the initial admin on first start (`INITIAL_USER_*`). An existing account is left
+/// as it is, but for a password it does not have yet.
+pub fn ensure_initial_user_in(
+    conn: &mut DbConn,
+    initial: &crate::settings::InitialUser,
+    scrypt: &crate::settings::ScryptSettings,
+) -> anyhow::Result<()> {
+    use secrecy::ExposeSecret;
+    let hash = initial
+        .password
+        .as_ref()
+        .map(|p| crate::auth::password::hash_blocking(scrypt, p.expose_secret()))
+        .transpose()?;
+    let email = Email::parse("INITIAL_USER_EMAIL", &initial.email)
+        .map_err(|e| anyhow::anyhow!("setting INITIAL_USER_EMAIL: {}", e.message))?;
+    let name = match &initial.name {
+        Some(n) => UserName::parse("INITIAL_USER_NAME", n)
+            .map_err(|e| anyhow::anyhow!("setting INITIAL_USER_NAME: {}", e.message))?,
+        None => UserName::from_email(&email),
+    };
+    crate::db::write_tx(conn, |conn| {
+        match User::find_by_email(conn, email.as_str())? {
+            None => {
+                let user = create_user_in(conn, &email, &name, hash.as_deref(), true)?;
+                User::set_role(conn, &user.id, ROLE_ADMIN)?;
+                tracing::info!(email = %user.email, "created the initial admin");
+            }
+            Some(user) if user.password_hash.is_none() => {
+                if let Some(hash) = &hash {
+                    User::set_password_hash(conn, &user.id, hash, now())?;
+                    tracing::info!(email = %user.email, "set the initial admin's password");
+                }
+            }
+            Some(_) => {}
+        }
+        Ok(())
+    })
+    .map_err(|e| anyhow::anyhow!("creating the initial admin: {e}"))
+}

@@ -10,6 +10,7 @@ use std::time::Duration;
 use actix_web::web;
 use chrono::Duration as ChronoDuration;
 
+use crate::auth::audit;
 use crate::auth::client::ClientInfo;
 use crate::auth::refresh;
 use crate::auth::sessions::{create_session_in, finish, FreshToken, SignedIn};
@@ -238,6 +239,16 @@ pub async fn set_password_from_link(
                 if kind == Kind::PasswordReset {
                     Session::revoke_all(conn, &user.id, None, reason::PASSWORD_RESET, now)?;
                     notice_in(conn, &st, Kind::PasswordChanged, &user)?;
+                    audit::record_in(
+                        conn,
+                        audit::Event::by_self(audit::kind::PASSWORD_RESET, &user.id, &client),
+                    )?;
+                } else {
+                    audit::record_in(
+                        conn,
+                        audit::Event::by_self(audit::kind::SIGN_IN, &user.id, &client)
+                            .detail("invite: accepted"),
+                    )?;
                 }
                 let sid = session_for(conn, &st, &user, &refresh_hash, &client)?;
                 Ok((user, sid))
@@ -272,7 +283,7 @@ pub fn request_magic_link(state: web::Data<AppState>, email: Email) -> ApiResult
             "Magic-link sign-in (ALLOW_MAGIC_LINK)",
         ));
     }
-    let may_register = state.settings.allow_registration;
+    let may_register = state.settings.allow_registration && !state.settings.invite_required;
     in_background(state, "magic link", move |conn, st| {
         let (user_id, name) = match User::find_by_email(conn, email.as_str())? {
             Some(u) if u.disabled => return Ok(false),
@@ -308,7 +319,7 @@ pub async fn verify_magic_link(
     let st = state.clone();
     let fresh = FreshToken::new(state);
     let refresh_hash = fresh.hash.clone();
-    let may_register = state.settings.allow_registration;
+    let may_register = state.settings.allow_registration && !state.settings.invite_required;
     let (user, session_id) = state
         .db
         .run(move |conn| {
@@ -347,6 +358,12 @@ pub async fn verify_email(state: &web::Data<AppState>, token: String) -> ApiResu
                 let used = consume_in(conn, &st, Kind::VerifyEmail, &token)?;
                 let mut user = account_of(conn, &used)?;
                 mark_verified_in(conn, &mut user)?;
+                let event = audit::Event {
+                    subject: Some(&user.id),
+                    actor: Some(&user.id),
+                    ..audit::Event::new(audit::kind::EMAIL_VERIFIED)
+                };
+                audit::record_in(conn, event)?;
                 Ok(user)
             })
         })

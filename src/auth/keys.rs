@@ -53,18 +53,41 @@ impl KeyRing {
                 .context("JWT_SECRET is required with JWT_ALG=HS256")?;
             return KeyRing::hmac(secret.expose_secret().as_bytes());
         }
-        let alg = s.alg.name();
-        // A retired key stays until every token it signed has expired.
-        let oldest_useful = now()
-            - ChronoDuration::from_std(s.access_ttl + s.leeway).unwrap_or(ChronoDuration::days(1));
-        let mut keys = SigningKey::usable(conn, alg, oldest_useful)?;
+        let mut keys = usable_keys(conn, s)?;
         if keys.iter().all(|k| k.retired_at.is_some()) {
             let key = generate(s.alg)?;
             SigningKey::insert(conn, &key)?;
-            tracing::info!(kid = %key.id, alg, "created a signing key");
+            tracing::info!(kid = %key.id, alg = s.alg.name(), "created a signing key");
             keys.insert(0, key);
         }
         KeyRing::from_keys(s.alg, &keys)
+    }
+
+    /// The keys as they are in the database now (another instance or `latch keys rotate`
+    /// may have changed them); `None` for HS256, whose key is configuration.
+    pub fn reload(conn: &mut DbConn, s: &JwtSettings) -> anyhow::Result<Option<KeyRing>> {
+        if s.alg == JwtAlg::Hs256 {
+            return Ok(None);
+        }
+        KeyRing::from_keys(s.alg, &usable_keys(conn, s)?).map(Some)
+    }
+
+    /// True when `other` signs with the same key and verifies with the same set.
+    pub fn same_keys(&self, other: &KeyRing) -> bool {
+        self.kid == other.kid && self.jwks == other.jwks
+    }
+
+    /// Retires the current key and makes a new one that signs from now on. The old key
+    /// stays in the JWKS until every token it signed has expired. Returns the new key id.
+    pub fn rotate(conn: &mut DbConn, s: &JwtSettings) -> anyhow::Result<String> {
+        anyhow::ensure!(
+            s.alg != JwtAlg::Hs256,
+            "JWT_ALG=HS256 signs with JWT_SECRET: change that secret to rotate"
+        );
+        let key = generate(s.alg)?;
+        SigningKey::retire_current(conn, s.alg.name(), now())?;
+        SigningKey::insert(conn, &key)?;
+        Ok(key.id)
     }
 
     fn from_keys(alg: JwtAlg, keys: &[SigningKey]) -> anyhow::Result<KeyRing> {
@@ -146,4 +169,12 @@ pub fn generate(alg: JwtAlg) -> anyhow::Result<SigningKey> {
         created_at: now(),
         retired_at: None,
     })
+}
+
+/// Keys of the configured algorithm still good for verification: a retired key stays
+/// until every token it signed has expired.
+fn usable_keys(conn: &mut DbConn, s: &JwtSettings) -> anyhow::Result<Vec<SigningKey>> {
+    let oldest_useful = now()
+        - ChronoDuration::from_std(s.access_ttl + s.leeway).unwrap_or(ChronoDuration::days(1));
+    Ok(SigningKey::usable(conn, s.alg.name(), oldest_useful)?)
 }

@@ -1,6 +1,7 @@
 //! Passwords, tokens and sessions: the rules of signing in, callable without HTTP.
 
 pub mod accounts;
+pub mod audit;
 pub mod client;
 pub mod email;
 pub mod extractor;

@@ -96,6 +96,13 @@ impl PasswordHasher {
     }
 }
 
+/// Hashes on the calling thread, for the command line (never call it on the executor).
+pub fn hash_blocking(s: &ScryptSettings, password: &str) -> anyhow::Result<String> {
+    let params = Params::new(s.log_n, s.r, s.p, Params::RECOMMENDED_LEN)
+        .context("invalid scrypt parameters")?;
+    hash_with(&params, password)
+}
+
 fn hash_with(params: &Params, password: &str) -> anyhow::Result<String> {
     let salt = SaltString::generate(&mut OsRng);
     let hash = Scrypt

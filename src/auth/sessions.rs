@@ -3,6 +3,7 @@
 
 use chrono::{Duration as ChronoDuration, NaiveDateTime};
 
+use crate::auth::audit;
 use crate::auth::client::ClientInfo;
 use crate::auth::refresh;
 use crate::auth::tokens::AccessToken;
@@ -131,7 +132,9 @@ pub enum RefreshOutcome {
         session_id: String,
     },
     /// An already-rotated token after the window: the session is now revoked.
-    Reused,
+    Reused {
+        user_id: String,
+    },
     Disabled,
     Invalid,
 }
@@ -193,13 +196,17 @@ pub fn refresh_in(
         })
     } else {
         Session::revoke(conn, &session.id, reason::REFRESH_TOKEN_REUSED, now)?;
-        Ok(RefreshOutcome::Reused)
+        Ok(RefreshOutcome::Reused { user_id: user.id })
     }
 }
 
 /// Exchanges a refresh token. Reuse after the grace window revokes the session (that
 /// change is committed) and answers `401 refresh_token_reused`.
-pub async fn refresh(state: &AppState, presented: &str) -> ApiResult<SignedIn> {
+pub async fn refresh(
+    state: &AppState,
+    presented: &str,
+    client: &ClientInfo,
+) -> ApiResult<SignedIn> {
     if !refresh::looks_valid(presented) {
         state.metrics.refresh("invalid");
         return Err(invalid_refresh());
@@ -234,9 +241,15 @@ pub async fn refresh(state: &AppState, presented: &str) -> ApiResult<SignedIn> {
             state.metrics.refresh("grace");
             finish(state, user, session_id, None)
         }
-        RefreshOutcome::Reused => {
+        RefreshOutcome::Reused { user_id } => {
             state.metrics.refresh("reused");
-            tracing::warn!("refresh token reused after rotation; session revoked");
+            tracing::warn!(%user_id, "refresh token reused after rotation; session revoked");
+            let event = audit::Event {
+                subject: Some(&user_id),
+                client: Some(client),
+                ..audit::Event::new(audit::kind::REFRESH_TOKEN_REUSED)
+            };
+            audit::record(state, event).await;
             Err(ApiError::RefreshTokenReused)
         }
         RefreshOutcome::Disabled => {
@@ -267,20 +280,35 @@ pub fn session_of_refresh_token(
 }
 
 /// Removes what can never be used again: expired refresh tokens (every rotation leaves
-/// one behind), expired sessions and expired email tokens. Returns how many rows went.
-pub fn prune_in(conn: &mut DbConn, now: NaiveDateTime) -> ApiResult<usize> {
+/// one behind), expired sessions and expired email tokens; and audit events older than
+/// the retention. Returns how many rows went.
+pub fn prune_in(
+    conn: &mut DbConn,
+    now: NaiveDateTime,
+    audit_before: Option<NaiveDateTime>,
+) -> ApiResult<usize> {
     let tokens = RefreshToken::delete_expired(conn, now)?;
     let sessions = Session::delete_expired(conn, now)?;
     let one_time = crate::db::models::OneTimeToken::delete_expired(conn, now)?;
-    Ok(tokens + sessions + one_time)
+    let audit = match audit_before {
+        Some(before) => crate::db::models::AuditEvent::delete_before(conn, before)?,
+        None => 0,
+    };
+    Ok(tokens + sessions + one_time + audit)
 }
 
 /// Prunes once an hour, for as long as the server runs.
-pub async fn prune_periodically(db: crate::db::Db) {
+pub async fn prune_periodically(db: crate::db::Db, audit_retention: Option<std::time::Duration>) {
     let mut every = tokio::time::interval(std::time::Duration::from_secs(3600));
     loop {
         every.tick().await;
-        match db.run(|conn| prune_in(conn, now())).await {
+        let audit_before = audit_retention
+            .and_then(|r| ChronoDuration::from_std(r).ok())
+            .map(|r| now() - r);
+        match db
+            .run(move |conn| prune_in(conn, now(), audit_before))
+            .await
+        {
             Ok(0) => {}
             Ok(removed) => tracing::info!(removed, "pruned expired sessions and refresh tokens"),
             Err(e) => tracing::warn!(error = %e, "pruning expired sessions failed"),

@@ -1,6 +1,6 @@
 //! Access tokens: short-lived JWTs checked without a database round trip.
 
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -49,7 +49,8 @@ pub enum TokenError {
 }
 
 pub struct TokenIssuer {
-    keys: Arc<KeyRing>,
+    /// Replaced when the keys change in the database (see `reload_keys_periodically`).
+    keys: RwLock<Arc<KeyRing>>,
     issuer: String,
     audience: String,
     ttl: Duration,
@@ -66,7 +67,7 @@ pub struct AccessToken {
 impl TokenIssuer {
     pub fn new(keys: KeyRing, s: &JwtSettings) -> TokenIssuer {
         TokenIssuer {
-            keys: Arc::new(keys),
+            keys: RwLock::new(Arc::new(keys)),
             issuer: s.issuer.clone(),
             audience: s.audience.clone(),
             ttl: s.access_ttl,
@@ -74,8 +75,21 @@ impl TokenIssuer {
         }
     }
 
-    pub fn jwks(&self) -> &serde_json::Value {
-        &self.keys.jwks
+    fn keys(&self) -> Arc<KeyRing> {
+        self.keys.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    pub fn jwks(&self) -> serde_json::Value {
+        self.keys().jwks.clone()
+    }
+
+    /// Takes `ring` if it differs from the keys in use.
+    pub fn replace_keys(&self, ring: KeyRing) {
+        let mut keys = self.keys.write().unwrap_or_else(|e| e.into_inner());
+        if !keys.same_keys(&ring) {
+            tracing::info!(kid = %ring.kid, "signing keys changed");
+            *keys = Arc::new(ring);
+        }
     }
 
     pub fn issue(&self, user: &User, session_id: &str) -> anyhow::Result<AccessToken> {
@@ -100,8 +114,9 @@ impl TokenIssuer {
         let payload = JwtPayload::from_map(map)?;
         let mut header = JwsHeader::new();
         header.set_token_type("JWT");
-        header.set_key_id(self.keys.kid.clone());
-        let token = jwt::encode_with_signer(&payload, &header, self.keys.signer())?;
+        let keys = self.keys();
+        header.set_key_id(keys.kid.clone());
+        let token = jwt::encode_with_signer(&payload, &header, keys.signer())?;
         Ok(AccessToken {
             token,
             expires_at: DateTime::from_timestamp(claims.exp, 0).unwrap_or(exp),
@@ -113,7 +128,8 @@ impl TokenIssuer {
     /// is chosen by `kid` among our own keys and pins the algorithm, so `alg: none` and
     /// algorithm switching (HS256 signed with a public key) fail.
     pub fn verify(&self, token: &str) -> Result<Claims, TokenError> {
-        let keys = &self.keys;
+        let keys = self.keys();
+        let keys = &keys;
         let (payload, _header) = jwt::decode_with_verifier_selector(token, |header| {
             Ok(header.key_id().and_then(|kid| keys.verifier(kid)))
         })

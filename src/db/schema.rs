@@ -87,3 +87,16 @@ diesel::table! {
 
 diesel::joinable!(one_time_tokens -> users (user_id));
 diesel::allow_tables_to_appear_in_same_query!(one_time_tokens, outbox, users);
+
+diesel::table! {
+    audit_events (id) {
+        id -> Text,
+        kind -> Text,
+        actor_id -> Nullable<Text>,
+        subject_id -> Nullable<Text>,
+        ip -> Nullable<Text>,
+        user_agent -> Nullable<Text>,
+        detail -> Nullable<Text>,
+        created_at -> Timestamp,
+    }
+}

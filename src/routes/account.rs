@@ -1,10 +1,12 @@
 //! The signed-in user's own account.
 
-use actix_web::{get, patch, post, web, HttpResponse};
+use actix_web::{get, patch, post, web, HttpRequest, HttpResponse};
 use secrecy::SecretString;
 use serde::Deserialize;
 use utoipa::ToSchema;
 
+use crate::auth::audit;
+use crate::auth::client::ClientInfo;
 use crate::auth::extractor::AuthUser;
 use crate::db::models::session::reason;
 use crate::db::models::{now, Session, User};
@@ -109,6 +111,7 @@ pub struct ChangePasswordRequest {
 #[post("/auth/password/change")]
 pub async fn change_password(
     state: web::Data<AppState>,
+    req: HttpRequest,
     auth: AuthUser,
     body: web::Json<ChangePasswordRequest>,
 ) -> ApiResult<HttpResponse> {
@@ -129,6 +132,7 @@ pub async fn change_password(
     let hash = state.hasher.hash(new.into_secret()).await?;
     let (user_id, keep) = (user.id.clone(), auth.0.sid.clone());
     let (st, notice_to) = (state.clone(), user.clone());
+    let client = ClientInfo::from_request(&req, state.settings.trust_proxy);
     state
         .db
         .run(move |conn| {
@@ -137,7 +141,10 @@ pub async fn change_password(
                 User::set_password_hash(conn, &user_id, &hash, now)?;
                 Session::revoke_all(conn, &user_id, Some(&keep), reason::PASSWORD_CHANGED, now)?;
                 crate::auth::email::password_changed_in(conn, &st, &notice_to)?;
-                Ok(())
+                audit::record_in(
+                    conn,
+                    audit::Event::by_self(audit::kind::PASSWORD_CHANGED, &user_id, &client),
+                )
             })
         })
         .await?;

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::auth::accounts::create_user_in;
+use crate::auth::audit;
 use crate::auth::client::ClientInfo;
 use crate::auth::email as email_flows;
 use crate::auth::extractor::AuthUser;
@@ -57,12 +58,12 @@ pub async fn config(state: web::Data<AppState>) -> HttpResponse {
     let s = &state.settings;
     HttpResponse::Ok().json(AuthConfig {
         password_login: s.allow_email_login,
-        registration: s.allow_registration,
+        registration: s.allow_registration && !s.invite_required,
         magic_link: s.email.allow_magic_link,
         social_login: false,
         social_registration: false,
         dev_login: s.dev_login,
-        invite_required: false,
+        invite_required: s.invite_required,
         has_email: s.mail.is_some(),
         require_email_verification: s.email.require_verification,
         providers: Vec::new(),
@@ -102,7 +103,7 @@ pub async fn register(
     req: HttpRequest,
     body: web::Json<RegisterRequest>,
 ) -> ApiResult<HttpResponse> {
-    if !state.settings.allow_registration {
+    if !state.settings.allow_registration || state.settings.invite_required {
         return Err(ApiError::FeatureDisabled("Registration"));
     }
     let body = body.into_inner();
@@ -127,6 +128,7 @@ pub async fn register(
         return register_pending_verification(&state, email, name, hash).await;
     }
     let client = ClientInfo::from_request(&req, state.settings.trust_proxy);
+    let audit_client = client.clone();
     let fresh = FreshToken::new(&state);
     let token_hash = fresh.hash.clone();
     let max = state.settings.max_active_sessions;
@@ -148,7 +150,7 @@ pub async fn register(
         .await?;
     email_flows::mail_queued(&state);
     tracing::info!(user_id = %user.id, role = %user.role, "account registered");
-    state.metrics.sign_in("register", "success");
+    audit::sign_in(&state, "register", "success", Some(&user.id), &audit_client).await;
     let signed = finish(&state, user, session_id, Some(fresh.token))?;
     Ok(signed_in(&state, StatusCode::CREATED, signed))
 }
@@ -237,6 +239,7 @@ pub async fn login(
         return Err(ApiError::FeatureDisabled("Email and password sign-in"));
     }
     let body = body.into_inner();
+    let client = ClientInfo::from_request(&req, state.settings.trust_proxy);
     // All three failures (unknown email, wrong password, malformed email) do the same
     // work, a look-up and a hash, and give the same answer. A malformed address is looked
     // up as a placeholder that no stored (valid) address can equal; the raw text is never
@@ -256,17 +259,18 @@ pub async fn login(
         .await?;
     let user = match user {
         Some(user) if verified.ok => user,
-        _ => {
-            state.metrics.sign_in("password", "failure");
+        other => {
+            let id = other.map(|u| u.id);
+            audit::sign_in(&state, "password", "failure", id.as_deref(), &client).await;
             return Err(ApiError::InvalidCredentials);
         }
     };
     if user.disabled {
-        state.metrics.sign_in("password", "disabled");
+        audit::sign_in(&state, "password", "disabled", Some(&user.id), &client).await;
         return Err(ApiError::AccountDisabled);
     }
     if state.settings.email.require_verification && !user.email_verified {
-        state.metrics.sign_in("password", "unverified");
+        audit::sign_in(&state, "password", "unverified", Some(&user.id), &client).await;
         return Err(ApiError::EmailNotVerified);
     }
     if let (Some(new), Some(old)) = (verified.rehash, stored) {
@@ -277,9 +281,9 @@ pub async fn login(
             .await?;
         tracing::info!(user_id = %user.id, "password hash upgraded to the current cost");
     }
-    let client = ClientInfo::from_request(&req, state.settings.trust_proxy);
-    let signed = sessions::sign_in(&state, user, client).await?;
-    state.metrics.sign_in("password", "success");
+    let user_id = user.id.clone();
+    let signed = sessions::sign_in(&state, user, client.clone()).await?;
+    audit::sign_in(&state, "password", "success", Some(&user_id), &client).await;
     Ok(signed_in(&state, StatusCode::OK, signed))
 }
 
@@ -333,7 +337,8 @@ pub async fn refresh(
     let body: RefreshRequest = optional_json(&req, &body)?.unwrap_or_default();
     let presented = presented_refresh_token(&state, &req, body.refresh_token)?
         .ok_or(ApiError::Unauthorized("A refresh token is required."))?;
-    let signed = sessions::refresh(&state, presented.value()).await?;
+    let client = ClientInfo::from_request(&req, state.settings.trust_proxy);
+    let signed = sessions::refresh(&state, presented.value(), &client).await?;
     Ok(signed_in(&state, StatusCode::OK, signed))
 }
 
@@ -388,6 +393,7 @@ pub async fn logout(
             "An access token or refresh token is required.",
         ));
     }
+    let client = ClientInfo::from_request(&req, state.settings.trust_proxy);
     state
         .db
         .run(move |conn| {
@@ -408,7 +414,11 @@ pub async fn logout(
                 } else {
                     Session::revoke(conn, &session_id, reason::LOGOUT, now)?;
                 }
-                Ok(())
+                let scope = if all { "all sessions" } else { "this session" };
+                audit::record_in(
+                    conn,
+                    audit::Event::by_self(audit::kind::LOGOUT, &user_id, &client).detail(scope),
+                )
             })
         })
         .await?;
@@ -444,12 +454,16 @@ pub async fn dev_login(
         return Err(ApiError::FeatureDisabled("Dev login (DEV_LOGIN)"));
     }
     let email = Email::parse("email", &body.email).map_err(|e| ApiError::Validation(vec![e]))?;
+    let st = state.clone();
     let user = state
         .db
         .run(move |conn| {
             write_tx(conn, |conn| {
                 match User::find_by_email(conn, email.as_str())? {
                     Some(user) => Ok(user),
+                    None if st.settings.invite_required => Err(ApiError::FeatureDisabled(
+                        "Creating accounts (INVITE_REQUIRED)",
+                    )),
                     None => create_user_in(conn, &email, &UserName::from_email(&email), None, true),
                 }
             })
@@ -459,7 +473,8 @@ pub async fn dev_login(
         return Err(ApiError::AccountDisabled);
     }
     let client = ClientInfo::from_request(&req, state.settings.trust_proxy);
-    let signed = sessions::sign_in(&state, user, client).await?;
-    state.metrics.sign_in("dev", "success");
+    let user_id = user.id.clone();
+    let signed = sessions::sign_in(&state, user, client.clone()).await?;
+    audit::sign_in(&state, "dev", "success", Some(&user_id), &client).await;
     Ok(signed_in(&state, StatusCode::OK, signed))
 }

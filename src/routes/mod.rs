@@ -56,7 +56,15 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(sessions::list)
         .service(sessions::revoke)
         .service(service::introspect)
-        .service(admin::mail);
+        .service(admin::list_users)
+        .service(admin::create_user)
+        .service(admin::get_user)
+        .service(admin::update_user)
+        .service(admin::delete_user)
+        .service(admin::set_password)
+        .service(admin::revoke_sessions)
+        .service(admin::mail)
+        .service(admin::audit_log);
 }
 
 /// A user as every endpoint returns it.

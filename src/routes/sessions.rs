@@ -1,10 +1,12 @@
 //! The signed-in user's devices.
 
-use actix_web::{delete, get, web, HttpResponse};
+use actix_web::{delete, get, web, HttpRequest, HttpResponse};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use crate::auth::audit;
+use crate::auth::client::ClientInfo;
 use crate::auth::extractor::AuthUser;
 use crate::db::models::session::reason;
 use crate::db::models::{now, Session};
@@ -74,12 +76,14 @@ pub async fn list(state: web::Data<AppState>, auth: AuthUser) -> ApiResult<HttpR
 #[delete("/auth/sessions/{id}")]
 pub async fn revoke(
     state: web::Data<AppState>,
+    req: HttpRequest,
     auth: AuthUser,
     path: web::Path<uuid::Uuid>,
 ) -> ApiResult<HttpResponse> {
     // Parsed as a UUID at the edge: a malformed id is a 404 before any query.
     let id = path.into_inner().to_string();
     let user_id = auth.0.sub;
+    let client = ClientInfo::from_request(&req, state.settings.trust_proxy);
     state
         .db
         .run(move |conn| {
@@ -88,7 +92,9 @@ pub async fn revoke(
             match Session::find(conn, &id)? {
                 Some(s) if s.user_id == user_id && s.is_active(now) => {
                     Session::revoke(conn, &s.id, reason::REVOKED_BY_USER, now)?;
-                    Ok(())
+                    let event =
+                        audit::Event::by_self(audit::kind::SESSION_REVOKED, &user_id, &client);
+                    audit::record_in(conn, event.detail(format!("session {}", s.id)))
                 }
                 _ => Err(ApiError::NotFound),
             }

@@ -4,6 +4,7 @@
 mod helpers;
 
 mod account;
+mod admin;
 mod cli;
 mod errors;
 mod health;
@@ -13,6 +14,7 @@ mod logout;
 mod mail;
 mod mail_delivery;
 mod openapi;
+mod operators;
 mod refresh;
 mod register;
 mod sessions;

@@ -173,7 +173,7 @@ async fn expired_sessions_and_tokens_are_pruned(backend: Backend) {
         .set(refresh_tokens::expires_at.eq(past))
         .execute(&mut conn)
         .unwrap();
-    let removed = latch::auth::sessions::prune_in(&mut conn, now).unwrap();
+    let removed = latch::auth::sessions::prune_in(&mut conn, now, None).unwrap();
     // Two spent tokens, the other session and (by cascade) its token.
     assert_eq!(removed, 3);
     let left: i64 = refresh_tokens::table.count().get_result(&mut conn).unwrap();

@@ -1,6 +1,7 @@
 //! One file per table; each model owns its queries. Repository functions are synchronous
 //! and take `&mut DbConn`: callers run them inside `Db::run`.
 
+pub mod audit_event;
 pub mod one_time_token;
 pub mod outbox;
 pub mod refresh_token;
@@ -8,6 +9,7 @@ pub mod session;
 pub mod signing_key;
 pub mod user;
 
+pub use audit_event::{AuditEvent, AuditFilter};
 pub use one_time_token::OneTimeToken;
 pub use outbox::OutboxMessage;
 pub use refresh_token::{NewRefreshToken, RefreshToken};

@@ -39,6 +39,8 @@ pub mod reason {
     pub const SESSION_LIMIT: &str = "session_limit";
     pub const PASSWORD_CHANGED: &str = "password_changed";
     pub const PASSWORD_RESET: &str = "password_reset";
+    pub const PASSWORD_SET_BY_ADMIN: &str = "password_set_by_admin";
+    pub const REVOKED_BY_ADMIN: &str = "revoked_by_admin";
     pub const REFRESH_TOKEN_REUSED: &str = "refresh_token_reused";
 }
 

@@ -41,4 +41,14 @@ impl SigningKey {
             .select(SigningKey::as_select())
             .load(conn)
     }
+
+    pub fn retire_current(conn: &mut DbConn, alg: &str, now: NaiveDateTime) -> QueryResult<usize> {
+        diesel::update(
+            signing_keys::table
+                .filter(signing_keys::alg.eq(alg))
+                .filter(signing_keys::retired_at.is_null()),
+        )
+        .set(signing_keys::retired_at.eq(now))
+        .execute(conn)
+    }
 }

@@ -118,4 +118,92 @@ impl User {
             .set((users::email_verified.eq(true), users::updated_at.eq(now)))
             .execute(conn)
     }
+
+    pub fn count_active_admins(conn: &mut DbConn) -> QueryResult<i64> {
+        users::table
+            .filter(users::role.eq(ROLE_ADMIN))
+            .filter(users::disabled.eq(false))
+            .count()
+            .get_result(conn)
+    }
+
+    pub fn delete(conn: &mut DbConn, id: &str) -> QueryResult<usize> {
+        diesel::delete(users::table.find(id)).execute(conn)
+    }
+
+    /// Every user, oldest first (for the command line).
+    pub fn all(conn: &mut DbConn) -> QueryResult<Vec<User>> {
+        users::table
+            .order((users::created_at.asc(), users::id.asc()))
+            .select(User::as_select())
+            .load(conn)
+    }
+
+    pub fn set_role(conn: &mut DbConn, id: &str, role: &str) -> QueryResult<usize> {
+        diesel::update(users::table.find(id))
+            .set(users::role.eq(role))
+            .execute(conn)
+    }
+
+    /// Users whose email or name contains `q` (any case), in creation order, after the
+    /// `after` id.
+    pub fn search(
+        conn: &mut DbConn,
+        q: Option<&str>,
+        after: Option<&str>,
+        limit: i64,
+    ) -> QueryResult<Vec<User>> {
+        let mut query = users::table.select(User::as_select()).into_boxed();
+        if let Some(q) = q.map(str::trim).filter(|q| !q.is_empty()) {
+            let escaped = q
+                .to_lowercase()
+                .replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_");
+            let pattern = format!("%{escaped}%");
+            query = query.filter(
+                lower(users::email)
+                    .like(pattern.clone())
+                    .escape('\\')
+                    .or(lower(users::name).like(pattern).escape('\\')),
+            );
+        }
+        if let Some(after) = after {
+            query = query.filter(users::id.gt(after.to_string()));
+        }
+        query.order(users::id.asc()).limit(limit).load(conn)
+    }
+
+    pub fn update_admin_fields(
+        conn: &mut DbConn,
+        id: &str,
+        name: Option<&str>,
+        role: Option<&str>,
+        disabled: Option<bool>,
+        now: NaiveDateTime,
+    ) -> QueryResult<usize> {
+        if let Some(name) = name {
+            diesel::update(users::table.find(id))
+                .set(users::name.eq(name))
+                .execute(conn)?;
+        }
+        if let Some(role) = role {
+            diesel::update(users::table.find(id))
+                .set(users::role.eq(role))
+                .execute(conn)?;
+        }
+        if let Some(disabled) = disabled {
+            diesel::update(users::table.find(id))
+                .set(users::disabled.eq(disabled))
+                .execute(conn)?;
+        }
+        diesel::update(users::table.find(id))
+            .set(users::updated_at.eq(now))
+            .execute(conn)
+    }
+}
+
+diesel::define_sql_function! {
+    /// SQL `lower()`, on both backends.
+    fn lower(x: diesel::sql_types::Text) -> diesel::sql_types::Text;
 }

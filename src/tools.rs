@@ -1,0 +1,213 @@
+//! The command-line user tools. They run on a blocking thread with their own connection,
+//! read the same settings as `serve`, and fail with one line saying why.
+
+use std::io::{BufRead, IsTerminal, Read, Write};
+
+use anyhow::{bail, Context};
+
+use crate::auth::accounts::{create_user_in, delete_user_in, set_password_in};
+use crate::auth::keys::KeyRing;
+use crate::auth::password::hash_blocking;
+use crate::cli::{Command, KeysCommand};
+use crate::db::models::User;
+use crate::db::{write_tx, Db};
+use crate::domain::{Email, Password, UserName};
+use crate::error::ApiError;
+use crate::routes::UserView;
+use crate::settings::Settings;
+
+/// Runs a user tool; `Ok(false)` when `command` is not one.
+pub fn run(command: &Command, settings: &Settings, db: &Db) -> anyhow::Result<bool> {
+    let mut conn = db.conn()?;
+    let conn = &mut *conn;
+    match command {
+        Command::CreateUser {
+            email,
+            name,
+            password,
+            password_stdin,
+            admin,
+        } => {
+            let email = match email {
+                Some(e) => e.clone(),
+                None => prompt("Email: ")?,
+            };
+            let email = Email::parse("email", &email).map_err(field)?;
+            let name = match name {
+                Some(n) => UserName::parse("name", n).map_err(field)?,
+                None => UserName::from_email(&email),
+            };
+            let password = read_password(password.as_deref(), *password_stdin)?;
+            let hash = hash_blocking(&settings.scrypt, password.expose())?;
+            let user = write_tx(conn, |conn| {
+                let user = create_user_in(conn, &email, &name, Some(&hash), true)?;
+                if *admin && !user.is_admin() {
+                    User::set_role(conn, &user.id, crate::db::models::user::ROLE_ADMIN)?;
+                }
+                Ok(User::find(conn, &user.id)?.unwrap_or(user))
+            })
+            .map_err(api)?;
+            println!("created {} {} ({})", user.role, user.email, user.id);
+        }
+        Command::DeleteUser { email, yes } => {
+            let user = find(conn, email)?;
+            if !yes {
+                if !std::io::stdin().is_terminal() {
+                    bail!(
+                        "refusing to delete {} without --yes when not on a terminal",
+                        user.email
+                    );
+                }
+                let answer = prompt(&format!(
+                    "Delete {} and all its sessions? [y/N] ",
+                    user.email
+                ))?;
+                if !matches!(answer.to_ascii_lowercase().as_str(), "y" | "yes") {
+                    bail!("not deleted");
+                }
+            }
+            write_tx(conn, |conn| delete_user_in(conn, &user)).map_err(api)?;
+            println!("deleted {}", user.email);
+        }
+        Command::ListUsers { json } => {
+            let users = User::all(conn)?;
+            if *json {
+                let views: Vec<serde_json::Value> = users
+                    .iter()
+                    .map(|u| {
+                        let mut v = serde_json::to_value(UserView::from(u)).unwrap_or_default();
+                        v["disabled"] = u.disabled.into();
+                        v
+                    })
+                    .collect();
+                println!("{}", serde_json::to_string_pretty(&views)?);
+            } else {
+                print_table(&users);
+            }
+        }
+        Command::SetPassword {
+            email,
+            password,
+            password_stdin,
+        } => {
+            let user = find(conn, email)?;
+            let password = read_password(password.as_deref(), *password_stdin)?;
+            let hash = hash_blocking(&settings.scrypt, password.expose())?;
+            write_tx(conn, |conn| set_password_in(conn, &user, &hash)).map_err(api)?;
+            println!(
+                "password set for {}; its sessions are signed out",
+                user.email
+            );
+        }
+        Command::Keys {
+            command: KeysCommand::Rotate,
+        } => {
+            let kid = write_tx(conn, |conn| {
+                KeyRing::rotate(conn, &settings.jwt).map_err(ApiError::Unexpected)
+            })
+            .map_err(api)?;
+            println!("new signing key {kid}; running servers pick it up within seconds");
+        }
+        Command::Serve { .. } | Command::Migrate | Command::Openapi => return Ok(false),
+    }
+    Ok(true)
+}
+
+fn find(conn: &mut crate::db::DbConn, email: &str) -> anyhow::Result<User> {
+    let parsed = Email::parse("email", email).map_err(field)?;
+    User::find_by_email(conn, parsed.as_str())?
+        .with_context(|| format!("no account with email {}", parsed.as_str()))
+}
+
+/// A rule broken by a value given on the command line, as one line.
+fn field(e: crate::error::FieldError) -> anyhow::Error {
+    anyhow::anyhow!("{}: {}", e.field, e.message)
+}
+
+/// An API error as one line a person can act on.
+fn api(e: ApiError) -> anyhow::Error {
+    match e {
+        ApiError::EmailTaken => anyhow::anyhow!("an account with this email already exists"),
+        ApiError::LastAdmin => {
+            anyhow::anyhow!("this is the last active admin; make another admin first")
+        }
+        ApiError::Unexpected(e) => e,
+        other => anyhow::anyhow!("{}", other.problem().detail),
+    }
+}
+
+fn prompt(question: &str) -> anyhow::Result<String> {
+    if !std::io::stdin().is_terminal() {
+        bail!(
+            "missing value and not on a terminal to ask: {}",
+            question.trim_end_matches([':', ' '])
+        );
+    }
+    eprint!("{question}");
+    std::io::stderr().flush()?;
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line)?;
+    Ok(line.trim().to_string())
+}
+
+/// The password from the flag, standard input, or a hidden prompt (asked twice).
+fn read_password(flag: Option<&str>, from_stdin: bool) -> anyhow::Result<Password> {
+    let raw = match (flag, from_stdin) {
+        (Some(p), _) => p.to_string(),
+        (None, true) => {
+            let mut input = String::new();
+            std::io::stdin().read_to_string(&mut input)?;
+            let input = input.strip_suffix('\n').unwrap_or(&input);
+            input.strip_suffix('\r').unwrap_or(input).to_string()
+        }
+        (None, false) => {
+            if !std::io::stdin().is_terminal() {
+                bail!("no password: use --password or --password-stdin when not on a terminal");
+            }
+            let first = rpassword::prompt_password("Password: ")?;
+            let again = rpassword::prompt_password("Password again: ")?;
+            if first != again {
+                bail!("the passwords do not match");
+            }
+            first
+        }
+    };
+    Password::parse("password", &raw).map_err(field)
+}
+
+fn print_table(users: &[User]) {
+    let rows: Vec<[String; 6]> = users
+        .iter()
+        .map(|u| {
+            [
+                u.email.clone(),
+                u.name.clone(),
+                u.role.clone(),
+                if u.email_verified { "yes" } else { "no" }.into(),
+                if u.disabled { "yes" } else { "no" }.into(),
+                u.created_at.and_utc().format("%Y-%m-%d %H:%M").to_string(),
+            ]
+        })
+        .collect();
+    let header = ["EMAIL", "NAME", "ROLE", "VERIFIED", "DISABLED", "CREATED"];
+    let mut widths = header.map(str::len);
+    for row in &rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let line = |cells: &[String]| {
+        cells
+            .iter()
+            .zip(widths)
+            .map(|(c, w)| format!("{c:<w$}"))
+            .collect::<Vec<_>>()
+            .join("  ")
+            .trim_end()
+            .to_string()
+    };
+    println!("{}", line(&header.map(String::from)));
+    for row in &rows {
+        println!("{}", line(row));
+    }
+}

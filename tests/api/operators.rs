@@ -385,3 +385,155 @@ async fn rotated_keys_are_picked_up(backend: Backend) {
     ));
     assert!(!ok && stderr.contains("JWT_SECRET"), "{stderr}");
 }
+
+/// A terminal session (tmux) running one command, to answer its prompts as a person would.
+struct Terminal {
+    name: String,
+}
+
+impl Terminal {
+    fn run(command: &str) -> Terminal {
+        let name = format!("latch-{}", uuid::Uuid::new_v4().simple());
+        let status = std::process::Command::new("tmux")
+            .args([
+                "-L",
+                "latch-tests",
+                "new-session",
+                "-d",
+                "-s",
+                &name,
+                "-x",
+                "200",
+                "-y",
+                "50",
+            ])
+            .arg(format!("{command}; echo EXIT=$?; sleep 60"))
+            .status()
+            .expect("tmux runs the terminal tests");
+        assert!(status.success());
+        Terminal { name }
+    }
+
+    fn screen(&self) -> String {
+        let o = std::process::Command::new("tmux")
+            .args(["-L", "latch-tests", "capture-pane", "-p", "-t", &self.name])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    }
+
+    async fn wait_for(&self, text: &str) -> String {
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            let screen = self.screen();
+            if screen.contains(text) {
+                return screen;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "waited for {text:?}; screen:\n{screen}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    fn type_line(&self, text: &str) {
+        let status = std::process::Command::new("tmux")
+            .args([
+                "-L",
+                "latch-tests",
+                "send-keys",
+                "-t",
+                &self.name,
+                "-l",
+                text,
+            ])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        std::process::Command::new("tmux")
+            .args(["-L", "latch-tests", "send-keys", "-t", &self.name, "Enter"])
+            .status()
+            .unwrap();
+    }
+}
+
+impl Drop for Terminal {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("tmux")
+            .args(["-L", "latch-tests", "kill-session", "-t", &self.name])
+            .status();
+    }
+}
+
+both_backends!(terminal_prompts_ask_for_what_is_missing);
+
+async fn terminal_prompts_ask_for_what_is_missing(backend: Backend) {
+    let db = TestDb::new_for(backend);
+    let latch = format!(
+        "cd {} && env -i PATH=/usr/bin:/bin DATABASE_URL='{}' SCRYPT_LOG_N=10 RUST_LOG=error {}",
+        db.dir().display(),
+        db.url,
+        env!("CARGO_BIN_EXE_latch")
+    );
+    let t = Terminal::run(&format!("{latch} create-user"));
+    t.wait_for("Email:").await;
+    t.type_line("ada@example.com");
+    t.wait_for("Password:").await;
+    t.type_line(PASSWORD);
+    t.wait_for("Password again:").await;
+    t.type_line(PASSWORD);
+    let screen = t.wait_for("EXIT=").await;
+    assert!(
+        screen.contains("created admin ada@example.com") && screen.contains("EXIT=0"),
+        "{screen}"
+    );
+    assert!(
+        !screen.contains(PASSWORD),
+        "the password was shown:\n{screen}"
+    );
+
+    // A mistyped confirmation creates nothing.
+    let t = Terminal::run(&format!("{latch} create-user --email grace@example.com"));
+    t.wait_for("Password:").await;
+    t.type_line(PASSWORD);
+    t.wait_for("Password again:").await;
+    t.type_line("something else entirely");
+    let screen = t.wait_for("EXIT=").await;
+    assert!(
+        screen.contains("do not match") && screen.contains("EXIT=1"),
+        "{screen}"
+    );
+
+    // Deleting asks first; only yes deletes.
+    assert!(run_cli(
+        db.dir(),
+        &[
+            "create-user",
+            "--email",
+            "bob@example.com",
+            "--password",
+            PASSWORD
+        ],
+        &[("DATABASE_URL", &db.url), ("SCRYPT_LOG_N", "10")],
+        None
+    )
+    .status
+    .success());
+    let t = Terminal::run(&format!("{latch} delete-user bob@example.com"));
+    t.wait_for("[y/N]").await;
+    t.type_line("n");
+    let screen = t.wait_for("EXIT=").await;
+    assert!(
+        screen.contains("not deleted") && screen.contains("EXIT=1"),
+        "{screen}"
+    );
+    let t = Terminal::run(&format!("{latch} delete-user bob@example.com"));
+    t.wait_for("[y/N]").await;
+    t.type_line("y");
+    let screen = t.wait_for("EXIT=").await;
+    assert!(
+        screen.contains("deleted bob@example.com") && screen.contains("EXIT=0"),
+        "{screen}"
+    );
+}

@@ -83,12 +83,7 @@ pub async fn mail(
 ) -> ApiResult<HttpResponse> {
     require_admin(&state, &auth).await?;
     let q = query.into_inner();
-    let limit = q.limit.unwrap_or(50);
-    if !(1..=200).contains(&limit) {
-        return Err(ApiError::InvalidRequest(
-            "`limit` must be between 1 and 200.".into(),
-        ));
-    }
+    let limit = page_limit(q.limit)?;
     if let Some(s) = &q.state {
         if !["pending", "sending", "sent", "failed"].contains(&s.as_str()) {
             return Err(ApiError::InvalidRequest(
@@ -96,7 +91,7 @@ pub async fn mail(
             ));
         }
     }
-    let mut rows = state
+    let rows = state
         .db
         .run(move |c| {
             Ok(OutboxMessage::list(
@@ -107,12 +102,7 @@ pub async fn mail(
             )?)
         })
         .await?;
-    let next_cursor = if rows.len() as i64 > limit {
-        rows.truncate(limit as usize);
-        rows.last().map(|m| m.id.clone())
-    } else {
-        None
-    };
+    let (rows, next_cursor) = page(rows, limit, |r| r.id.clone());
     let messages = rows
         .into_iter()
         .map(|m| MailView {
@@ -166,6 +156,18 @@ pub struct UserQuery {
     pub cursor: Option<String>,
 }
 
+/// Splits one row more than a page off: its presence means there is a next page, which
+/// starts after the last row kept.
+fn page<T>(mut rows: Vec<T>, limit: i64, id: impl Fn(&T) -> String) -> (Vec<T>, Option<String>) {
+    if rows.len() as i64 > limit {
+        rows.truncate(limit as usize);
+        let next = rows.last().map(id);
+        (rows, next)
+    } else {
+        (rows, None)
+    }
+}
+
 fn page_limit(limit: Option<i64>) -> ApiResult<i64> {
     let limit = limit.unwrap_or(50);
     if (1..=200).contains(&limit) {
@@ -198,7 +200,7 @@ pub async fn list_users(
     require_admin(&state, &auth).await?;
     let q = query.into_inner();
     let limit = page_limit(q.limit)?;
-    let mut rows = state
+    let rows = state
         .db
         .run(move |c| {
             Ok(User::search(
@@ -209,12 +211,7 @@ pub async fn list_users(
             )?)
         })
         .await?;
-    let next_cursor = if rows.len() as i64 > limit {
-        rows.truncate(limit as usize);
-        rows.last().map(|u| u.id.clone())
-    } else {
-        None
-    };
+    let (rows, next_cursor) = page(rows, limit, |r| r.id.clone());
     Ok(HttpResponse::Ok().json(UserList {
         users: rows.iter().map(AdminUserView::from).collect(),
         next_cursor,
@@ -672,16 +669,11 @@ pub async fn audit_log(
         until: q.until.map(|t| t.naive_utc()),
         before: q.cursor,
     };
-    let mut rows = state
+    let rows = state
         .db
         .run(move |c| Ok(AuditEvent::list(c, &filter, limit + 1)?))
         .await?;
-    let next_cursor = if rows.len() as i64 > limit {
-        rows.truncate(limit as usize);
-        rows.last().map(|e| e.id.clone())
-    } else {
-        None
-    };
+    let (rows, next_cursor) = page(rows, limit, |r| r.id.clone());
     let events = rows
         .into_iter()
         .map(|e| AuditEventView {

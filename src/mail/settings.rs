@@ -31,7 +31,7 @@ pub struct MailSettings {
     pub password: Option<SecretString>,
     pub from: String,
     pub from_name: String,
-    /// Attempts before a message is marked failed.
+    /// Retries after the first attempt before a message is marked failed.
     pub max_retries: u32,
     /// First retry delay; doubled after each failed attempt (capped at an hour).
     pub retry_base: Duration,

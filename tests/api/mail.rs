@@ -26,6 +26,7 @@ both_backends!(
     invitation_is_accepted_with_a_password,
     every_token_kind_expires,
     mail_survives_an_smtp_outage,
+    undeliverable_mail_fails_after_its_retries,
     admin_sees_the_outbox_without_bodies,
     email_features_are_off_without_mail,
 );
@@ -605,4 +606,64 @@ async fn email_features_are_off_without_mail(backend: Backend) {
             .await
             .assert_problem(403, "feature_disabled");
     }
+}
+
+async fn undeliverable_mail_fails_after_its_retries(backend: Backend) {
+    let mut sink = SmtpSink::start(Tls::None);
+    sink.stop();
+    let app = app_with_mail(
+        backend,
+        &sink,
+        &[
+            ("REQUIRE_EMAIL_VERIFICATION", "false"),
+            ("EMAIL_MAX_RETRIES", "2"),
+            ("EMAIL_RETRY_DELAY", "100"),
+        ],
+    )
+    .await;
+    let admin = app.register("admin@example.com").await.access_token();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let message = loop {
+        let r = app.get("/admin/mail", Some(&admin)).await;
+        let m = r.body["messages"][0].clone();
+        if m["state"] == "failed" {
+            break m;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "never marked failed: {}",
+            r.text
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(message["attempts"], 3, "the first attempt and two retries");
+    assert!(!message["last_error"].as_str().unwrap().is_empty());
+    use diesel::prelude::*;
+    use latch::db::schema::outbox;
+    let bodies: Vec<(Option<String>, Option<String>)> = outbox::table
+        .select((outbox::body_text, outbox::body_html))
+        .load(&mut app.db_conn())
+        .unwrap();
+    assert_eq!(
+        bodies,
+        vec![(None, None)],
+        "a failed message keeps no token"
+    );
+    let metrics = app
+        .client
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("latch_mail_messages{state=\"failed\"} 1"),
+        "{metrics}"
+    );
+    // Once failed, it stays failed: the server coming back sends nothing.
+    sink.resume();
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    assert!(sink.messages().is_empty());
 }

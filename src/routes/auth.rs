@@ -179,7 +179,12 @@ async fn register_pending_verification(
             write_tx(conn, |conn| {
                 match User::find_by_email(conn, email.as_str())? {
                     Some(owner) => {
-                        email_flows::account_exists_in(conn, &st, &owner)?;
+                        // An owner who never verified most likely lost the first link.
+                        if owner.email_verified {
+                            email_flows::account_exists_in(conn, &st, &owner)?;
+                        } else {
+                            email_flows::send_verification_in(conn, &st, &owner)?;
+                        }
                         // What a new account would have looked like; nothing is stored.
                         let now = now();
                         Ok(User {

@@ -362,6 +362,13 @@ impl TestApp {
         Reply::from(req.send().await.unwrap()).await
     }
 
+    /// The Prometheus text of `/metrics`.
+    pub async fn metrics(&self) -> String {
+        let res = self.client.get(self.url("/metrics")).send().await.unwrap();
+        assert_eq!(res.status(), 200);
+        res.text().await.unwrap()
+    }
+
     /// A synchronous connection to this test's database, for looking behind the API.
     pub fn db_conn(&self) -> latch::db::DbConn {
         use r2d2::ManageConnection;

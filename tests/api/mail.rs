@@ -580,15 +580,7 @@ async fn admin_sees_the_outbox_without_bodies(backend: Backend) {
         .load(&mut app.db_conn())
         .unwrap();
     assert!(bodies.iter().all(Option::is_none));
-    let metrics = app
-        .client
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = app.metrics().await;
     assert!(
         metrics.contains("latch_mail_messages{state=\"pending\"} 0"),
         "{metrics}"
@@ -662,15 +654,7 @@ async fn undeliverable_mail_fails_after_its_retries(backend: Backend) {
         vec![(None, None)],
         "a failed message keeps no token"
     );
-    let metrics = app
-        .client
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = app.metrics().await;
     assert!(
         metrics.contains("latch_mail_messages{state=\"failed\"} 1"),
         "{metrics}"

@@ -95,6 +95,7 @@ pub type Pool = r2d2::Pool<Manager>;
 pub struct Db {
     pool: Pool,
     backend: Backend,
+    url: DatabaseUrl,
 }
 
 impl Db {
@@ -115,7 +116,11 @@ impl Db {
             // logging would repeat them on every retry.
             .error_handler(Box::new(r2d2::NopErrorHandler))
             .build_unchecked(Manager { url: url.clone() });
-        Ok(Db { pool, backend })
+        Ok(Db {
+            pool,
+            backend,
+            url: url.clone(),
+        })
     }
 
     pub fn backend(&self) -> Backend {
@@ -147,14 +152,17 @@ impl Db {
         &self,
         then: impl FnOnce(&mut DbConn) -> anyhow::Result<T>,
     ) -> anyhow::Result<T> {
+        // SQLite: an exclusive lock on a file beside the database, held to the end of
+        // this function, plays the part of PostgreSQL's advisory lock.
+        let _sqlite_lock = match self.url.sqlite_path() {
+            Some(path) => Some(lock_file(&format!("{path}.lock"))?),
+            None => None,
+        };
         let mut conn = self.conn()?;
-        match &mut *conn {
-            DbConn::Postgres(pg) => {
-                diesel::sql_query(format!("SELECT pg_advisory_lock({STARTUP_LOCK})"))
-                    .execute(pg)
-                    .context("taking the start-up lock")?;
-            }
-            DbConn::Sqlite(_) => {}
+        if let DbConn::Postgres(pg) = &mut *conn {
+            diesel::sql_query(format!("SELECT pg_advisory_lock({STARTUP_LOCK})"))
+                .execute(pg)
+                .context("taking the start-up lock")?;
         }
         let result = run_migrations(&mut conn).and_then(|_| then(&mut conn));
         if let DbConn::Postgres(pg) = &mut *conn {
@@ -172,6 +180,19 @@ impl Db {
         };
         matches!(pending, Ok(false))
     }
+}
+
+/// Opens (creating) and exclusively locks `path`; the lock goes with the returned file.
+fn lock_file(path: &str) -> anyhow::Result<std::fs::File> {
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(path)
+        .with_context(|| format!("opening the start-up lock {path}"))?;
+    file.lock()
+        .with_context(|| format!("taking the start-up lock {path}"))?;
+    Ok(file)
 }
 
 fn run_migrations(conn: &mut DbConn) -> anyhow::Result<()> {

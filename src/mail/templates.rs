@@ -152,9 +152,9 @@ impl Templates {
 /// "15 minutes", "1 hour", "7 days": how long a link lasts, for the text.
 pub fn human_duration(d: Duration) -> String {
     let minutes = d.as_secs().div_ceil(60).max(1);
-    let (n, unit) = if minutes % (60 * 24) == 0 {
+    let (n, unit) = if minutes.is_multiple_of(60 * 24) {
         (minutes / (60 * 24), "day")
-    } else if minutes % 60 == 0 {
+    } else if minutes.is_multiple_of(60) {
         (minutes / 60, "hour")
     } else {
         (minutes, "minute")

@@ -94,8 +94,9 @@ pub async fn record(state: &AppState, e: Event<'_>) {
     }
 }
 
-/// Counts a sign-in attempt in the metrics and records it in the audit log.
-pub async fn sign_in(
+/// Counts a refused sign-in in the metrics and records it in the audit log. (A
+/// successful one is recorded with its session, in `sessions::create_session_in`.)
+pub async fn sign_in_refused(
     state: &AppState,
     method: &str,
     outcome: &str,
@@ -103,15 +104,10 @@ pub async fn sign_in(
     client: &ClientInfo,
 ) {
     state.metrics.sign_in(method, outcome);
-    let kind = if outcome == "success" {
-        kind::SIGN_IN
-    } else {
-        kind::SIGN_IN_FAILED
-    };
     record(
         state,
         Event {
-            kind,
+            kind: kind::SIGN_IN_FAILED,
             actor: user_id,
             subject: user_id,
             client: Some(client),

@@ -5,17 +5,14 @@
 //! The "always 202" requests do their work after answering, so a known and an unknown
 //! address take the same time to answer.
 
-use std::time::Duration;
-
 use actix_web::web;
-use chrono::Duration as ChronoDuration;
 
 use crate::auth::audit;
 use crate::auth::client::ClientInfo;
 use crate::auth::refresh;
 use crate::auth::sessions::{create_session_in, finish, FreshToken, SignedIn};
 use crate::db::models::session::reason;
-use crate::db::models::{new_id, now, OneTimeToken, Session, User};
+use crate::db::models::{new_id, now, span, OneTimeToken, Session, User};
 use crate::db::{write_tx, DbConn};
 use crate::domain::{Email, Password, UserName};
 use crate::error::{ApiError, ApiResult};
@@ -23,10 +20,6 @@ use crate::mail::link;
 use crate::mail::outbox::enqueue_in;
 use crate::mail::templates::{human_duration, Context, Kind};
 use crate::state::AppState;
-
-fn chrono(d: Duration) -> ChronoDuration {
-    ChronoDuration::from_std(d).unwrap_or(ChronoDuration::minutes(15))
-}
 
 /// Makes a token of `kind` for `email` (spending the older ones of that kind) and
 /// queues the email carrying its link, in the caller's transaction.
@@ -63,7 +56,7 @@ fn issue_and_mail_in(
             email: email.to_string(),
             token_hash: fresh.hash,
             created_at: now,
-            expires_at: now + chrono(ttl),
+            expires_at: now + span(ttl),
             used_at: None,
         },
     )?;
@@ -243,14 +236,13 @@ pub async fn set_password_from_link(
                         conn,
                         audit::Event::by_self(audit::kind::PASSWORD_RESET, &user.id, &client),
                     )?;
-                } else {
-                    audit::record_in(
-                        conn,
-                        audit::Event::by_self(audit::kind::SIGN_IN, &user.id, &client)
-                            .detail("invite: accepted"),
-                    )?;
                 }
-                let sid = session_for(conn, &st, &user, &refresh_hash, &client)?;
+                let method = if kind == Kind::Invite {
+                    "invite"
+                } else {
+                    "password_reset"
+                };
+                let sid = create_session_in(conn, &st, &user.id, &refresh_hash, &client, method)?;
                 Ok((user, sid))
             })
         })
@@ -258,23 +250,6 @@ pub async fn set_password_from_link(
     wake(state);
     tracing::info!(user_id = %user.id, kind = kind.name(), "password set from an emailed link");
     finish(state, user, session_id, Some(fresh.token))
-}
-
-fn session_for(
-    conn: &mut DbConn,
-    st: &AppState,
-    user: &User,
-    refresh_hash: &str,
-    client: &ClientInfo,
-) -> ApiResult<String> {
-    create_session_in(
-        conn,
-        &user.id,
-        refresh_hash,
-        client,
-        st.settings.max_active_sessions,
-        ChronoDuration::from_std(st.settings.refresh.ttl).unwrap_or(ChronoDuration::days(7)),
-    )
 }
 
 pub fn request_magic_link(state: web::Data<AppState>, email: Email) -> ApiResult<()> {
@@ -340,7 +315,8 @@ pub async fn verify_magic_link(
                     other => other?,
                 };
                 mark_verified_in(conn, &mut user)?;
-                let sid = session_for(conn, &st, &user, &refresh_hash, &client)?;
+                let sid =
+                    create_session_in(conn, &st, &user.id, &refresh_hash, &client, "magic_link")?;
                 Ok((user, sid))
             })
         })

@@ -5,13 +5,12 @@
 use std::collections::HashMap;
 
 use anyhow::Context;
-use chrono::Duration as ChronoDuration;
 use josekit::jwk::Jwk;
 use josekit::jws::{EdDSA, JwsSigner, JwsVerifier, ES256, HS256, RS256};
 use secrecy::ExposeSecret;
 use sha2::{Digest, Sha256};
 
-use crate::db::models::{new_id, now, SigningKey};
+use crate::db::models::{new_id, now, span, SigningKey};
 use crate::db::DbConn;
 use crate::settings::{JwtAlg, JwtSettings};
 
@@ -174,7 +173,6 @@ pub fn generate(alg: JwtAlg) -> anyhow::Result<SigningKey> {
 /// Keys of the configured algorithm still good for verification: a retired key stays
 /// until every token it signed has expired.
 fn usable_keys(conn: &mut DbConn, s: &JwtSettings) -> anyhow::Result<Vec<SigningKey>> {
-    let oldest_useful = now()
-        - ChronoDuration::from_std(s.access_ttl + s.leeway).unwrap_or(ChronoDuration::days(1));
+    let oldest_useful = now() - span(s.access_ttl + s.leeway);
     Ok(SigningKey::usable(conn, s.alg.name(), oldest_useful)?)
 }

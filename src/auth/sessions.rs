@@ -1,6 +1,7 @@
 //! Sessions and refresh-token rotation. The functions ending in `_in` run inside a write
 //! transaction the caller opened; the async ones wrap a whole step.
 
+use actix_web::web;
 use chrono::{Duration as ChronoDuration, NaiveDateTime};
 
 use crate::auth::audit;
@@ -8,7 +9,9 @@ use crate::auth::client::ClientInfo;
 use crate::auth::refresh;
 use crate::auth::tokens::AccessToken;
 use crate::db::models::session::reason;
-use crate::db::models::{new_id, now, NewRefreshToken, NewSession, RefreshToken, Session, User};
+use crate::db::models::{
+    new_id, now, span, NewRefreshToken, NewSession, RefreshToken, Session, User,
+};
 use crate::db::{lock_user, write_tx, DbConn};
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
@@ -36,29 +39,27 @@ impl FreshToken {
     }
 }
 
-fn ttl(state_ttl: std::time::Duration) -> ChronoDuration {
-    ChronoDuration::from_std(state_ttl).unwrap_or(ChronoDuration::days(7))
-}
-
 /// Opens a session for `user_id` with its first refresh token, revoking the oldest
-/// sessions beyond `max_active`. Returns the session id.
+/// sessions beyond `MAX_ACTIVE_SESSIONS`, and records the sign-in (`method`) in the audit
+/// log and the metrics. Every way of signing in goes through here. Returns the session id.
 pub fn create_session_in(
     conn: &mut DbConn,
+    st: &AppState,
     user_id: &str,
     token_hash: &str,
     client: &ClientInfo,
-    max_active: u32,
-    lifetime: ChronoDuration,
+    method: &'static str,
 ) -> ApiResult<String> {
     let now = now();
     lock_user(conn, user_id)?;
     let active = Session::list_active(conn, user_id, now)?;
     // Newest first: keep max_active - 1 of them to make room for this one.
-    for old in active.iter().skip(max_active.saturating_sub(1) as usize) {
+    let keep = st.settings.max_active_sessions.saturating_sub(1) as usize;
+    for old in active.iter().skip(keep) {
         Session::revoke(conn, &old.id, reason::SESSION_LIMIT, now)?;
     }
     let session_id = new_id();
-    let expires_at = now + lifetime;
+    let expires_at = now + span(st.settings.refresh.ttl);
     Session::insert(
         conn,
         &NewSession {
@@ -81,21 +82,26 @@ pub fn create_session_in(
             expires_at,
         },
     )?;
+    let event = audit::Event::by_self(audit::kind::SIGN_IN, user_id, client);
+    audit::record_in(conn, event.detail(format!("{method}: success")))?;
+    st.metrics.sign_in(method, "success");
     Ok(session_id)
 }
 
 /// Signs `user` in on a new session.
-pub async fn sign_in(state: &AppState, user: User, client: ClientInfo) -> ApiResult<SignedIn> {
+pub async fn sign_in(
+    state: &web::Data<AppState>,
+    user: User,
+    client: ClientInfo,
+    method: &'static str,
+) -> ApiResult<SignedIn> {
     let fresh = FreshToken::new(state);
-    let max = state.settings.max_active_sessions;
-    let lifetime = ttl(state.settings.refresh.ttl);
-    let user_id = user.id.clone();
-    let hash = fresh.hash.clone();
+    let (st, user_id, hash) = (state.clone(), user.id.clone(), fresh.hash.clone());
     let session_id = state
         .db
         .run(move |conn| {
             write_tx(conn, |conn| {
-                create_session_in(conn, &user_id, &hash, &client, max, lifetime)
+                create_session_in(conn, &st, &user_id, &hash, &client, method)
             })
         })
         .await?;
@@ -214,9 +220,8 @@ pub async fn refresh(
     let presented_hash = refresh::hash(state.refresh_key(), presented);
     let successor = FreshToken::new(state);
     let successor_hash = successor.hash.clone();
-    let lifetime = ttl(state.settings.refresh.ttl);
-    let grace = ChronoDuration::from_std(state.settings.refresh.reuse_grace)
-        .unwrap_or(ChronoDuration::zero());
+    let lifetime = span(state.settings.refresh.ttl);
+    let grace = span(state.settings.refresh.reuse_grace);
     let outcome = state
         .db
         .run(move |conn| {
@@ -302,9 +307,7 @@ pub async fn prune_periodically(db: crate::db::Db, audit_retention: Option<std::
     let mut every = tokio::time::interval(std::time::Duration::from_secs(3600));
     loop {
         every.tick().await;
-        let audit_before = audit_retention
-            .and_then(|r| ChronoDuration::from_std(r).ok())
-            .map(|r| now() - r);
+        let audit_before = audit_retention.map(|r| now() - span(r));
         match db
             .run(move |conn| prune_in(conn, now(), audit_before))
             .await

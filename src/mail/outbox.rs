@@ -3,12 +3,12 @@
 
 use std::time::Duration;
 
-use chrono::{Duration as ChronoDuration, NaiveDateTime};
+use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use diesel::PgConnection;
 
 use crate::db::models::outbox::PENDING;
-use crate::db::models::{new_id, now, OutboxMessage};
+use crate::db::models::{new_id, now, span, OutboxMessage};
 use crate::db::schema::outbox;
 use crate::db::{write_tx, DbConn};
 use crate::error::ApiResult;
@@ -63,7 +63,7 @@ pub fn claim_next(conn: &mut DbConn, lease: Duration) -> ApiResult<Option<Outbox
         let Some(id) = OutboxMessage::next_due_id(conn, now)? else {
             return Ok(None);
         };
-        let until = now + ChronoDuration::from_std(lease).unwrap_or(ChronoDuration::minutes(2));
+        let until = now + span(lease);
         OutboxMessage::claim(conn, &id, until, now)?;
         Ok(OutboxMessage::find(conn, &id)?)
     })

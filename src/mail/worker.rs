@@ -7,11 +7,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::Duration as ChronoDuration;
 use diesel::Connection;
 use tokio::sync::{watch, Notify};
 
-use crate::db::models::{now, OutboxMessage};
+use crate::db::models::{now, span, OutboxMessage};
 use crate::db::{Backend, Db, DbConn};
 use crate::error::ApiResult;
 use crate::mail::outbox::{claim_next, lock_next_due, retry_delay};
@@ -125,7 +124,7 @@ fn record(
             let retry_at = (!e.permanent)
                 .then(|| retry_delay(message.attempts, settings.retry_base, settings.max_retries))
                 .flatten()
-                .map(|d| now + ChronoDuration::from_std(d).unwrap_or(ChronoDuration::hours(1)));
+                .map(|d| now + span(d));
             let error: String = e.message.chars().take(500).collect();
             OutboxMessage::mark_attempt_failed(conn, &message.id, &error, retry_at, now)?;
             Ok(Round::Failed(kind, e, message.attempts + 1))

@@ -128,12 +128,8 @@ pub async fn register(
         return register_pending_verification(&state, email, name, hash).await;
     }
     let client = ClientInfo::from_request(&req, state.settings.trust_proxy);
-    let audit_client = client.clone();
     let fresh = FreshToken::new(&state);
     let token_hash = fresh.hash.clone();
-    let max = state.settings.max_active_sessions;
-    let lifetime = chrono::Duration::from_std(state.settings.refresh.ttl)
-        .map_err(|e| ApiError::Unexpected(e.into()))?;
     let st = state.clone();
     let (user, session_id) = state
         .db
@@ -143,14 +139,13 @@ pub async fn register(
                 if st.mail.is_some() {
                     email_flows::send_verification_in(conn, &st, &user)?;
                 }
-                let sid = create_session_in(conn, &user.id, &token_hash, &client, max, lifetime)?;
+                let sid = create_session_in(conn, &st, &user.id, &token_hash, &client, "register")?;
                 Ok((user, sid))
             })
         })
         .await?;
     email_flows::mail_queued(&state);
     tracing::info!(user_id = %user.id, role = %user.role, "account registered");
-    audit::sign_in(&state, "register", "success", Some(&user.id), &audit_client).await;
     let signed = finish(&state, user, session_id, Some(fresh.token))?;
     Ok(signed_in(&state, StatusCode::CREATED, signed))
 }
@@ -266,16 +261,16 @@ pub async fn login(
         Some(user) if verified.ok => user,
         other => {
             let id = other.map(|u| u.id);
-            audit::sign_in(&state, "password", "failure", id.as_deref(), &client).await;
+            audit::sign_in_refused(&state, "password", "failure", id.as_deref(), &client).await;
             return Err(ApiError::InvalidCredentials);
         }
     };
     if user.disabled {
-        audit::sign_in(&state, "password", "disabled", Some(&user.id), &client).await;
+        audit::sign_in_refused(&state, "password", "disabled", Some(&user.id), &client).await;
         return Err(ApiError::AccountDisabled);
     }
     if state.settings.email.require_verification && !user.email_verified {
-        audit::sign_in(&state, "password", "unverified", Some(&user.id), &client).await;
+        audit::sign_in_refused(&state, "password", "unverified", Some(&user.id), &client).await;
         return Err(ApiError::EmailNotVerified);
     }
     if let (Some(new), Some(old)) = (verified.rehash, stored) {
@@ -286,9 +281,7 @@ pub async fn login(
             .await?;
         tracing::info!(user_id = %user.id, "password hash upgraded to the current cost");
     }
-    let user_id = user.id.clone();
-    let signed = sessions::sign_in(&state, user, client.clone()).await?;
-    audit::sign_in(&state, "password", "success", Some(&user_id), &client).await;
+    let signed = sessions::sign_in(&state, user, client, "password").await?;
     Ok(signed_in(&state, StatusCode::OK, signed))
 }
 
@@ -478,8 +471,6 @@ pub async fn dev_login(
         return Err(ApiError::AccountDisabled);
     }
     let client = ClientInfo::from_request(&req, state.settings.trust_proxy);
-    let user_id = user.id.clone();
-    let signed = sessions::sign_in(&state, user, client.clone()).await?;
-    audit::sign_in(&state, "dev", "success", Some(&user_id), &client).await;
+    let signed = sessions::sign_in(&state, user, client, "dev").await?;
     Ok(signed_in(&state, StatusCode::OK, signed))
 }

@@ -124,15 +124,7 @@ pub async fn verify_magic_link(
     body: web::Json<TokenRequest>,
 ) -> ApiResult<HttpResponse> {
     let client = ClientInfo::from_request(&req, state.settings.trust_proxy);
-    let signed = flows::verify_magic_link(&state, body.into_inner().token, client.clone()).await?;
-    crate::auth::audit::sign_in(
-        &state,
-        "magic_link",
-        "success",
-        Some(&signed.user.id),
-        &client,
-    )
-    .await;
+    let signed = flows::verify_magic_link(&state, body.into_inner().token, client).await?;
     Ok(signed_in(&state, StatusCode::OK, signed))
 }
 

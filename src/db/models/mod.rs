@@ -24,6 +24,11 @@ pub fn now() -> NaiveDateTime {
     Utc::now().naive_utc().trunc_subsecs(6)
 }
 
+/// A configured duration as a chrono one (saturating: settings are bounded long before).
+pub fn span(d: std::time::Duration) -> chrono::Duration {
+    chrono::Duration::from_std(d).unwrap_or(chrono::Duration::MAX)
+}
+
 /// A new UUIDv7 id: time-ordered, so inserts stay local in the index.
 pub fn new_id() -> String {
     uuid::Uuid::now_v7().to_string()

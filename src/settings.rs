@@ -788,6 +788,15 @@ mod tests {
     }
 
     #[test]
+    fn samesite_none_needs_secure_cookies() {
+        let e = load(&[("COOKIE_SAMESITE", "none"), ("COOKIE_SECURE", "false")])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("COOKIE_SAMESITE"), "{e}");
+        assert!(load(&[("COOKIE_SAMESITE", "none")]).is_ok());
+    }
+
+    #[test]
     fn production_refuses_weak_secrets() {
         let e = load(&[("APP_ENV", "production")]).unwrap_err().to_string();
         assert!(e.contains("JWT_REFRESH_SECRET"), "{e}");

@@ -384,7 +384,7 @@ async fn sets_passwords_and_signs_users_out(backend: Backend) {
 }
 
 async fn deletes_users(backend: Backend) {
-    let app = spawn_app(backend).await;
+    let app = spawn_app_with(backend, &[("SERVICE_TOKENS", "svc")]).await;
     let (admin, user, user_id) = admin_and_user(&app).await;
     let admin_id = app.get("/auth/me", Some(&admin)).await.body["id"]
         .as_str()
@@ -404,6 +404,11 @@ async fn deletes_users(backend: Backend) {
     app.get("/auth/me", Some(&user))
         .await
         .assert_problem(401, "unauthorized");
+    // Its unexpired access token is no longer active for other services.
+    let r = app
+        .post("/auth/introspect", &json!({"token": user}), Some("svc"))
+        .await;
+    assert_eq!(r.body, json!({"active": false}));
     // The address is free again.
     assert_eq!(
         app.post(

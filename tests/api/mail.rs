@@ -281,6 +281,15 @@ async fn verification_is_required_and_reveals_nothing(backend: Backend) {
 async fn magic_link_signs_in_and_registers(backend: Backend) {
     let sink = SmtpSink::start(Tls::None);
     let app = app_with_mail(backend, &sink, &[]).await;
+    // The always-202 requests still refuse what is not an address.
+    for path in ["/auth/magic-link", "/auth/email/verify/resend"] {
+        app.post(path, &json!({"email": "not an address"}), None)
+            .await
+            .assert_problem(422, "validation_failed");
+        app.post(path, &json!({}), None)
+            .await
+            .assert_problem(400, "invalid_request");
+    }
     assert_eq!(
         app.post(
             "/auth/magic-link",

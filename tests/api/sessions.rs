@@ -8,6 +8,7 @@ both_backends!(
     revokes_one_session,
     session_cap_revokes_the_oldest,
     expired_sessions_and_tokens_are_pruned,
+    client_ip_believes_only_trusted_proxies,
 );
 
 async fn lists_sessions_with_the_current_marked(backend: Backend) {
@@ -188,4 +189,27 @@ async fn expired_sessions_and_tokens_are_pruned(backend: Backend) {
     // The live session still refreshes.
     assert_eq!(app.refresh().await.status, 200);
     let _ = (first, live);
+}
+
+/// The IP recorded on a session: the peer's, unless `TRUST_PROXY` hops of
+/// `X-Forwarded-For` are believed.
+async fn client_ip_believes_only_trusted_proxies(backend: Backend) {
+    for (trust, expected) in [
+        ("0", "127.0.0.1"),
+        ("1", "203.0.113.7"),
+        ("2", "198.51.100.1"),
+    ] {
+        let app = spawn_app_with(backend, &[("TRUST_PROXY", trust)]).await;
+        let res = app
+            .client
+            .post(app.url("/auth/register"))
+            .header("x-forwarded-for", "6.6.6.6, 198.51.100.1, 203.0.113.7")
+            .json(&json!({"email": "ada@example.com", "password": crate::helpers::PASSWORD}))
+            .send()
+            .await
+            .unwrap();
+        let reg = Reply::from(res).await;
+        let r = app.get("/auth/sessions", Some(&reg.access_token())).await;
+        assert_eq!(r.body["sessions"][0]["ip"], expected, "TRUST_PROXY={trust}");
+    }
 }

@@ -72,8 +72,7 @@ pub async fn update_me(
         .name
         .as_deref()
         .map(|n| UserName::parse("name", n))
-        .transpose()
-        .map_err(|e| ApiError::Validation(vec![e]))?;
+        .transpose()?;
     let user = current_user(&state, &auth).await?;
     let id = user.id.clone();
     let user = state
@@ -127,8 +126,7 @@ pub async fn change_password(
     if !verified.ok {
         return Err(ApiError::WrongPassword);
     }
-    let new = Password::parse("new_password", &body.new_password)
-        .map_err(|e| ApiError::Validation(vec![e]))?;
+    let new = Password::parse("new_password", &body.new_password)?;
     let hash = state.hasher.hash(new.into_secret()).await?;
     let (user_id, keep) = (user.id.clone(), auth.0.sid.clone());
     let (st, notice_to) = (state.clone(), user.clone());

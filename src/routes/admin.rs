@@ -524,8 +524,7 @@ pub async fn set_password(
     body: web::Json<SetPasswordRequest>,
 ) -> ApiResult<HttpResponse> {
     require_admin(&state, &auth).await?;
-    let password =
-        Password::parse("password", &body.password).map_err(|e| ApiError::Validation(vec![e]))?;
+    let password = Password::parse("password", &body.password)?;
     let user = target(&state, id.into_inner()).await?;
     let hash = state.hasher.hash(password.into_secret()).await?;
     let st = state.clone();

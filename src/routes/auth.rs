@@ -451,7 +451,7 @@ pub async fn dev_login(
     if !state.settings.dev_login {
         return Err(ApiError::FeatureDisabled("Dev login (DEV_LOGIN)"));
     }
-    let email = Email::parse("email", &body.email).map_err(|e| ApiError::Validation(vec![e]))?;
+    let email = Email::parse("email", &body.email)?;
     let st = state.clone();
     let user = state
         .db

@@ -8,7 +8,7 @@ use utoipa::ToSchema;
 use crate::auth::client::ClientInfo;
 use crate::auth::email as flows;
 use crate::domain::{Email, Password};
-use crate::error::{ApiError, ApiResult};
+use crate::error::ApiResult;
 use crate::mail::templates::Kind;
 use crate::routes::{signed_in, SignInResponse, UserView};
 use crate::state::AppState;
@@ -34,11 +34,11 @@ pub struct TokenPasswordRequest {
 }
 
 fn email(body: &EmailRequest) -> ApiResult<Email> {
-    Email::parse("email", &body.email).map_err(|e| ApiError::Validation(vec![e]))
+    Ok(Email::parse("email", &body.email)?)
 }
 
 fn password(raw: &str) -> ApiResult<Password> {
-    Password::parse("password", raw).map_err(|e| ApiError::Validation(vec![e]))
+    Ok(Password::parse("password", raw)?)
 }
 
 #[utoipa::path(

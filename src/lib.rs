@@ -15,3 +15,11 @@ pub mod startup;
 pub mod state;
 pub mod telemetry;
 pub mod tools;
+
+/// Process-wide set-up, before any database connection. libpq initialises OpenSSL on its
+/// first connection (it tries TLS by default) and with that registers OpenSSL's exit-time
+/// cleanup, which can free state that threads still shutting down use. Initialising it
+/// here first, through the `openssl` crate, registers no such cleanup.
+pub fn init_process() {
+    openssl::init();
+}

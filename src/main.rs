@@ -8,6 +8,7 @@ use latch::startup::Application;
 
 #[tokio::main]
 async fn main() -> ExitCode {
+    latch::init_process();
     let cli = Cli::parse();
     latch::telemetry::init("info");
     match run(cli).await {

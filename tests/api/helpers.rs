@@ -55,6 +55,7 @@ pub struct TestDb {
 
 impl TestDb {
     pub fn new_for(backend: Backend) -> TestDb {
+        latch::init_process();
         let dir = tempfile::tempdir().expect("temp dir");
         match backend {
             Backend::Sqlite => TestDb {

@@ -6,7 +6,7 @@
 //! wrong content type, oversized body, malformed path ids) come through the handlers in
 //! `startup` and land here too.
 
-use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError};
+use actix_web::error::{PathError, QueryPayloadError};
 use actix_web::http::{header, StatusCode};
 use actix_web::{HttpRequest, HttpResponse, ResponseError};
 use chrono::{DateTime, Utc};
@@ -94,6 +94,9 @@ pub enum ApiError {
     EmailNotVerified,
     #[error("service unavailable: {0}")]
     Unavailable(String),
+    /// More requests wait for a password hash than `PASSWORD_HASH_QUEUE` allows.
+    #[error("overloaded")]
+    Overloaded,
     #[error(transparent)]
     Unexpected(#[from] anyhow::Error),
 }
@@ -201,6 +204,12 @@ impl ApiError {
                 "Service unavailable",
                 s("The service is temporarily unable to answer; try again shortly."),
             ),
+            Overloaded => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "overloaded",
+                "Overloaded",
+                s("Too many requests are waiting for a password check; try again shortly."),
+            ),
             Unexpected(_) => (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "internal_error",
@@ -256,7 +265,7 @@ impl ResponseError for ApiError {
             ApiError::MethodNotAllowed(allow) => {
                 res.insert_header((header::ALLOW, allow.join(", ")));
             }
-            ApiError::Unavailable(_) => {
+            ApiError::Unavailable(_) | ApiError::Overloaded => {
                 res.insert_header((header::RETRY_AFTER, "1"));
             }
             _ => {}
@@ -300,30 +309,6 @@ impl From<actix_web::error::BlockingError> for ApiError {
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
-
-/// Maps actix's JSON extractor failures onto the documented problems.
-pub fn json_error(err: JsonPayloadError, _req: &HttpRequest) -> actix_web::Error {
-    let api = match &err {
-        JsonPayloadError::ContentType => ApiError::UnsupportedMediaType,
-        JsonPayloadError::Overflow { .. } | JsonPayloadError::OverflowKnownLength { .. } => {
-            ApiError::PayloadTooLarge
-        }
-        JsonPayloadError::Deserialize(e) => ApiError::InvalidRequest(describe_json_error(e)),
-        _ => ApiError::InvalidRequest("The request body could not be read as JSON.".into()),
-    };
-    api.into()
-}
-
-/// serde_json's message names the field and the expected type; it never quotes values
-/// from elsewhere, so it is safe and useful to pass on.
-fn describe_json_error(e: &serde_json::Error) -> String {
-    use serde_json::error::Category;
-    match e.classify() {
-        Category::Data => format!("A field is missing or has the wrong type: {e}."),
-        Category::Syntax | Category::Eof => format!("The body is not valid JSON: {e}."),
-        Category::Io => "The body could not be read.".into(),
-    }
-}
 
 pub fn path_error(_err: PathError, _req: &HttpRequest) -> actix_web::Error {
     ApiError::NotFound.into()

@@ -15,8 +15,10 @@ use tracing_actix_web::TracingLogger;
 use utoipa_actix_web::AppExt;
 
 use crate::auth::keys::KeyRing;
+use crate::auth::opaque_token::TokenKey;
 use crate::auth::password::PasswordHasher;
 use crate::auth::secrets;
+use crate::auth::signin::SignIn;
 use crate::auth::tokens::TokenIssuer;
 use crate::db::Db;
 use crate::error::ApiError;
@@ -24,7 +26,7 @@ use crate::mail::transport::Mailer;
 use crate::mail::worker::Worker;
 use crate::mail::MailService;
 use crate::metrics::Metrics;
-use crate::routes::docs::{DocsHtml, SpecJson};
+use crate::routes::docs::SpecJson;
 use crate::settings::Settings;
 use crate::state::AppState;
 
@@ -42,7 +44,7 @@ pub struct Application {
 impl Application {
     pub async fn build(mut settings: Settings) -> anyhow::Result<Application> {
         secrets::resolve(&mut settings)?;
-        if settings.dev_login {
+        if settings.policy.dev_login {
             tracing::warn!(
                 "DEV_LOGIN is on: anyone can sign in as any email without a password; never in production"
             );
@@ -64,7 +66,7 @@ impl Application {
             .with_context(|| format!("preparing the database {}", settings.database_url))?
         };
         let hasher = PasswordHasher::new(&settings.scrypt).await?;
-        let tokens = TokenIssuer::new(keys, &settings.jwt);
+        let tokens = std::sync::Arc::new(TokenIssuer::new(keys, &settings.jwt));
         let listener = TcpListener::bind((settings.host.as_str(), settings.port))
             .with_context(|| format!("cannot listen on {}:{}", settings.host, settings.port))?;
         let port = listener.local_addr()?.port();
@@ -89,13 +91,23 @@ impl Application {
             }
             None => (None, None),
         };
+        let metrics = Metrics::new()?;
+        let signin = SignIn {
+            db: db.clone(),
+            hasher,
+            tokens: tokens.clone(),
+            metrics: metrics.clone(),
+            policy: std::sync::Arc::new(settings.policy.clone()),
+            sessions: settings.refresh.policy(),
+            key: TokenKey::new(settings.token_key()),
+            mail,
+        };
         let state = AppState {
             settings,
             db,
-            hasher,
             tokens,
-            metrics: Metrics::new()?,
-            mail,
+            metrics,
+            signin,
         };
         let state = web::Data::new(state);
         tokio::spawn(reload_keys_periodically(state.clone()));
@@ -137,7 +149,6 @@ impl Application {
 fn run(listener: TcpListener, state: web::Data<AppState>) -> anyhow::Result<Server> {
     let spec = crate::openapi::spec();
     let spec_json = web::Data::new(SpecJson(spec.to_json()?));
-    let docs_html = web::Data::new(DocsHtml(utoipa_scalar::Scalar::new(spec.clone()).to_html()));
     let routes = web::Data::new(RouteTable::from_spec(&spec));
     let prometheus = PrometheusMetricsBuilder::new("latch")
         .registry(state.metrics.registry.clone())
@@ -157,13 +168,7 @@ fn run(listener: TcpListener, state: web::Data<AppState>) -> anyhow::Result<Serv
         App::new()
             .app_data(state.clone())
             .app_data(spec_json.clone())
-            .app_data(docs_html.clone())
             .app_data(routes.clone())
-            .app_data(
-                web::JsonConfig::default()
-                    .limit(MAX_BODY)
-                    .error_handler(crate::error::json_error),
-            )
             .app_data(web::PayloadConfig::new(MAX_BODY))
             .app_data(web::PathConfig::default().error_handler(crate::error::path_error))
             .app_data(web::QueryConfig::default().error_handler(crate::error::query_error))

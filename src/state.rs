@@ -1,11 +1,16 @@
 //! What every handler shares.
 
-use secrecy::ExposeSecret;
+use std::sync::Arc;
 
+use actix_web::HttpRequest;
+
+use crate::auth::client::ClientInfo;
+use crate::auth::opaque_token::TokenKey;
 use crate::auth::password::PasswordHasher;
+use crate::auth::sessions::Refresher;
+use crate::auth::signin::SignIn;
 use crate::auth::tokens::TokenIssuer;
 use crate::db::Db;
-use crate::error::{ApiError, ApiResult};
 use crate::mail::MailService;
 use crate::metrics::Metrics;
 use crate::settings::Settings;
@@ -13,26 +18,39 @@ use crate::settings::Settings;
 pub struct AppState {
     pub settings: Settings,
     pub db: Db,
-    pub hasher: PasswordHasher,
-    pub tokens: TokenIssuer,
+    pub tokens: Arc<TokenIssuer>,
     pub metrics: Metrics,
-    /// `None` when no mail server is configured.
-    pub mail: Option<MailService>,
+    /// The sign-in pipeline and the email flows, with the handles they need.
+    pub signin: SignIn,
 }
 
 impl AppState {
-    /// The mail service, or `403 feature_disabled` naming the feature that needs it.
-    pub fn mail(&self, feature: &'static str) -> ApiResult<&MailService> {
-        self.mail.as_ref().ok_or(ApiError::FeatureDisabled(feature))
+    pub fn hasher(&self) -> &PasswordHasher {
+        &self.signin.hasher
     }
 
-    /// The HMAC key refresh tokens are stored under.
-    pub fn refresh_key(&self) -> &[u8] {
-        self.settings
-            .refresh
-            .secret
-            .as_ref()
-            .map(|s| s.expose_secret().as_bytes())
-            .expect("refresh secret is resolved before the state is built")
+    /// The key refresh and one-time tokens are stored under.
+    pub fn key(&self) -> &TokenKey {
+        &self.signin.key
+    }
+
+    /// `None` when no mail server is configured.
+    pub fn mail(&self) -> Option<&MailService> {
+        self.signin.mail.as_ref()
+    }
+
+    pub fn refresher(&self) -> Refresher<'_> {
+        Refresher {
+            db: &self.db,
+            key: self.key(),
+            tokens: &self.tokens,
+            metrics: &self.metrics,
+            policy: self.settings.refresh.policy(),
+        }
+    }
+
+    /// The caller's IP (believing `TRUST_PROXY` hops) and user agent.
+    pub fn client(&self, req: &HttpRequest) -> ClientInfo {
+        ClientInfo::from_request(req, self.settings.trust_proxy)
     }
 }

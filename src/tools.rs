@@ -37,12 +37,12 @@ pub fn run(command: &Command, settings: &Settings, db: &Db) -> anyhow::Result<bo
                 Some(n) => UserName::parse("name", n).map_err(field)?,
                 None => UserName::from_email(&email),
             };
-            let password = read_password(password.as_deref(), *password_stdin)?;
+            let password = read_password(password.as_deref(), *password_stdin, settings)?;
             let hash = hash_blocking(&settings.scrypt, password.expose())?;
             let user = write_tx(conn, |conn| {
                 let user = create_user_in(conn, &email, &name, Some(&hash), true)?;
                 if *admin && !user.is_admin() {
-                    User::set_role(conn, &user.id, crate::db::models::user::ROLE_ADMIN)?;
+                    User::set_role(conn, &user.id, crate::db::models::user::Role::Admin)?;
                 }
                 Ok(User::find(conn, &user.id)?.unwrap_or(user))
             })
@@ -91,7 +91,7 @@ pub fn run(command: &Command, settings: &Settings, db: &Db) -> anyhow::Result<bo
             password_stdin,
         } => {
             let user = find(conn, email)?;
-            let password = read_password(password.as_deref(), *password_stdin)?;
+            let password = read_password(password.as_deref(), *password_stdin, settings)?;
             let hash = hash_blocking(&settings.scrypt, password.expose())?;
             write_tx(conn, |conn| set_password_in(conn, &user, &hash)).map_err(api)?;
             println!(
@@ -151,7 +151,11 @@ fn prompt(question: &str) -> anyhow::Result<String> {
 }
 
 /// The password from the flag, standard input, or a hidden prompt (asked twice).
-fn read_password(flag: Option<&str>, from_stdin: bool) -> anyhow::Result<Password> {
+fn read_password(
+    flag: Option<&str>,
+    from_stdin: bool,
+    settings: &Settings,
+) -> anyhow::Result<Password> {
     let raw = match (flag, from_stdin) {
         (Some(p), _) => p.to_string(),
         (None, true) => {
@@ -172,7 +176,7 @@ fn read_password(flag: Option<&str>, from_stdin: bool) -> anyhow::Result<Passwor
             first
         }
     };
-    Password::parse("password", &raw).map_err(field)
+    Password::parse("password", &raw, settings.passwords).map_err(field)
 }
 
 fn print_table(users: &[User]) {
@@ -182,7 +186,7 @@ fn print_table(users: &[User]) {
             [
                 u.email.clone(),
                 u.name.clone(),
-                u.role.clone(),
+                u.role.to_string(),
                 if u.email_verified { "yes" } else { "no" }.into(),
                 if u.disabled { "yes" } else { "no" }.into(),
                 u.created_at.and_utc().format("%Y-%m-%d %H:%M").to_string(),

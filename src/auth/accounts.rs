@@ -1,10 +1,15 @@
-//! Creating accounts, whatever the sign-in method.
+//! Account rules that every path shares: creating accounts, the last admin, replacing a
+//! password, the initial admin.
 
-use crate::db::models::user::{ROLE_ADMIN, ROLE_USER};
-use crate::db::models::{new_id, now, NewUser, User};
-use crate::db::{lock_first_user, DbConn};
+use chrono::NaiveDateTime;
+
+use crate::db::models::session::reason;
+use crate::db::models::user::Role;
+use crate::db::models::{new_id, now, NewUser, OneTimeToken, Session, User};
+use crate::db::{lock_admins, lock_first_user, DbConn};
 use crate::domain::{Email, UserName};
 use crate::error::{ApiError, ApiResult};
+use crate::mail::templates::Kind;
 
 /// The first account ever created becomes admin; a taken email is `409`.
 pub fn create_user_in(
@@ -21,6 +26,7 @@ pub fn create_user_in(
     }
     let now = now();
     let id = new_id();
+    let role = if first { Role::Admin } else { Role::User };
     User::insert(
         conn,
         &NewUser {
@@ -28,7 +34,7 @@ pub fn create_user_in(
             email: email.as_str(),
             name: name.as_str(),
             password_hash,
-            role: if first { ROLE_ADMIN } else { ROLE_USER },
+            role: role.as_str(),
             email_verified,
             disabled: false,
             created_at: now,
@@ -38,35 +44,76 @@ pub fn create_user_in(
     User::find(conn, &id)?.ok_or(ApiError::NotFound)
 }
 
-/// True when `user` is the only enabled admin: removing, demoting or disabling it would
-/// leave nobody able to administer.
-pub fn is_last_active_admin(conn: &mut DbConn, user: &User) -> ApiResult<bool> {
-    if !user.is_admin() || user.disabled {
-        return Ok(false);
+/// Refuses a change that would take `user` out of the enabled admins when it is the last
+/// one. Admin changes take one lock, so two admins disabling each other at the same
+/// moment cannot both pass the count.
+pub fn keep_an_admin_in(conn: &mut DbConn, user: &User) -> ApiResult<()> {
+    lock_admins(conn)?;
+    let Some(current) = User::find(conn, &user.id)? else {
+        return Err(ApiError::NotFound);
+    };
+    if current.is_admin() && !current.disabled && User::count_active_admins(conn)? <= 1 {
+        return Err(ApiError::LastAdmin);
     }
-    Ok(User::count_active_admins(conn)? <= 1)
+    Ok(())
 }
 
 /// Deletes the user (sessions and tokens go with it), refusing the last admin.
 pub fn delete_user_in(conn: &mut DbConn, user: &User) -> ApiResult<()> {
-    if is_last_active_admin(conn, user)? {
-        return Err(ApiError::LastAdmin);
-    }
+    keep_an_admin_in(conn, user)?;
     User::delete(conn, &user.id)?;
     Ok(())
 }
 
-/// Sets a password (already hashed) and signs the user out everywhere.
-pub fn set_password_in(conn: &mut DbConn, user: &User, hash: &str) -> ApiResult<()> {
-    let now = now();
+/// Links that a new password makes moot: whoever asked for them knew the old state.
+const VOIDED_BY_A_NEW_PASSWORD: [Kind; 3] = [Kind::PasswordReset, Kind::MagicLink, Kind::Invite];
+
+/// Sets a new password (already hashed), whoever sets it: the user, a reset link, an
+/// invitation, an admin or the command line. Outstanding reset, magic-link and invite
+/// links stop working; a pending verification link keeps the new password; every
+/// session but `keep` ends.
+pub fn replace_password_in(
+    conn: &mut DbConn,
+    user: &User,
+    hash: &str,
+    keep: Option<&str>,
+    why: &str,
+    now: NaiveDateTime,
+) -> ApiResult<()> {
     User::set_password_hash(conn, &user.id, hash, now)?;
-    crate::db::models::Session::revoke_all(
-        conn,
-        &user.id,
-        None,
-        crate::db::models::session::reason::PASSWORD_SET_BY_ADMIN,
-        now,
-    )?;
+    let kinds = VOIDED_BY_A_NEW_PASSWORD.map(Kind::name);
+    OneTimeToken::void_for_user(conn, &kinds, &user.id, &user.email, now)?;
+    if let Some(old) = &user.password_hash {
+        OneTimeToken::rebind_password(conn, Kind::VerifyEmail.name(), &user.id, old, hash)?;
+    }
+    Session::revoke_all(conn, &user.id, keep, why, now)?;
+    Ok(())
+}
+
+/// Sets a password for an admin or the command line: the user is signed out everywhere.
+pub fn set_password_in(conn: &mut DbConn, user: &User, hash: &str) -> ApiResult<()> {
+    replace_password_in(conn, user, hash, None, reason::PASSWORD_SET_BY_ADMIN, now())
+}
+
+/// The address is now proven. An account whose address was never verified loses what an
+/// unproven registrant may have left on it: its sessions, and its password unless
+/// `keep_password` is the one the proof vouches for (see `OneTimeToken::password_hash`).
+pub fn prove_email_in(
+    conn: &mut DbConn,
+    user: &mut User,
+    keep_password: Option<&str>,
+    now: NaiveDateTime,
+) -> ApiResult<()> {
+    if user.email_verified {
+        return Ok(());
+    }
+    User::set_email_verified(conn, &user.id, now)?;
+    user.email_verified = true;
+    if user.password_hash.as_deref() != keep_password {
+        User::set_password(conn, &user.id, keep_password, now)?;
+        user.password_hash = keep_password.map(str::to_string);
+    }
+    Session::revoke_all(conn, &user.id, None, reason::EMAIL_PROVEN, now)?;
     Ok(())
 }
 
@@ -94,7 +141,7 @@ pub fn ensure_initial_user_in(
         match User::find_by_email(conn, email.as_str())? {
             None => {
                 let user = create_user_in(conn, &email, &name, hash.as_deref(), true)?;
-                User::set_role(conn, &user.id, ROLE_ADMIN)?;
+                User::set_role(conn, &user.id, Role::Admin)?;
                 tracing::info!(email = %user.email, "created the initial admin");
             }
             Some(user) if user.password_hash.is_none() => {

@@ -4,9 +4,8 @@
 
 use crate::auth::client::ClientInfo;
 use crate::db::models::{new_id, now, AuditEvent};
-use crate::db::DbConn;
+use crate::db::{Db, DbConn};
 use crate::error::ApiResult;
-use crate::state::AppState;
 
 /// Event kinds, as stored and filtered on.
 pub mod kind {
@@ -83,36 +82,9 @@ pub fn record_in(conn: &mut DbConn, e: Event<'_>) -> ApiResult<()> {
 }
 
 /// Records an event on its own; a failure is logged, never passed to the client.
-pub async fn record(state: &AppState, e: Event<'_>) {
+pub async fn record(db: &Db, e: Event<'_>) {
     let row = e.into_row();
-    if let Err(err) = state
-        .db
-        .run(move |c| Ok(AuditEvent::insert(c, &row)?))
-        .await
-    {
+    if let Err(err) = db.run(move |c| Ok(AuditEvent::insert(c, &row)?)).await {
         tracing::error!(error = %err, "could not write an audit event");
     }
-}
-
-/// Counts a refused sign-in in the metrics and records it in the audit log. (A
-/// successful one is recorded with its session, in `sessions::create_session_in`.)
-pub async fn sign_in_refused(
-    state: &AppState,
-    method: &str,
-    outcome: &str,
-    user_id: Option<&str>,
-    client: &ClientInfo,
-) {
-    state.metrics.sign_in(method, outcome);
-    record(
-        state,
-        Event {
-            kind: kind::SIGN_IN_FAILED,
-            actor: user_id,
-            subject: user_id,
-            client: Some(client),
-            detail: Some(format!("{method}: {outcome}")),
-        },
-    )
-    .await;
 }

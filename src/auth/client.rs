@@ -17,17 +17,21 @@ const MAX_USER_AGENT: usize = 512;
 impl ClientInfo {
     pub fn from_request(req: &HttpRequest, trust_proxy: usize) -> ClientInfo {
         let peer = req.peer_addr().map(|a| a.ip());
-        let forwarded = req
+        // Several header lines are one list, in order (RFC 9110, 5.3). A line that is not
+        // text spoils the whole list: trusting only part of it could pick the wrong hop.
+        let lines: Option<Vec<&str>> = req
             .headers()
-            .get("x-forwarded-for")
-            .and_then(|v| v.to_str().ok());
+            .get_all("x-forwarded-for")
+            .map(|v| v.to_str().ok())
+            .collect();
+        let forwarded = lines.map(|l| l.join(","));
         let user_agent = req
             .headers()
             .get(actix_web::http::header::USER_AGENT)
             .and_then(|v| v.to_str().ok())
             .map(|s| s.chars().take(MAX_USER_AGENT).collect());
         ClientInfo {
-            ip: client_ip(peer, forwarded, trust_proxy).map(|ip| ip.to_string()),
+            ip: client_ip(peer, forwarded.as_deref(), trust_proxy).map(|ip| ip.to_string()),
             user_agent,
         }
     }
@@ -35,7 +39,10 @@ impl ClientInfo {
 
 /// With `hops` trusted proxies in front, each appends the address it received from, so
 /// the client is the `hops`-th entry from the right; anything further left was written
-/// by the client itself and is not believed.
+/// by the client itself and is not believed. When the list is shorter than `hops`, the
+/// leftmost entry is the nearest the proxies vouch for. An entry that is not an address
+/// falls back to the peer: never to a shared value that would put every client in one
+/// bucket.
 pub fn client_ip(peer: Option<IpAddr>, forwarded: Option<&str>, hops: usize) -> Option<IpAddr> {
     if hops == 0 {
         return peer;
@@ -52,7 +59,15 @@ pub fn client_ip(peer: Option<IpAddr>, forwarded: Option<&str>, hops: usize) -> 
         return peer;
     }
     let index = entries.len().saturating_sub(hops);
-    entries[index].parse().ok().or(peer)
+    parse_hop(entries[index]).or(peer)
+}
+
+/// An address as proxies write it: bare, or with a port (`1.2.3.4:5678`, `[::1]:80`).
+fn parse_hop(entry: &str) -> Option<IpAddr> {
+    if let Ok(ip) = entry.parse() {
+        return Some(ip);
+    }
+    entry.parse::<std::net::SocketAddr>().ok().map(|a| a.ip())
 }
 
 #[cfg(test)]
@@ -69,5 +84,10 @@ mod tests {
         assert_eq!(client_ip(peer, Some("1.2.3.4"), 3), "1.2.3.4".parse().ok());
         assert_eq!(client_ip(peer, Some("garbage"), 1), peer);
         assert_eq!(client_ip(peer, None, 1), peer);
+        assert_eq!(
+            client_ip(peer, Some("1.2.3.4:5678"), 1),
+            "1.2.3.4".parse().ok()
+        );
+        assert_eq!(client_ip(peer, Some("[::1]:80"), 1), "::1".parse().ok());
     }
 }

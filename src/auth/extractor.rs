@@ -1,7 +1,10 @@
-//! Request guards: a signed-in user (a valid access token, no database round trip) and
-//! a service caller (one of `SERVICE_TOKENS`).
+//! Request guards. `Bearer` is a valid access token and nothing more (no database round
+//! trip). `CurrentUser` is a valid access token whose session is still live and whose
+//! account is in good standing, checked once per request in one query; `AdminUser` adds
+//! the account's current role. `ServiceCaller` is one of `SERVICE_TOKENS`.
 
-use std::future::{ready, Ready};
+use std::future::{ready, Future, Ready};
+use std::pin::Pin;
 
 use actix_web::dev::Payload;
 use actix_web::http::header;
@@ -10,15 +13,15 @@ use secrecy::ExposeSecret;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
+use crate::auth::signin::gate;
 use crate::auth::tokens::Claims;
+use crate::db::models::{now, Session, User};
 use crate::error::ApiError;
 use crate::state::AppState;
 
-/// The caller's verified access-token claims.
-pub struct AuthUser(pub Claims);
-
-fn state(req: &HttpRequest) -> Result<&web::Data<AppState>, ApiError> {
+fn state(req: &HttpRequest) -> Result<web::Data<AppState>, ApiError> {
     req.app_data::<web::Data<AppState>>()
+        .cloned()
         .ok_or_else(|| ApiError::Unexpected(anyhow::anyhow!("application state missing")))
 }
 
@@ -32,21 +35,88 @@ pub fn bearer(req: &HttpRequest) -> Option<&str> {
         .filter(|t| !t.is_empty())
 }
 
-impl FromRequest for AuthUser {
+fn verified_claims(req: &HttpRequest, state: &AppState) -> Result<Claims, ApiError> {
+    let token = bearer(req).ok_or(ApiError::Unauthorized("A bearer access token is required."))?;
+    state
+        .tokens
+        .verify(token)
+        .map_err(|_| ApiError::Unauthorized("The access token is invalid or expired."))
+}
+
+/// The caller's verified access-token claims, checked without the database.
+pub struct Bearer(pub Claims);
+
+impl FromRequest for Bearer {
     type Error = ApiError;
     type Future = Ready<Result<Self, Self::Error>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        ready((|| {
-            let state = state(req)?;
-            let token =
-                bearer(req).ok_or(ApiError::Unauthorized("A bearer access token is required."))?;
-            let claims = state
-                .tokens
-                .verify(token)
-                .map_err(|_| ApiError::Unauthorized("The access token is invalid or expired."))?;
-            Ok(AuthUser(claims))
-        })())
+        ready(state(req).and_then(|s| verified_claims(req, &s).map(Bearer)))
+    }
+}
+
+/// A signed-in caller whose session is live and whose account may go on using it.
+pub struct CurrentUser {
+    pub claims: Claims,
+    /// The account as it is now (not the token's copy).
+    pub user: User,
+}
+
+impl CurrentUser {
+    pub fn session_id(&self) -> &str {
+        &self.claims.sid
+    }
+}
+
+type Checked<T> = Pin<Box<dyn Future<Output = Result<T, ApiError>>>>;
+
+impl FromRequest for CurrentUser {
+    type Error = ApiError;
+    type Future = Checked<Self>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let checked = state(req).and_then(|s| Ok((verified_claims(req, &s)?, s)));
+        Box::pin(async move {
+            let (claims, state) = checked?;
+            let sid = claims.sid.clone();
+            let found = state
+                .db
+                .run(move |conn| Ok(Session::find_with_user(conn, &sid)?))
+                .await?;
+            let user = match found {
+                Some((session, user)) if session.is_active(now()) && user.id == claims.sub => user,
+                Some(_) => return Err(ApiError::Unauthorized("This session has ended.")),
+                None => return Err(ApiError::Unauthorized("This session has ended.")),
+            };
+            gate::standing(&user).map_err(|r| r.error())?;
+            Ok(CurrentUser { claims, user })
+        })
+    }
+}
+
+/// A signed-in caller who is, right now, an enabled admin.
+pub struct AdminUser(pub CurrentUser);
+
+impl AdminUser {
+    pub fn id(&self) -> &str {
+        &self.0.user.id
+    }
+}
+
+impl FromRequest for AdminUser {
+    type Error = ApiError;
+    type Future = Checked<Self>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let current = CurrentUser::from_request(req, payload);
+        Box::pin(async move {
+            let current = current.await?;
+            if current.user.is_admin() {
+                Ok(AdminUser(current))
+            } else {
+                Err(ApiError::Forbidden)
+            }
+        })
     }
 }
 
@@ -58,28 +128,35 @@ impl FromRequest for ServiceCaller {
     type Future = Ready<Result<Self, Self::Error>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        ready((|| {
-            let state = state(req)?;
-            let tokens = &state.settings.service_tokens;
-            if tokens.is_empty() {
-                return Err(ApiError::FeatureDisabled(
-                    "Token introspection (SERVICE_TOKENS)",
-                ));
-            }
-            let presented =
-                bearer(req).ok_or(ApiError::Unauthorized("A service token is required."))?;
-            // Compare digests so neither the length nor the content leaks through timing,
-            // and check every configured token.
-            let presented = Sha256::digest(presented.as_bytes());
-            let mut matched = subtle::Choice::from(0);
-            for t in tokens {
-                matched |= Sha256::digest(t.expose_secret().as_bytes()).ct_eq(&presented);
-            }
-            if bool::from(matched) {
-                Ok(ServiceCaller)
-            } else {
-                Err(ApiError::Unauthorized("The service token is not valid."))
-            }
-        })())
+        ready(state(req).and_then(|state| service_caller(req, &state)))
     }
+}
+
+fn service_caller(req: &HttpRequest, state: &AppState) -> Result<ServiceCaller, ApiError> {
+    let tokens = &state.settings.service_tokens;
+    if tokens.is_empty() {
+        return Err(ApiError::FeatureDisabled(
+            "Token introspection (SERVICE_TOKENS)",
+        ));
+    }
+    let presented = bearer(req).ok_or(ApiError::Unauthorized("A service token is required."))?;
+    if is_service_token(tokens, presented) {
+        return Ok(ServiceCaller);
+    }
+    // A user's access token (even an admin's) is a valid caller without this right.
+    if state.tokens.verify(presented).is_ok() {
+        return Err(ApiError::Forbidden);
+    }
+    Err(ApiError::Unauthorized("The service token is not valid."))
+}
+
+/// Compares digests so neither the length nor the content leaks through timing, and
+/// checks every configured token.
+pub fn is_service_token(tokens: &[secrecy::SecretString], presented: &str) -> bool {
+    let presented = Sha256::digest(presented.as_bytes());
+    let mut matched = subtle::Choice::from(0);
+    for t in tokens {
+        matched |= Sha256::digest(t.expose_secret().as_bytes()).ct_eq(&presented);
+    }
+    bool::from(matched)
 }

@@ -1,7 +1,9 @@
 //! scrypt password hashing (PHC strings) on a bounded pool: at most `concurrency` hashes
-//! run at once, each on a blocking thread, and a login flood queues instead of
-//! exhausting memory (one hash at the default cost takes 128 MiB).
+//! run at once, each on a blocking thread, and at most `queue` requests wait for one; a
+//! flood beyond that is answered `503 overloaded` at once instead of piling up (one hash
+//! at the default cost takes 128 MiB).
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use anyhow::Context;
@@ -18,6 +20,9 @@ use crate::settings::ScryptSettings;
 pub struct PasswordHasher {
     params: Params,
     permits: Arc<Semaphore>,
+    /// Requests waiting for a permit, and how many may.
+    waiting: Arc<AtomicUsize>,
+    queue: usize,
     /// A hash of a random password at the current cost, verified when the account is
     /// unknown so that both failures take the same time.
     dummy: Arc<str>,
@@ -43,6 +48,8 @@ impl PasswordHasher {
         Ok(PasswordHasher {
             params,
             permits: Arc::new(Semaphore::new(s.concurrency)),
+            waiting: Arc::new(AtomicUsize::new(0)),
+            queue: s.queue,
             dummy: dummy.into(),
         })
     }
@@ -51,11 +58,17 @@ impl PasswordHasher {
         &self,
         f: impl FnOnce() -> anyhow::Result<T> + Send + 'static,
     ) -> ApiResult<T> {
-        let _permit = self
-            .permits
-            .acquire()
-            .await
-            .map_err(|e| ApiError::Unexpected(e.into()))?;
+        let _permit = match self.permits.clone().try_acquire_owned() {
+            Ok(permit) => permit,
+            Err(_) => {
+                let _waiting = Waiting::enter(&self.waiting, self.queue)?;
+                self.permits
+                    .clone()
+                    .acquire_owned()
+                    .await
+                    .map_err(|e| ApiError::Unexpected(e.into()))?
+            }
+        };
         tokio::task::spawn_blocking(f)
             .await
             .map_err(|e| ApiError::Unexpected(e.into()))?
@@ -96,6 +109,25 @@ impl PasswordHasher {
     }
 }
 
+/// A request counted as waiting for a hash until dropped.
+struct Waiting<'a>(&'a AtomicUsize);
+
+impl<'a> Waiting<'a> {
+    fn enter(count: &'a AtomicUsize, max: usize) -> ApiResult<Waiting<'a>> {
+        let guard = Waiting(count);
+        if count.fetch_add(1, Ordering::AcqRel) >= max {
+            return Err(ApiError::Overloaded);
+        }
+        Ok(guard)
+    }
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
 /// Hashes on the calling thread, for the command line (never call it on the executor).
 pub fn hash_blocking(s: &ScryptSettings, password: &str) -> anyhow::Result<String> {
     let params = Params::new(s.log_n, s.r, s.p, Params::RECOMMENDED_LEN)
@@ -131,6 +163,7 @@ mod tests {
             r: 8,
             p: 1,
             concurrency: 2,
+            queue: 32,
         }
     }
 
@@ -161,6 +194,27 @@ mod tests {
             .unwrap();
         assert!(v.ok);
         assert!(v.rehash.unwrap().starts_with("$scrypt$ln=5,"));
+    }
+
+    #[tokio::test]
+    async fn a_full_queue_is_refused_at_once() {
+        let mut s = settings(4);
+        (s.concurrency, s.queue) = (1, 1);
+        let h = PasswordHasher::new(&s).await.unwrap();
+        // Hold the only permit, so the next request waits and the one after is refused.
+        let held = h.permits.clone().acquire_owned().await.unwrap();
+        let waiter = tokio::spawn({
+            let h = h.clone();
+            async move { h.hash(SecretString::from("a long passphrase")).await }
+        });
+        while h.waiting.load(Ordering::Acquire) == 0 {
+            tokio::task::yield_now().await;
+        }
+        let refused = h.hash(SecretString::from("a long passphrase")).await;
+        assert!(matches!(refused, Err(ApiError::Overloaded)));
+        drop(held);
+        assert!(waiter.await.unwrap().is_ok());
+        assert_eq!(h.waiting.load(Ordering::Acquire), 0);
     }
 
     #[tokio::test]

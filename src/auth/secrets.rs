@@ -28,7 +28,7 @@ pub fn resolve(settings: &mut Settings) -> anyhow::Result<()> {
     let mut take = |name: &str| -> SecretString {
         let value = stored.entry(name.to_string()).or_insert_with(|| {
             changed = true;
-            crate::auth::refresh::generate() + &crate::auth::refresh::generate()
+            crate::auth::opaque_token::generate() + &crate::auth::opaque_token::generate()
         });
         SecretString::from(value.clone())
     };

@@ -1,126 +1,51 @@
-//! Sessions and refresh-token rotation. The functions ending in `_in` run inside a write
-//! transaction the caller opened; the async ones wrap a whole step.
+//! Sessions after sign-in: refresh-token rotation with reuse detection, logout, and
+//! pruning. The functions ending in `_in` run inside a write transaction the caller
+//! opened.
 
-use actix_web::web;
-use chrono::{Duration as ChronoDuration, NaiveDateTime};
+use chrono::NaiveDateTime;
 
 use crate::auth::audit;
 use crate::auth::client::ClientInfo;
-use crate::auth::refresh;
-use crate::auth::tokens::AccessToken;
+use crate::auth::opaque_token::{looks_valid, TokenKey};
+use crate::auth::signin::gate;
+use crate::auth::signin::session::{issue, SignedIn};
+use crate::auth::tokens::TokenIssuer;
 use crate::db::models::session::reason;
-use crate::db::models::{
-    new_id, now, span, NewRefreshToken, NewSession, RefreshToken, Session, User,
-};
-use crate::db::{lock_user, write_tx, DbConn};
+use crate::db::models::{new_id, now, span, NewRefreshToken, RefreshToken, Session, User};
+use crate::db::{write_tx, Db, DbConn};
 use crate::error::{ApiError, ApiResult};
-use crate::state::AppState;
+use crate::metrics::Metrics;
+use crate::settings::SessionPolicy;
 
-/// A completed sign-in: what the response carries.
-pub struct SignedIn {
-    pub user: User,
-    pub session_id: String,
-    pub access: AccessToken,
-    /// `None` when a refresh inside the reuse grace window answered with an access token only.
-    pub refresh_token: Option<String>,
+/// What a presented refresh token stands for.
+enum Presented {
+    /// Unknown, expired, or its session ended.
+    Unusable,
+    /// Not yet exchanged.
+    Current(RefreshToken, Session),
+    /// Exchanged already; `in_grace` while within `REFRESH_REUSE_GRACE` of that.
+    Spent { session: Session, in_grace: bool },
 }
 
-/// A refresh token not yet stored: the token for the client, its hash for the database.
-pub struct FreshToken {
-    pub token: String,
-    pub hash: String,
-}
-
-impl FreshToken {
-    pub fn new(state: &AppState) -> FreshToken {
-        let token = refresh::generate();
-        let hash = refresh::hash(state.refresh_key(), &token);
-        FreshToken { token, hash }
-    }
-}
-
-/// Opens a session for `user_id` with its first refresh token, revoking the oldest
-/// sessions beyond `MAX_ACTIVE_SESSIONS`, and records the sign-in (`method`) in the audit
-/// log and the metrics. Every way of signing in goes through here. Returns the session id.
-pub fn create_session_in(
+fn presented_in(
     conn: &mut DbConn,
-    st: &AppState,
-    user_id: &str,
-    token_hash: &str,
-    client: &ClientInfo,
-    method: &'static str,
-) -> ApiResult<String> {
-    let now = now();
-    lock_user(conn, user_id)?;
-    let active = Session::list_active(conn, user_id, now)?;
-    // Newest first: keep max_active - 1 of them to make room for this one.
-    let keep = st.settings.max_active_sessions.saturating_sub(1) as usize;
-    for old in active.iter().skip(keep) {
-        Session::revoke(conn, &old.id, reason::SESSION_LIMIT, now)?;
-    }
-    let session_id = new_id();
-    let expires_at = now + span(st.settings.refresh.ttl);
-    Session::insert(
-        conn,
-        &NewSession {
-            id: &session_id,
-            user_id,
-            created_at: now,
-            last_used_at: now,
-            expires_at,
-            user_agent: client.user_agent.as_deref(),
-            ip: client.ip.as_deref(),
+    hash: &str,
+    grace: chrono::Duration,
+    now: NaiveDateTime,
+) -> ApiResult<Presented> {
+    let Some(token) = RefreshToken::find_by_hash(conn, hash)? else {
+        return Ok(Presented::Unusable);
+    };
+    let session = match Session::find(conn, &token.session_id)? {
+        Some(s) if s.is_active(now) && token.expires_at > now => s,
+        _ => return Ok(Presented::Unusable),
+    };
+    Ok(match token.rotated_at {
+        None => Presented::Current(token, session),
+        Some(at) => Presented::Spent {
+            session,
+            in_grace: now < at + grace,
         },
-    )?;
-    RefreshToken::insert(
-        conn,
-        &NewRefreshToken {
-            id: &new_id(),
-            session_id: &session_id,
-            token_hash,
-            created_at: now,
-            expires_at,
-        },
-    )?;
-    let event = audit::Event::by_self(audit::kind::SIGN_IN, user_id, client);
-    audit::record_in(conn, event.detail(format!("{method}: success")))?;
-    st.metrics.sign_in(method, "success");
-    Ok(session_id)
-}
-
-/// Signs `user` in on a new session.
-pub async fn sign_in(
-    state: &web::Data<AppState>,
-    user: User,
-    client: ClientInfo,
-    method: &'static str,
-) -> ApiResult<SignedIn> {
-    let fresh = FreshToken::new(state);
-    let (st, user_id, hash) = (state.clone(), user.id.clone(), fresh.hash.clone());
-    let session_id = state
-        .db
-        .run(move |conn| {
-            write_tx(conn, |conn| {
-                create_session_in(conn, &st, &user_id, &hash, &client, method)
-            })
-        })
-        .await?;
-    finish(state, user, session_id, Some(fresh.token))
-}
-
-/// Issues the access token for a session that is already stored.
-pub fn finish(
-    state: &AppState,
-    user: User,
-    session_id: String,
-    refresh_token: Option<String>,
-) -> ApiResult<SignedIn> {
-    let access = state.tokens.issue(&user, &session_id)?;
-    Ok(SignedIn {
-        user,
-        session_id,
-        access,
-        refresh_token,
     })
 }
 
@@ -141,7 +66,7 @@ pub enum RefreshOutcome {
     Reused {
         user_id: String,
     },
-    Disabled,
+    Refused(gate::Refusal),
     Invalid,
 }
 
@@ -150,138 +75,207 @@ pub fn refresh_in(
     conn: &mut DbConn,
     presented_hash: &str,
     successor_hash: &str,
-    lifetime: ChronoDuration,
-    grace: ChronoDuration,
+    policy: &SessionPolicy,
     now: NaiveDateTime,
 ) -> ApiResult<RefreshOutcome> {
-    let Some(token) = RefreshToken::find_by_hash(conn, presented_hash)? else {
-        return Ok(RefreshOutcome::Invalid);
+    let grace = span(policy.reuse_grace);
+    let (token, session) = match presented_in(conn, presented_hash, grace, now)? {
+        Presented::Unusable => return Ok(RefreshOutcome::Invalid),
+        Presented::Current(token, session) => (Some(token), session),
+        Presented::Spent { session, .. } => (None, session),
     };
-    let Some(session) = Session::find(conn, &token.session_id)? else {
-        return Ok(RefreshOutcome::Invalid);
-    };
-    if !session.is_active(now) || token.expires_at <= now {
-        return Ok(RefreshOutcome::Invalid);
-    }
     let Some(user) = User::find(conn, &session.user_id)? else {
         return Ok(RefreshOutcome::Invalid);
     };
-    if user.disabled {
-        return Ok(RefreshOutcome::Disabled);
+    if let Err(refusal) = gate::standing(&user) {
+        return Ok(RefreshOutcome::Refused(refusal));
     }
-    if token.rotated_at.is_none() && RefreshToken::claim_rotation(conn, &token.id, now)? == 1 {
-        let expires_at = now + lifetime;
-        RefreshToken::insert(
-            conn,
-            &NewRefreshToken {
-                id: &new_id(),
-                session_id: &session.id,
-                token_hash: successor_hash,
-                created_at: now,
-                expires_at,
-            },
-        )?;
-        Session::touch(conn, &session.id, now, expires_at)?;
-        return Ok(RefreshOutcome::Rotated {
-            user,
-            session_id: session.id,
-        });
+    if let Some(token) = token {
+        if RefreshToken::claim_rotation(conn, &token.id, now)? == 1 {
+            let expires_at = now + span(policy.lifetime);
+            RefreshToken::insert(
+                conn,
+                &NewRefreshToken {
+                    id: &new_id(),
+                    session_id: &session.id,
+                    token_hash: successor_hash,
+                    created_at: now,
+                    expires_at,
+                },
+            )?;
+            Session::touch(conn, &session.id, now, expires_at)?;
+            return Ok(RefreshOutcome::Rotated {
+                user,
+                session_id: session.id,
+            });
+        }
     }
     // Rotated before, or by a concurrent request a moment ago: read when.
-    let rotated_at = match token.rotated_at {
-        Some(at) => at,
-        None => RefreshToken::find_by_hash(conn, presented_hash)?
-            .and_then(|t| t.rotated_at)
-            .unwrap_or(now),
-    };
-    if now < rotated_at + grace {
-        Session::touch(conn, &session.id, now, session.expires_at)?;
-        Ok(RefreshOutcome::Grace {
-            user,
-            session_id: session.id,
-        })
-    } else {
-        Session::revoke(conn, &session.id, reason::REFRESH_TOKEN_REUSED, now)?;
-        Ok(RefreshOutcome::Reused { user_id: user.id })
+    match presented_in(conn, presented_hash, grace, now)? {
+        Presented::Spent { in_grace: true, .. } => {
+            Session::touch(conn, &session.id, now, session.expires_at)?;
+            Ok(RefreshOutcome::Grace {
+                user,
+                session_id: session.id,
+            })
+        }
+        _ => {
+            Session::revoke(conn, &session.id, reason::REFRESH_TOKEN_REUSED, now)?;
+            Ok(RefreshOutcome::Reused { user_id: user.id })
+        }
     }
 }
 
-/// Exchanges a refresh token. Reuse after the grace window revokes the session (that
-/// change is committed) and answers `401 refresh_token_reused`.
-pub async fn refresh(
-    state: &AppState,
-    presented: &str,
-    client: &ClientInfo,
-) -> ApiResult<SignedIn> {
-    if !refresh::looks_valid(presented) {
-        state.metrics.refresh("invalid");
-        return Err(invalid_refresh());
-    }
-    let presented_hash = refresh::hash(state.refresh_key(), presented);
-    let successor = FreshToken::new(state);
-    let successor_hash = successor.hash.clone();
-    let lifetime = span(state.settings.refresh.ttl);
-    let grace = span(state.settings.refresh.reuse_grace);
-    let outcome = state
-        .db
-        .run(move |conn| {
-            write_tx(conn, |conn| {
-                refresh_in(
-                    conn,
-                    &presented_hash,
-                    &successor_hash,
-                    lifetime,
-                    grace,
-                    now(),
-                )
+/// What a refresh needs. Cheap to build from the service state.
+pub struct Refresher<'a> {
+    pub db: &'a Db,
+    pub key: &'a TokenKey,
+    pub tokens: &'a TokenIssuer,
+    pub metrics: &'a Metrics,
+    pub policy: SessionPolicy,
+}
+
+impl Refresher<'_> {
+    /// Exchanges a refresh token. Reuse after the grace window revokes the session (that
+    /// change is committed) and answers `401 refresh_token_reused`.
+    pub async fn refresh(&self, presented: &str, client: &ClientInfo) -> ApiResult<SignedIn> {
+        if !looks_valid(presented) {
+            self.metrics.refresh("invalid");
+            return Err(invalid_refresh());
+        }
+        let presented_hash = self.key.hash(presented);
+        let successor = self.key.fresh();
+        let successor_hash = successor.hash.clone();
+        let policy = self.policy;
+        let outcome = self
+            .db
+            .run(move |conn| {
+                write_tx(conn, |conn| {
+                    refresh_in(conn, &presented_hash, &successor_hash, &policy, now())
+                })
             })
-        })
-        .await?;
-    match outcome {
-        RefreshOutcome::Rotated { user, session_id } => {
-            state.metrics.refresh("rotated");
-            finish(state, user, session_id, Some(successor.token))
-        }
-        RefreshOutcome::Grace { user, session_id } => {
-            state.metrics.refresh("grace");
-            finish(state, user, session_id, None)
-        }
-        RefreshOutcome::Reused { user_id } => {
-            state.metrics.refresh("reused");
-            tracing::warn!(%user_id, "refresh token reused after rotation; session revoked");
-            let event = audit::Event {
-                subject: Some(&user_id),
-                client: Some(client),
-                ..audit::Event::new(audit::kind::REFRESH_TOKEN_REUSED)
-            };
-            audit::record(state, event).await;
-            Err(ApiError::RefreshTokenReused)
-        }
-        RefreshOutcome::Disabled => {
-            state.metrics.refresh("disabled");
-            Err(ApiError::AccountDisabled)
-        }
-        RefreshOutcome::Invalid => {
-            state.metrics.refresh("invalid");
-            Err(invalid_refresh())
+            .await?;
+        match outcome {
+            RefreshOutcome::Rotated { user, session_id } => {
+                self.metrics.refresh("rotated");
+                issue(self.tokens, user, session_id, Some(successor.token))
+            }
+            RefreshOutcome::Grace { user, session_id } => {
+                self.metrics.refresh("grace");
+                issue(self.tokens, user, session_id, None)
+            }
+            RefreshOutcome::Reused { user_id } => {
+                self.metrics.refresh("reused");
+                reused(self.db, &user_id, client).await;
+                Err(ApiError::RefreshTokenReused)
+            }
+            RefreshOutcome::Refused(refusal) => {
+                self.metrics.refresh(refusal.outcome());
+                Err(refusal.error())
+            }
+            RefreshOutcome::Invalid => {
+                self.metrics.refresh("invalid");
+                Err(invalid_refresh())
+            }
         }
     }
+}
+
+async fn reused(db: &Db, user_id: &str, client: &ClientInfo) {
+    tracing::warn!(%user_id, "refresh token reused after rotation; session revoked");
+    let event = audit::Event {
+        subject: Some(user_id),
+        client: Some(client),
+        ..audit::Event::new(audit::kind::REFRESH_TOKEN_REUSED)
+    };
+    audit::record(db, event).await;
 }
 
 fn invalid_refresh() -> ApiError {
     ApiError::Unauthorized("The refresh token is missing, expired or revoked. Sign in again.")
 }
 
-/// The session a refresh token belongs to, if the token is known and its session active.
-pub fn session_of_refresh_token(
+/// Who asks to sign out: the holder of an access token, or of a refresh token.
+pub enum LogoutBy {
+    Session { user_id: String, session_id: String },
+    RefreshToken { hash: String },
+}
+
+/// What a logout did.
+pub enum LogoutOutcome {
+    Done {
+        user_id: String,
+    },
+    /// A refresh token spent beyond the grace window: treated as theft, as at refresh.
+    Reused {
+        user_id: String,
+    },
+}
+
+/// Ends this session, or every session of the user with `all`. A refresh token already
+/// exchanged (after the grace window) may not sign anyone out: its session is revoked
+/// as a reused token's would be, and nothing else.
+pub fn logout_in(
     conn: &mut DbConn,
-    hash: &str,
+    by: LogoutBy,
+    all: bool,
+    grace: std::time::Duration,
+    client: &ClientInfo,
     now: NaiveDateTime,
-) -> ApiResult<Option<Session>> {
-    let Some(token) = RefreshToken::find_by_hash(conn, hash)? else {
-        return Ok(None);
+) -> ApiResult<LogoutOutcome> {
+    let (user_id, session_id) = match by {
+        LogoutBy::Session {
+            user_id,
+            session_id,
+        } => (user_id, session_id),
+        LogoutBy::RefreshToken { hash } => match presented_in(conn, &hash, span(grace), now)? {
+            Presented::Unusable => {
+                return Err(ApiError::Unauthorized("The refresh token is not valid."))
+            }
+            Presented::Spent {
+                session,
+                in_grace: false,
+            } => {
+                Session::revoke(conn, &session.id, reason::REFRESH_TOKEN_REUSED, now)?;
+                return Ok(LogoutOutcome::Reused {
+                    user_id: session.user_id,
+                });
+            }
+            Presented::Current(_, session) | Presented::Spent { session, .. } => {
+                (session.user_id, session.id)
+            }
+        },
     };
-    Ok(Session::find(conn, &token.session_id)?.filter(|s| s.is_active(now)))
+    if all {
+        Session::revoke_all(conn, &user_id, None, reason::LOGOUT_ALL, now)?;
+    } else {
+        Session::revoke(conn, &session_id, reason::LOGOUT, now)?;
+    }
+    let scope = if all { "all sessions" } else { "this session" };
+    let event = audit::Event::by_self(audit::kind::LOGOUT, &user_id, client).detail(scope);
+    audit::record_in(conn, event)?;
+    Ok(LogoutOutcome::Done { user_id })
+}
+
+/// Signs out; see `logout_in`.
+pub async fn logout(
+    db: &Db,
+    by: LogoutBy,
+    all: bool,
+    grace: std::time::Duration,
+    client: &ClientInfo,
+) -> ApiResult<()> {
+    let who = client.clone();
+    let outcome = db
+        .run(move |conn| write_tx(conn, |conn| logout_in(conn, by, all, grace, &who, now())))
+        .await?;
+    match outcome {
+        LogoutOutcome::Done { .. } => Ok(()),
+        LogoutOutcome::Reused { user_id } => {
+            reused(db, &user_id, client).await;
+            Err(ApiError::RefreshTokenReused)
+        }
+    }
 }
 
 /// Removes what can never be used again: expired refresh tokens (every rotation leaves
@@ -303,7 +297,7 @@ pub fn prune_in(
 }
 
 /// Prunes once an hour, for as long as the server runs.
-pub async fn prune_periodically(db: crate::db::Db, audit_retention: Option<std::time::Duration>) {
+pub async fn prune_periodically(db: Db, audit_retention: Option<std::time::Duration>) {
     let mut every = tokio::time::interval(std::time::Duration::from_secs(3600));
     loop {
         every.tick().await;

@@ -9,6 +9,7 @@ use josekit::jwt::{self, JwtPayload};
 use serde::{Deserialize, Serialize};
 
 use crate::auth::keys::KeyRing;
+use crate::db::models::user::Role;
 use crate::db::models::{new_id, User};
 use crate::settings::JwtSettings;
 
@@ -27,13 +28,7 @@ pub struct Claims {
     pub jti: String,
     pub email: String,
     pub email_verified: bool,
-    pub role: String,
-}
-
-impl Claims {
-    pub fn is_admin(&self) -> bool {
-        self.role == crate::db::models::user::ROLE_ADMIN
-    }
+    pub role: Role,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -106,7 +101,7 @@ impl TokenIssuer {
             jti: new_id(),
             email: user.email.clone(),
             email_verified: user.email_verified,
-            role: user.role.clone(),
+            role: user.role,
         };
         let serde_json::Value::Object(map) = serde_json::to_value(&claims)? else {
             anyhow::bail!("claims are not an object");

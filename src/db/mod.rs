@@ -241,6 +241,15 @@ pub fn lock_user(conn: &mut DbConn, user_id: &str) -> ApiResult<()> {
     Ok(())
 }
 
+/// Serialises changes that could leave no enabled admin, across PostgreSQL instances (a
+/// transaction-scoped advisory lock). SQLite's `BEGIN IMMEDIATE` already serialises them.
+pub fn lock_admins(conn: &mut DbConn) -> ApiResult<()> {
+    if let DbConn::Postgres(pg) = conn {
+        diesel::sql_query("SELECT pg_advisory_xact_lock(7089066323150084)").execute(pg)?;
+    }
+    Ok(())
+}
+
 /// Serialises the creation of the very first account, which becomes admin.
 pub fn lock_first_user(conn: &mut DbConn) -> ApiResult<()> {
     if let DbConn::Postgres(pg) = conn {

@@ -64,6 +64,7 @@ diesel::table! {
         created_at -> Timestamp,
         expires_at -> Timestamp,
         used_at -> Nullable<Timestamp>,
+        password_hash -> Nullable<Text>,
     }
 }
 

@@ -6,5 +6,5 @@ mod password;
 mod user_name;
 
 pub use email::Email;
-pub use password::{Password, PASSWORD_MAX_BYTES, PASSWORD_MIN_LENGTH};
+pub use password::{Password, PASSWORD_MAX_BYTES};
 pub use user_name::UserName;

@@ -1,8 +1,8 @@
 use secrecy::{ExposeSecret, SecretString};
 
 use crate::error::FieldError;
+use crate::settings::PasswordRules;
 
-pub const PASSWORD_MIN_LENGTH: usize = 8;
 /// An upper bound keeps hashing cost per request bounded.
 pub const PASSWORD_MAX_BYTES: usize = 1024;
 
@@ -11,12 +11,13 @@ pub const PASSWORD_MAX_BYTES: usize = 1024;
 pub struct Password(SecretString);
 
 impl Password {
-    pub fn parse(field: &str, raw: &str) -> Result<Password, FieldError> {
-        if raw.chars().count() < PASSWORD_MIN_LENGTH {
+    pub fn parse(field: &str, raw: &str, rules: PasswordRules) -> Result<Password, FieldError> {
+        let min = rules.min_length;
+        if raw.chars().count() < min {
             return Err(FieldError::new(
                 field,
                 "too_short",
-                format!("Use at least {PASSWORD_MIN_LENGTH} characters."),
+                format!("Use at least {min} characters."),
             ));
         }
         if raw.len() > PASSWORD_MAX_BYTES {
@@ -67,17 +68,31 @@ fn is_common(raw: &str) -> bool {
 mod tests {
     use super::*;
 
+    const R: PasswordRules = PasswordRules { min_length: 8 };
+
     #[test]
     fn enforces_length() {
         assert_eq!(
-            Password::parse("password", "Zq7#k").err().unwrap().code,
+            Password::parse("password", "Zq7#k", R).err().unwrap().code,
             "too_short"
         );
         // Eight characters of multi-byte text are eight characters.
-        assert!(Password::parse("password", "ñçüéøåßð").is_ok());
+        assert!(Password::parse("password", "ñçüéøåßð", R).is_ok());
+        let strict = PasswordRules { min_length: 12 };
+        assert_eq!(
+            Password::parse("password", "Tr0ub4dor&3x", strict).map(|_| ()),
+            Ok(())
+        );
+        assert_eq!(
+            Password::parse("password", "Tr0ub4dor&3", strict)
+                .err()
+                .unwrap()
+                .code,
+            "too_short"
+        );
         let long = "x9!".repeat(400);
         assert_eq!(
-            Password::parse("password", &long).err().unwrap().code,
+            Password::parse("password", &long, R).err().unwrap().code,
             "too_long"
         );
     }
@@ -93,12 +108,12 @@ mod tests {
             "PASSWORD1",
         ] {
             assert_eq!(
-                Password::parse("password", common).err().map(|e| e.code),
+                Password::parse("password", common, R).err().map(|e| e.code),
                 Some("too_common".to_string()),
                 "{common} was accepted"
             );
         }
-        assert!(Password::parse("password", "correct horse battery staple").is_ok());
-        assert!(Password::parse("password", "Tr0ub4dor&3-lantern").is_ok());
+        assert!(Password::parse("password", "correct horse battery staple", R).is_ok());
+        assert!(Password::parse("password", "Tr0ub4dor&3-lantern", R).is_ok());
     }
 }

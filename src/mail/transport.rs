@@ -11,7 +11,7 @@ use lettre::{Message, SmtpTransport, Transport};
 use secrecy::ExposeSecret;
 
 use crate::db::models::OutboxMessage;
-use crate::mail::settings::{Encryption, MailSettings};
+use crate::settings::mail::{Encryption, MailSettings};
 
 pub struct Mailer {
     transport: SmtpTransport,
@@ -35,6 +35,7 @@ impl Mailer {
             Encryption::Implicit => Tls::Wrapper(tls),
             Encryption::StartTls => Tls::Required(tls),
             Encryption::Opportunistic => Tls::Opportunistic(tls),
+            Encryption::Plain => Tls::None,
         };
         let mut builder = SmtpTransport::builder_dangerous(&s.host)
             .port(s.port)

@@ -14,8 +14,8 @@ use crate::db::models::{now, span, OutboxMessage};
 use crate::db::{Backend, Db, DbConn};
 use crate::error::ApiResult;
 use crate::mail::outbox::{claim_next, lock_next_due, retry_delay};
-use crate::mail::settings::MailSettings;
 use crate::mail::transport::{Mailer, SendError};
+use crate::settings::MailSettings;
 
 /// How long a SQLite claim holds: longer than a send can take (30 s timeout).
 const LEASE: Duration = Duration::from_secs(120);

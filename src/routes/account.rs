@@ -5,42 +5,34 @@ use secrecy::SecretString;
 use serde::Deserialize;
 use utoipa::ToSchema;
 
+use crate::auth::accounts::replace_password_in;
 use crate::auth::audit;
-use crate::auth::client::ClientInfo;
-use crate::auth::extractor::AuthUser;
+use crate::auth::extractor::CurrentUser;
+use crate::auth::links;
 use crate::db::models::session::reason;
-use crate::db::models::{now, Session, User};
+use crate::db::models::{now, User};
 use crate::db::write_tx;
 use crate::domain::{Password, UserName};
 use crate::error::{ApiError, ApiResult};
+use crate::mail::templates::Kind;
+use crate::routes::json::Json;
 use crate::routes::UserView;
 use crate::state::AppState;
 
-/// The caller's account; gone or disabled since the token was issued means "sign in again".
-async fn current_user(state: &AppState, auth: &AuthUser) -> ApiResult<User> {
-    let id = auth.0.sub.clone();
-    let user = state.db.run(move |conn| Ok(User::find(conn, &id)?)).await?;
-    match user {
-        Some(u) if !u.disabled => Ok(u),
-        Some(_) => Err(ApiError::AccountDisabled),
-        None => Err(ApiError::Unauthorized("This account no longer exists.")),
-    }
-}
-
 #[utoipa::path(
     tag = "account",
+    operation_id = "getCurrentUser",
     responses(
         (status = 200, description = "The signed-in user", body = UserView),
-        (status = 401, response = crate::openapi::Unauthorized),
-        (status = 403, response = crate::openapi::Forbidden),
-        (status = 503, response = crate::openapi::Unavailable),
+        (status = 401, response = crate::routes::problems::Unauthorized),
+        (status = 403, response = crate::routes::problems::Forbidden),
+        (status = 503, response = crate::routes::problems::Unavailable),
     ),
     security(("bearer" = []))
 )]
 #[get("/auth/me")]
-pub async fn me(state: web::Data<AppState>, auth: AuthUser) -> ApiResult<HttpResponse> {
-    let user = current_user(&state, &auth).await?;
-    Ok(HttpResponse::Ok().json(UserView::from(&user)))
+pub async fn me(current: CurrentUser) -> ApiResult<HttpResponse> {
+    Ok(HttpResponse::Ok().json(UserView::from(&current.user)))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -51,30 +43,30 @@ pub struct UpdateMeRequest {
 
 #[utoipa::path(
     tag = "account",
+    operation_id = "updateCurrentUser",
     request_body = UpdateMeRequest,
     responses(
         (status = 200, description = "The updated user", body = UserView),
-        crate::openapi::JsonBodyErrors,
-        (status = 401, response = crate::openapi::Unauthorized),
-        (status = 403, response = crate::openapi::Forbidden),
-        (status = 422, response = crate::openapi::ValidationFailed),
-        (status = 503, response = crate::openapi::Unavailable),
+        crate::routes::problems::JsonBodyErrors,
+        (status = 401, response = crate::routes::problems::Unauthorized),
+        (status = 403, response = crate::routes::problems::Forbidden),
+        (status = 422, response = crate::routes::problems::ValidationFailed),
+        (status = 503, response = crate::routes::problems::Unavailable),
     ),
     security(("bearer" = []))
 )]
 #[patch("/auth/me")]
 pub async fn update_me(
     state: web::Data<AppState>,
-    auth: AuthUser,
-    body: web::Json<UpdateMeRequest>,
+    current: CurrentUser,
+    body: Json<UpdateMeRequest>,
 ) -> ApiResult<HttpResponse> {
     let name = body
         .name
         .as_deref()
         .map(|n| UserName::parse("name", n))
         .transpose()?;
-    let user = current_user(&state, &auth).await?;
-    let id = user.id.clone();
+    let id = current.user.id;
     let user = state
         .db
         .run(move |conn| {
@@ -96,14 +88,15 @@ pub struct ChangePasswordRequest {
 
 #[utoipa::path(
     tag = "account",
+    operation_id = "changePassword",
     request_body = ChangePasswordRequest,
     responses(
         (status = 204, description = "Changed; every other session of the user is signed out"),
-        crate::openapi::JsonBodyErrors,
-        (status = 401, response = crate::openapi::Unauthorized),
-        (status = 403, response = crate::openapi::Forbidden),
-        (status = 422, response = crate::openapi::ValidationFailed),
-        (status = 503, response = crate::openapi::Unavailable),
+        crate::routes::problems::JsonBodyErrors,
+        (status = 401, response = crate::routes::problems::Unauthorized),
+        (status = 403, response = crate::routes::problems::Forbidden),
+        (status = 422, response = crate::routes::problems::ValidationFailed),
+        (status = 503, response = crate::routes::problems::Unavailable),
     ),
     security(("bearer" = []))
 )]
@@ -111,13 +104,13 @@ pub struct ChangePasswordRequest {
 pub async fn change_password(
     state: web::Data<AppState>,
     req: HttpRequest,
-    auth: AuthUser,
-    body: web::Json<ChangePasswordRequest>,
+    current: CurrentUser,
+    body: Json<ChangePasswordRequest>,
 ) -> ApiResult<HttpResponse> {
     let body = body.into_inner();
-    let user = current_user(&state, &auth).await?;
+    let user = current.user;
     let verified = state
-        .hasher
+        .hasher()
         .verify(
             SecretString::from(body.current_password),
             user.password_hash.clone(),
@@ -126,27 +119,26 @@ pub async fn change_password(
     if !verified.ok {
         return Err(ApiError::WrongPassword);
     }
-    let new = Password::parse("new_password", &body.new_password)?;
-    let hash = state.hasher.hash(new.into_secret()).await?;
-    let (user_id, keep) = (user.id.clone(), auth.0.sid.clone());
-    let (st, notice_to) = (state.clone(), user.clone());
-    let client = ClientInfo::from_request(&req, state.settings.trust_proxy);
+    let new = Password::parse("new_password", &body.new_password, state.settings.passwords)?;
+    let hash = state.hasher().hash(new.into_secret()).await?;
+    let keep = current.claims.sid;
+    let (mail, client) = (state.mail().cloned(), state.client(&req));
+    let user_id = user.id.clone();
     state
         .db
         .run(move |conn| {
             write_tx(conn, |conn| {
-                let now = now();
-                User::set_password_hash(conn, &user_id, &hash, now)?;
-                Session::revoke_all(conn, &user_id, Some(&keep), reason::PASSWORD_CHANGED, now)?;
-                crate::auth::email::password_changed_in(conn, &st, &notice_to)?;
+                let why = reason::PASSWORD_CHANGED;
+                replace_password_in(conn, &user, &hash, Some(&keep), why, now())?;
+                links::notice_in(conn, mail.as_ref(), Kind::PasswordChanged, &user)?;
                 audit::record_in(
                     conn,
-                    audit::Event::by_self(audit::kind::PASSWORD_CHANGED, &user_id, &client),
+                    audit::Event::by_self(audit::kind::PASSWORD_CHANGED, &user.id, &client),
                 )
             })
         })
         .await?;
-    crate::auth::email::mail_queued(&state);
-    tracing::info!(user_id = %user.id, "password changed");
+    state.signin.wake_mail();
+    tracing::info!(%user_id, "password changed");
     Ok(HttpResponse::NoContent().finish())
 }

@@ -19,6 +19,7 @@ pub struct Health {
 
 #[utoipa::path(
     tag = "operations",
+    operation_id = "getLiveness",
     responses((status = 200, description = "The process is up (no dependency is checked)", body = Health))
 )]
 #[get("/healthz")]
@@ -28,9 +29,10 @@ pub async fn healthz() -> HttpResponse {
 
 #[utoipa::path(
     tag = "operations",
+    operation_id = "getReadiness",
     responses(
         (status = 200, description = "The database answers and every migration is applied", body = Health),
-        (status = 503, response = crate::openapi::Unavailable),
+        (status = 503, response = crate::routes::problems::Unavailable),
     )
 )]
 #[get("/readyz")]
@@ -50,6 +52,7 @@ pub async fn readyz(state: web::Data<AppState>) -> ApiResult<HttpResponse> {
 
 #[utoipa::path(
     tag = "operations",
+    operation_id = "getMetrics",
     responses((status = 200, description = "Prometheus text exposition format", body = String, content_type = "text/plain; version=0.0.4"))
 )]
 #[get("/metrics")]
@@ -94,6 +97,7 @@ pub struct Jwks {
 
 #[utoipa::path(
     tag = "operations",
+    operation_id = "getJwks",
     path = "/.well-known/jwks.json",
     responses((status = 200, description = "Public keys that verify access tokens (empty with HS256)", body = Jwks))
 )]

@@ -7,6 +7,8 @@ pub mod auth;
 pub mod docs;
 pub mod email;
 pub mod health;
+pub mod json;
+pub mod problems;
 pub mod service;
 pub mod sessions;
 
@@ -18,7 +20,8 @@ use serde::Serialize;
 use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
 
-use crate::auth::sessions::SignedIn;
+use crate::auth::signin::SignedIn;
+use crate::db::models::user::Role;
 use crate::db::models::User;
 use crate::error::ApiError;
 use crate::settings::{origin_of, SameSite};
@@ -56,15 +59,8 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(sessions::list)
         .service(sessions::revoke)
         .service(service::introspect)
-        .service(admin::list_users)
-        .service(admin::create_user)
-        .service(admin::get_user)
-        .service(admin::update_user)
-        .service(admin::delete_user)
-        .service(admin::set_password)
-        .service(admin::revoke_sessions)
-        .service(admin::mail)
-        .service(admin::audit_log);
+        .configure(admin::configure)
+        .map(|c| c.service(docs::docs_asset));
 }
 
 /// A user as every endpoint returns it.
@@ -73,8 +69,7 @@ pub struct UserView {
     pub id: String,
     pub email: String,
     pub name: String,
-    /// `user` or `admin`.
-    pub role: String,
+    pub role: Role,
     pub email_verified: bool,
     pub created_at: DateTime<Utc>,
 }
@@ -85,7 +80,7 @@ impl From<&User> for UserView {
             id: u.id.clone(),
             email: u.email.clone(),
             name: u.name.clone(),
-            role: u.role.clone(),
+            role: u.role,
             email_verified: u.email_verified,
             created_at: u.created_at.and_utc(),
         }

@@ -5,9 +5,12 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::auth::extractor::ServiceCaller;
+use crate::auth::signin::gate;
 use crate::auth::tokens::Claims;
+use crate::db::models::user::Role;
 use crate::db::models::{now, Session, User};
 use crate::error::ApiResult;
+use crate::routes::json::Json;
 use crate::state::AppState;
 
 #[derive(Deserialize, ToSchema)]
@@ -16,7 +19,8 @@ pub struct IntrospectRequest {
     pub token: String,
 }
 
-/// RFC 7662-style answer: `active: false` alone for any unusable token.
+/// RFC 7662-style answer: `active: false` alone for any unusable token. The user's fields
+/// are the account as it is now, not the token's copies.
 #[derive(Serialize, ToSchema, Default)]
 pub struct Introspection {
     pub active: bool,
@@ -39,11 +43,11 @@ pub struct Introspection {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub email_verified: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub role: Option<String>,
+    pub role: Option<Role>,
 }
 
-impl From<Claims> for Introspection {
-    fn from(c: Claims) -> Self {
+impl Introspection {
+    fn active(c: Claims, user: &User) -> Self {
         Introspection {
             active: true,
             sub: Some(c.sub),
@@ -53,22 +57,23 @@ impl From<Claims> for Introspection {
             iss: Some(c.iss),
             aud: Some(c.aud),
             jti: Some(c.jti),
-            email: Some(c.email),
-            email_verified: Some(c.email_verified),
-            role: Some(c.role),
+            email: Some(user.email.clone()),
+            email_verified: Some(user.email_verified),
+            role: Some(user.role),
         }
     }
 }
 
 #[utoipa::path(
     tag = "service",
+    operation_id = "introspectToken",
     request_body = IntrospectRequest,
     responses(
         (status = 200, description = "Whether the token is usable now: signature, lifetime, and a session and user that still stand", body = Introspection),
-        crate::openapi::JsonBodyErrors,
-        (status = 401, response = crate::openapi::Unauthorized),
-        (status = 403, response = crate::openapi::Forbidden),
-        (status = 503, response = crate::openapi::Unavailable),
+        crate::routes::problems::JsonBodyErrors,
+        (status = 401, response = crate::routes::problems::Unauthorized),
+        (status = 403, response = crate::routes::problems::Forbidden),
+        (status = 503, response = crate::routes::problems::Unavailable),
     ),
     security(("service_token" = []))
 )]
@@ -76,26 +81,25 @@ impl From<Claims> for Introspection {
 pub async fn introspect(
     state: web::Data<AppState>,
     _caller: ServiceCaller,
-    body: web::Json<IntrospectRequest>,
+    body: Json<IntrospectRequest>,
 ) -> ApiResult<HttpResponse> {
     let Ok(claims) = state.tokens.verify(&body.token) else {
         return Ok(HttpResponse::Ok().json(Introspection::default()));
     };
-    let (sid, sub) = (claims.sid.clone(), claims.sub.clone());
-    let standing = state
+    let sid = claims.sid.clone();
+    let found = state
         .db
-        .run(move |conn| {
-            let now = now();
-            let session_ok =
-                Session::find(conn, &sid)?.is_some_and(|s| s.user_id == sub && s.is_active(now));
-            let user_ok = session_ok && User::find(conn, &sub)?.is_some_and(|u| !u.disabled);
-            Ok(user_ok)
-        })
+        .run(move |conn| Ok(Session::find_with_user(conn, &sid)?))
         .await?;
-    let answer = if standing {
-        Introspection::from(claims)
-    } else {
-        Introspection::default()
+    let answer = match found {
+        Some((session, user))
+            if session.is_active(now())
+                && user.id == claims.sub
+                && gate::standing(&user).is_ok() =>
+        {
+            Introspection::active(claims, &user)
+        }
+        _ => Introspection::default(),
     };
     Ok(HttpResponse::Ok().json(answer))
 }

@@ -6,8 +6,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::auth::audit;
-use crate::auth::client::ClientInfo;
-use crate::auth::extractor::AuthUser;
+use crate::auth::extractor::CurrentUser;
 use crate::db::models::session::reason;
 use crate::db::models::{now, Session};
 use crate::error::{ApiError, ApiResult};
@@ -32,17 +31,19 @@ pub struct SessionList {
 
 #[utoipa::path(
     tag = "sessions",
+    operation_id = "listSessions",
     responses(
         (status = 200, description = "The user's active sessions, newest first", body = SessionList),
-        (status = 401, response = crate::openapi::Unauthorized),
-        (status = 503, response = crate::openapi::Unavailable),
+        (status = 401, response = crate::routes::problems::Unauthorized),
+        (status = 403, response = crate::routes::problems::Forbidden),
+        (status = 503, response = crate::routes::problems::Unavailable),
     ),
     security(("bearer" = []))
 )]
 #[get("/auth/sessions")]
-pub async fn list(state: web::Data<AppState>, auth: AuthUser) -> ApiResult<HttpResponse> {
-    let claims = auth.0;
-    let user_id = claims.sub.clone();
+pub async fn list(state: web::Data<AppState>, current: CurrentUser) -> ApiResult<HttpResponse> {
+    let claims = current.claims;
+    let user_id = current.user.id;
     let sessions = state
         .db
         .run(move |conn| Ok(Session::list_active(conn, &user_id, now())?))
@@ -64,12 +65,14 @@ pub async fn list(state: web::Data<AppState>, auth: AuthUser) -> ApiResult<HttpR
 
 #[utoipa::path(
     tag = "sessions",
+    operation_id = "revokeSession",
     params(("id" = uuid::Uuid, Path, description = "A session id from `GET /auth/sessions`")),
     responses(
         (status = 204, description = "The session is signed out"),
-        (status = 401, response = crate::openapi::Unauthorized),
-        (status = 404, response = crate::openapi::NotFound),
-        (status = 503, response = crate::openapi::Unavailable),
+        (status = 401, response = crate::routes::problems::Unauthorized),
+        (status = 403, response = crate::routes::problems::Forbidden),
+        (status = 404, response = crate::routes::problems::NotFound),
+        (status = 503, response = crate::routes::problems::Unavailable),
     ),
     security(("bearer" = []))
 )]
@@ -77,13 +80,13 @@ pub async fn list(state: web::Data<AppState>, auth: AuthUser) -> ApiResult<HttpR
 pub async fn revoke(
     state: web::Data<AppState>,
     req: HttpRequest,
-    auth: AuthUser,
+    current: CurrentUser,
     path: web::Path<uuid::Uuid>,
 ) -> ApiResult<HttpResponse> {
     // Parsed as a UUID at the edge: a malformed id is a 404 before any query.
     let id = path.into_inner().to_string();
-    let user_id = auth.0.sub;
-    let client = ClientInfo::from_request(&req, state.settings.trust_proxy);
+    let user_id = current.user.id;
+    let client = state.client(&req);
     state
         .db
         .run(move |conn| {

@@ -30,10 +30,10 @@ async fn introspection_needs_service_tokens(backend: Backend) {
     app.post("/auth/introspect", &json!({"token": admin}), Some("wrong"))
         .await
         .assert_problem(401, "unauthorized");
-    // A user's admin token is not a service credential.
+    // A user's admin token is not a service credential: a valid caller without the right.
     app.post("/auth/introspect", &json!({"token": admin}), Some(&admin))
         .await
-        .assert_problem(401, "unauthorized");
+        .assert_problem(403, "forbidden");
     app.post("/auth/introspect", &json!({}), Some(SERVICE))
         .await
         .assert_problem(400, "invalid_request");

@@ -375,21 +375,22 @@ async fn magic_link_signs_in_and_registers(backend: Backend) {
 /// Makes a password-less account and invites it, as the admin API will.
 async fn invite(app: &TestApp, email: &str) {
     let email = latch::domain::Email::parse("email", email).unwrap();
-    let user = app
-        .state
+    let signin = app.state.signin.clone();
+    app.state
         .db
         .run(move |conn| {
-            latch::auth::accounts::create_user_in(
+            let user = latch::auth::accounts::create_user_in(
                 conn,
                 &email,
                 &latch::domain::UserName::from_email(&email),
                 None,
                 false,
-            )
+            )?;
+            signin.invite_in(conn, &user)
         })
         .await
         .unwrap();
-    latch::auth::email::invite(&app.state, user).await.unwrap();
+    app.state.signin.wake_mail();
 }
 
 async fn invitation_is_accepted_with_a_password(backend: Backend) {

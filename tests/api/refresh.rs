@@ -1,7 +1,7 @@
 use serde_json::json;
 
 use crate::both_backends;
-use crate::helpers::{spawn_app, spawn_app_with, Backend};
+use crate::helpers::{spawn_app, spawn_app_with, Backend, PASSWORD};
 
 both_backends!(
     rotates_on_every_use,
@@ -58,10 +58,15 @@ async fn reuse_after_the_window_revokes_the_session(backend: Backend) {
     tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
     let r = app.refresh_with_cookie(&stolen, None).await;
     r.assert_problem(401, "refresh_token_reused");
-    // The whole session is gone: the legitimate holder's current token too.
+    // The whole session is gone: the legitimate holder's current token too, and its
+    // access token no longer opens anything that checks the session.
     app.refresh().await.assert_problem(401, "unauthorized");
-    let sessions = app.get("/auth/sessions", Some(&access)).await;
-    assert_eq!(sessions.body["sessions"], json!([]));
+    app.get("/auth/sessions", Some(&access))
+        .await
+        .assert_problem(401, "unauthorized");
+    let again = app.login("ada@example.com", PASSWORD).await.access_token();
+    let sessions = app.get("/auth/sessions", Some(&again)).await;
+    assert_eq!(sessions.body["sessions"].as_array().unwrap().len(), 1);
 }
 
 async fn zero_grace_makes_any_reuse_theft(backend: Backend) {

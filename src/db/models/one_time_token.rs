@@ -5,7 +5,7 @@ use crate::db::schema::one_time_tokens;
 use crate::db::DbConn;
 
 /// A single-use token sent by email; only its keyed hash is stored.
-#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[derive(Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = one_time_tokens)]
 pub struct OneTimeToken {
     pub id: String,
@@ -16,6 +16,21 @@ pub struct OneTimeToken {
     pub created_at: NaiveDateTime,
     pub expires_at: NaiveDateTime,
     pub used_at: Option<NaiveDateTime>,
+    /// Verification links only: the password of the registration the link was sent for.
+    pub password_hash: Option<String>,
+}
+
+/// Leaves out the hashes.
+impl std::fmt::Debug for OneTimeToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OneTimeToken")
+            .field("id", &self.id)
+            .field("kind", &self.kind)
+            .field("user_id", &self.user_id)
+            .field("expires_at", &self.expires_at)
+            .field("used_at", &self.used_at)
+            .finish_non_exhaustive()
+    }
 }
 
 impl OneTimeToken {
@@ -25,8 +40,8 @@ impl OneTimeToken {
             .execute(conn)
     }
 
-    /// Spends the unused, unexpired tokens of this kind for this address, so that asking
-    /// for a new one invalidates the older ones.
+    /// Spends the unused tokens of this kind for this address, so that asking for a new
+    /// one invalidates the older ones.
     pub fn invalidate(
         conn: &mut DbConn,
         kind: &str,
@@ -40,6 +55,49 @@ impl OneTimeToken {
                 .filter(one_time_tokens::used_at.is_null()),
         )
         .set(one_time_tokens::used_at.eq(now))
+        .execute(conn)
+    }
+
+    /// Spends every unused token of these kinds for the user (by id, or by address for
+    /// links sent before the account existed).
+    pub fn void_for_user(
+        conn: &mut DbConn,
+        kinds: &[&str],
+        user_id: &str,
+        email: &str,
+        now: NaiveDateTime,
+    ) -> QueryResult<usize> {
+        diesel::update(
+            one_time_tokens::table
+                .filter(one_time_tokens::kind.eq_any(kinds))
+                .filter(
+                    one_time_tokens::user_id
+                        .eq(user_id)
+                        .or(one_time_tokens::email.eq(email)),
+                )
+                .filter(one_time_tokens::used_at.is_null()),
+        )
+        .set(one_time_tokens::used_at.eq(now))
+        .execute(conn)
+    }
+
+    /// Makes the user's unused tokens of `kind` that carry `old` carry `new` instead: a
+    /// registrant who changes the password keeps it when the link is followed.
+    pub fn rebind_password(
+        conn: &mut DbConn,
+        kind: &str,
+        user_id: &str,
+        old: &str,
+        new: &str,
+    ) -> QueryResult<usize> {
+        diesel::update(
+            one_time_tokens::table
+                .filter(one_time_tokens::kind.eq(kind))
+                .filter(one_time_tokens::user_id.eq(user_id))
+                .filter(one_time_tokens::password_hash.eq(old))
+                .filter(one_time_tokens::used_at.is_null()),
+        )
+        .set(one_time_tokens::password_hash.eq(new))
         .execute(conn)
     }
 

@@ -10,7 +10,7 @@ pub const SENT: &str = "sent";
 pub const FAILED: &str = "failed";
 
 /// A message in the outbox.
-#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[derive(Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = outbox)]
 pub struct OutboxMessage {
     pub id: String,
@@ -26,6 +26,20 @@ pub struct OutboxMessage {
     pub last_error: Option<String>,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+}
+
+/// Leaves out what is secret (the bodies carry tokens).
+impl std::fmt::Debug for OutboxMessage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OutboxMessage")
+            .field("id", &self.id)
+            .field("kind", &self.kind)
+            .field("recipient", &self.recipient)
+            .field("state", &self.state)
+            .field("attempts", &self.attempts)
+            .field("next_attempt_at", &self.next_attempt_at)
+            .finish_non_exhaustive()
+    }
 }
 
 impl OutboxMessage {

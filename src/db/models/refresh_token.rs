@@ -5,7 +5,7 @@ use crate::db::schema::refresh_tokens;
 use crate::db::DbConn;
 
 /// A stored refresh token: only its keyed hash, never the token.
-#[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
+#[derive(Clone, Queryable, Selectable, Identifiable)]
 #[diesel(table_name = refresh_tokens)]
 pub struct RefreshToken {
     pub id: String,
@@ -14,6 +14,18 @@ pub struct RefreshToken {
     pub created_at: NaiveDateTime,
     pub expires_at: NaiveDateTime,
     pub rotated_at: Option<NaiveDateTime>,
+}
+
+/// Leaves out the hash.
+impl std::fmt::Debug for RefreshToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RefreshToken")
+            .field("id", &self.id)
+            .field("session_id", &self.session_id)
+            .field("expires_at", &self.expires_at)
+            .field("rotated_at", &self.rotated_at)
+            .finish_non_exhaustive()
+    }
 }
 
 #[derive(Insertable)]

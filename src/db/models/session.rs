@@ -1,7 +1,8 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use crate::db::schema::sessions;
+use crate::db::models::User;
+use crate::db::schema::{sessions, users};
 use crate::db::DbConn;
 
 /// One signed-in device.
@@ -42,6 +43,11 @@ pub mod reason {
     pub const PASSWORD_SET_BY_ADMIN: &str = "password_set_by_admin";
     pub const REVOKED_BY_ADMIN: &str = "revoked_by_admin";
     pub const REFRESH_TOKEN_REUSED: &str = "refresh_token_reused";
+    pub const DISABLED: &str = "disabled";
+    pub const INVITE_ACCEPTED: &str = "invite_accepted";
+    /// The address of a never-verified account was proven: whoever signed in before had
+    /// not proven it.
+    pub const EMAIL_PROVEN: &str = "email_proven";
 }
 
 impl Session {
@@ -59,6 +65,16 @@ impl Session {
         sessions::table
             .find(id)
             .select(Session::as_select())
+            .first(conn)
+            .optional()
+    }
+
+    /// The session and its user, in one query.
+    pub fn find_with_user(conn: &mut DbConn, id: &str) -> QueryResult<Option<(Session, User)>> {
+        sessions::table
+            .inner_join(users::table)
+            .filter(sessions::id.eq(id))
+            .select((Session::as_select(), User::as_select()))
             .first(conn)
             .optional()
     }

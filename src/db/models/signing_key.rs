@@ -5,7 +5,7 @@ use crate::db::schema::signing_keys;
 use crate::db::DbConn;
 
 /// A JWT signing key pair, kept in the database so every instance shares it.
-#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[derive(Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = signing_keys)]
 pub struct SigningKey {
     pub id: String,
@@ -14,6 +14,18 @@ pub struct SigningKey {
     pub public_jwk: String,
     pub created_at: NaiveDateTime,
     pub retired_at: Option<NaiveDateTime>,
+}
+
+/// Leaves out what is secret (the private key).
+impl std::fmt::Debug for SigningKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SigningKey")
+            .field("id", &self.id)
+            .field("alg", &self.alg)
+            .field("created_at", &self.created_at)
+            .field("retired_at", &self.retired_at)
+            .finish_non_exhaustive()
+    }
 }
 
 impl SigningKey {

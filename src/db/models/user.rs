@@ -6,18 +6,73 @@ use crate::db::schema::users;
 use crate::db::DbConn;
 use crate::error::{ApiError, ApiResult};
 
-#[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
+#[derive(Clone, Queryable, Selectable, Identifiable)]
 #[diesel(table_name = users)]
 pub struct User {
     pub id: String,
     pub email: String,
     pub name: String,
     pub password_hash: Option<String>,
-    pub role: String,
+    #[diesel(deserialize_as = String)]
+    pub role: Role,
     pub email_verified: bool,
     pub disabled: bool,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+}
+
+/// Everything but the password hash.
+impl std::fmt::Debug for User {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("User")
+            .field("id", &self.id)
+            .field("email", &self.email)
+            .field("role", &self.role)
+            .field("email_verified", &self.email_verified)
+            .field("disabled", &self.disabled)
+            .field("has_password", &self.password_hash.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+/// What an account may do. Stored as its lower-case name.
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    User,
+    Admin,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::User => "user",
+            Role::Admin => "admin",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Role> {
+        match s {
+            "user" => Some(Role::User),
+            "admin" => Some(Role::Admin),
+            _ => None,
+        }
+    }
+}
+
+impl std::fmt::Display for Role {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A stored value Latch did not write grants nothing.
+impl From<String> for Role {
+    fn from(s: String) -> Role {
+        Role::parse(&s).unwrap_or(Role::User)
+    }
 }
 
 #[derive(Insertable)]
@@ -34,12 +89,9 @@ pub struct NewUser<'a> {
     pub updated_at: NaiveDateTime,
 }
 
-pub const ROLE_ADMIN: &str = "admin";
-pub const ROLE_USER: &str = "user";
-
 impl User {
     pub fn is_admin(&self) -> bool {
-        self.role == ROLE_ADMIN
+        self.role == Role::Admin
     }
 
     pub fn find(conn: &mut DbConn, id: &str) -> QueryResult<Option<User>> {
@@ -85,6 +137,18 @@ impl User {
             .execute(conn)
     }
 
+    /// Sets or removes the password.
+    pub fn set_password(
+        conn: &mut DbConn,
+        id: &str,
+        hash: Option<&str>,
+        now: NaiveDateTime,
+    ) -> QueryResult<usize> {
+        diesel::update(users::table.find(id))
+            .set((users::password_hash.eq(hash), users::updated_at.eq(now)))
+            .execute(conn)
+    }
+
     /// Replaces the hash only if it is still `old`, so a rehash at sign-in never
     /// overwrites a password changed in the meantime.
     pub fn upgrade_password_hash(
@@ -121,7 +185,7 @@ impl User {
 
     pub fn count_active_admins(conn: &mut DbConn) -> QueryResult<i64> {
         users::table
-            .filter(users::role.eq(ROLE_ADMIN))
+            .filter(users::role.eq(Role::Admin.as_str()))
             .filter(users::disabled.eq(false))
             .count()
             .get_result(conn)
@@ -139,9 +203,9 @@ impl User {
             .load(conn)
     }
 
-    pub fn set_role(conn: &mut DbConn, id: &str, role: &str) -> QueryResult<usize> {
+    pub fn set_role(conn: &mut DbConn, id: &str, role: Role) -> QueryResult<usize> {
         diesel::update(users::table.find(id))
-            .set(users::role.eq(role))
+            .set(users::role.eq(role.as_str()))
             .execute(conn)
     }
 
@@ -178,7 +242,7 @@ impl User {
         conn: &mut DbConn,
         id: &str,
         name: Option<&str>,
-        role: Option<&str>,
+        role: Option<Role>,
         disabled: Option<bool>,
         now: NaiveDateTime,
     ) -> QueryResult<usize> {
@@ -189,7 +253,7 @@ impl User {
         }
         if let Some(role) = role {
             diesel::update(users::table.find(id))
-                .set(users::role.eq(role))
+                .set(users::role.eq(role.as_str()))
                 .execute(conn)?;
         }
         if let Some(disabled) = disabled {

@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use secrecy::SecretString;
 
-use crate::settings::SettingsError;
+use super::parse::{bad, parse_bool, parse_product, SettingsError};
+use super::sources::Raw;
 
 /// How the connection to the mail server is protected.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -15,8 +16,10 @@ pub enum Encryption {
     Implicit,
     /// STARTTLS, refusing to go on without it (`starttls`).
     StartTls,
-    /// STARTTLS when the server offers it (anything else).
+    /// STARTTLS when the server offers it (`EMAIL_ENCRYPTION` unset and no preset).
     Opportunistic,
+    /// Never TLS (`none`): a relay on the same host or network, without credentials.
+    Plain,
 }
 
 #[derive(Clone, Debug)]
@@ -58,16 +61,10 @@ pub fn preset(service: &str) -> Option<(&'static str, u16, Encryption)> {
     })
 }
 
-fn bad(name: &str, why: impl std::fmt::Display) -> SettingsError {
-    SettingsError(format!("setting {name}: {why}"))
-}
-
 impl MailSettings {
     /// `None` when no mail setting is given at all.
-    pub fn from_raw<'a>(
-        get: impl Fn(&str) -> Option<&'a str>,
-        app_title: &str,
-    ) -> Result<Option<MailSettings>, SettingsError> {
+    pub fn from_raw(raw: &Raw, app_title: &str) -> Result<Option<MailSettings>, SettingsError> {
+        let get = |n: &str| raw.get(n);
         let service = get("EMAIL_SERVICE");
         let host = get("EMAIL_HOST");
         let from = get("EMAIL_FROM");
@@ -119,7 +116,14 @@ impl MailSettings {
         {
             Some("tls") | Some("ssl") => Encryption::Implicit,
             Some("starttls") => Encryption::StartTls,
-            Some(_) => Encryption::Opportunistic,
+            Some("none") => Encryption::Plain,
+            // Anything else is a typo, and guessing would risk credentials in clear.
+            Some(other) => {
+                return Err(bad(
+                    "EMAIL_ENCRYPTION",
+                    format!("expected tls, starttls or none (or leave it unset), got `{other}`"),
+                ))
+            }
             None => preset.map_or(Encryption::Opportunistic, |p| p.2),
         };
         let port = match get("EMAIL_PORT") {
@@ -147,13 +151,15 @@ impl MailSettings {
                 "EMAIL_USERNAME and EMAIL_PASSWORD go together",
             ));
         }
-        let flag = |n: &str| match get(n).map(str::to_ascii_lowercase).as_deref() {
-            None | Some("false") | Some("0") | Some("no") | Some("off") => Ok(false),
-            Some("true") | Some("1") | Some("yes") | Some("on") => Ok(true),
-            Some(v) => Err(bad(n, format!("expected true or false, got `{v}`"))),
-        };
+        if encryption == Encryption::Plain && username.is_some() {
+            return Err(bad(
+                "EMAIL_ENCRYPTION",
+                "`none` would send EMAIL_USERNAME and EMAIL_PASSWORD in clear; use tls or starttls",
+            ));
+        }
+        let flag = |n: &str| get(n).map_or(Ok(false), |v| parse_bool(n, v));
         let number = |n: &str, default: u64| -> Result<u64, SettingsError> {
-            get(n).map_or(Ok(default), |v| crate::settings::parse_product(n, v))
+            get(n).map_or(Ok(default), |v| parse_product(n, v))
         };
         Ok(Some(MailSettings {
             tls_hostname: get("EMAIL_ENCRYPTION_HOSTNAME")
@@ -176,11 +182,9 @@ impl MailSettings {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::HashMap;
 
     fn parse(pairs: &[(&str, &str)]) -> Result<Option<MailSettings>, SettingsError> {
-        let map: HashMap<&str, &str> = pairs.iter().copied().collect();
-        MailSettings::from_raw(|n| map.get(n).copied(), "Latch")
+        MailSettings::from_raw(&Raw::from_pairs(pairs), "Latch")
     }
 
     #[test]
@@ -254,7 +258,25 @@ mod tests {
         assert_eq!(with("tls").encryption, Encryption::Implicit);
         assert_eq!(with("tls").port, 465);
         assert_eq!(with("starttls").encryption, Encryption::StartTls);
-        assert_eq!(with("whatever").encryption, Encryption::Opportunistic);
         assert_eq!(parse(&base).unwrap().unwrap().port, 587);
+        assert_eq!(
+            parse(&base).unwrap().unwrap().encryption,
+            Encryption::Opportunistic,
+            "only an unset value means opportunistic"
+        );
+        assert_eq!(with("none").encryption, Encryption::Plain);
+        let mut creds = base.to_vec();
+        creds.extend([
+            ("EMAIL_ENCRYPTION", "none"),
+            ("EMAIL_USERNAME", "u"),
+            ("EMAIL_PASSWORD", "p"),
+        ]);
+        assert!(parse(&creds).is_err(), "credentials in clear");
+        for typo in ["whatever", "rot13", "start_tls"] {
+            let mut v = base.to_vec();
+            v.push(("EMAIL_ENCRYPTION", typo));
+            let e = parse(&v).unwrap_err().to_string();
+            assert!(e.contains("EMAIL_ENCRYPTION"), "{typo}: {e}");
+        }
     }
 }

@@ -1,0 +1,355 @@
+//! First factors: what a person presents to show who they are. Each is proven in two
+//! steps: `prove` does the slow part outside any transaction (checking or hashing a
+//! password, after checking that a link is live), then `identify_in` finds or creates
+//! the account inside the sign-in's transaction. What a sign-in changes on the account
+//! (a new password, a proven address) happens in `apply_in`, only once the gate agreed.
+
+use chrono::NaiveDateTime;
+use secrecy::SecretString;
+
+use super::gate::FirstFactorFacts;
+use super::{Refused, SignIn};
+use crate::auth::accounts::{create_user_in, prove_email_in, replace_password_in};
+use crate::auth::audit;
+use crate::auth::client::ClientInfo;
+use crate::auth::links::{self, Link};
+use crate::db::models::session::reason;
+use crate::db::models::{now, User};
+use crate::db::DbConn;
+use crate::domain::{Email, Password, UserName};
+use crate::error::{ApiError, ApiResult};
+use crate::mail::templates::Kind;
+
+/// Everything that can prove who someone is.
+pub enum FirstFactor {
+    Password {
+        email: String,
+        password: SecretString,
+    },
+    MagicLink {
+        token: String,
+    },
+    /// A password-reset link and the new password.
+    Reset {
+        token: String,
+        password: Password,
+    },
+    /// An invitation and the password the invitee chose.
+    Invite {
+        token: String,
+        password: Password,
+    },
+    /// `DEV_LOGIN`: an address alone.
+    Dev {
+        email: Email,
+    },
+    /// A registration that signs in at once (no verification required).
+    Registration {
+        email: Email,
+        name: UserName,
+        password: Password,
+    },
+}
+
+/// How someone signed in, as audit rows and metrics name it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    Password,
+    MagicLink,
+    PasswordReset,
+    Invite,
+    Dev,
+    Register,
+}
+
+impl Method {
+    pub fn name(self) -> &'static str {
+        match self {
+            Method::Password => "password",
+            Method::MagicLink => "magic_link",
+            Method::PasswordReset => "password_reset",
+            Method::Invite => "invite",
+            Method::Dev => "dev",
+            Method::Register => "register",
+        }
+    }
+}
+
+impl FirstFactor {
+    pub fn method(&self) -> Method {
+        match self {
+            FirstFactor::Password { .. } => Method::Password,
+            FirstFactor::MagicLink { .. } => Method::MagicLink,
+            FirstFactor::Reset { .. } => Method::PasswordReset,
+            FirstFactor::Invite { .. } => Method::Invite,
+            FirstFactor::Dev { .. } => Method::Dev,
+            FirstFactor::Registration { .. } => Method::Register,
+        }
+    }
+}
+
+/// A first factor after its slow part.
+pub enum Proof {
+    /// The password matched this account's hash; `rehash` is `(old, new)` when the stored
+    /// hash used another cost.
+    Password {
+        user_id: String,
+        rehash: Option<(String, String)>,
+    },
+    /// A link to spend, with the new password's hash for resets and invitations.
+    Link {
+        kind: Kind,
+        token: String,
+        new_password: Option<String>,
+    },
+    Dev {
+        email: Email,
+    },
+    Registration {
+        email: Email,
+        name: UserName,
+        password_hash: String,
+    },
+}
+
+/// Proves the first factor. A password is checked against the account's hash (or a dummy
+/// one, so that an unknown address costs the same); a link is checked to be live before
+/// any new password is hashed.
+pub async fn prove(ctx: &SignIn, factor: FirstFactor) -> Result<Proof, Refused> {
+    match factor {
+        FirstFactor::Password { email, password } => prove_password(ctx, email, password).await,
+        FirstFactor::MagicLink { token } => Ok(Proof::Link {
+            kind: Kind::MagicLink,
+            token,
+            new_password: None,
+        }),
+        FirstFactor::Reset { token, password } => {
+            prove_link_with_password(ctx, Kind::PasswordReset, token, password).await
+        }
+        FirstFactor::Invite { token, password } => {
+            prove_link_with_password(ctx, Kind::Invite, token, password).await
+        }
+        FirstFactor::Dev { email } => Ok(Proof::Dev { email }),
+        FirstFactor::Registration {
+            email,
+            name,
+            password,
+        } => Ok(Proof::Registration {
+            email,
+            name,
+            password_hash: ctx.hasher.hash(password.into_secret()).await?,
+        }),
+    }
+}
+
+async fn prove_password(
+    ctx: &SignIn,
+    email: String,
+    password: SecretString,
+) -> Result<Proof, Refused> {
+    // All three failures (unknown email, wrong password, malformed email) do the same
+    // work, a look-up and a hash, and give the same answer. A malformed address is looked
+    // up as a placeholder that no stored (valid) address can equal; the raw text is never
+    // sent to the database.
+    let lookup = match Email::parse("email", &email) {
+        Ok(email) => email.as_str().to_string(),
+        Err(_) => "malformed@invalid".to_string(),
+    };
+    let user = ctx
+        .db
+        .run(move |conn| Ok(User::find_by_email(conn, &lookup)?))
+        .await?;
+    let stored = user.as_ref().and_then(|u| u.password_hash.clone());
+    let verified = ctx.hasher.verify(password, stored.clone()).await?;
+    match user {
+        Some(user) if verified.ok => Ok(Proof::Password {
+            user_id: user.id,
+            rehash: stored.zip(verified.rehash),
+        }),
+        other => Err(Refused {
+            error: ApiError::InvalidCredentials,
+            user_id: other.map(|u| u.id),
+        }),
+    }
+}
+
+async fn prove_link_with_password(
+    ctx: &SignIn,
+    kind: Kind,
+    token: String,
+    password: Password,
+) -> Result<Proof, Refused> {
+    let key = ctx.key.clone();
+    let checked = token.clone();
+    ctx.db
+        .run(move |conn| links::live_in(conn, &key, kind, &checked, now()).map(|_| ()))
+        .await?;
+    Ok(Proof::Link {
+        kind,
+        token,
+        new_password: Some(ctx.hasher.hash(password.into_secret()).await?),
+    })
+}
+
+/// The account a proof leads to, and what is left to apply once the gate agrees.
+pub struct Identified {
+    pub user: User,
+    pub facts: FirstFactorFacts,
+    effect: Effect,
+}
+
+enum Effect {
+    None,
+    UpgradeHash {
+        old: String,
+        new: String,
+    },
+    /// A magic link: the address is proven, and nothing else vouched for.
+    ProveEmail,
+    /// A reset or an invitation: a new password, and the address proven.
+    SetPassword {
+        kind: Kind,
+        hash: String,
+    },
+}
+
+/// Finds (or, where allowed, creates) the account a proof leads to, spending any link.
+pub fn identify_in(
+    conn: &mut DbConn,
+    ctx: &SignIn,
+    proof: Proof,
+    now: NaiveDateTime,
+) -> ApiResult<Identified> {
+    let by_password = FirstFactorFacts {
+        proves_email: false,
+    };
+    let by_link = FirstFactorFacts { proves_email: true };
+    match proof {
+        Proof::Password { user_id, rehash } => {
+            // Deleted since the password was checked: as if it never matched.
+            let user = User::find(conn, &user_id)?.ok_or(ApiError::InvalidCredentials)?;
+            let effect = match rehash {
+                Some((old, new)) => Effect::UpgradeHash { old, new },
+                None => Effect::None,
+            };
+            Ok(Identified {
+                user,
+                facts: by_password,
+                effect,
+            })
+        }
+        Proof::Link {
+            kind,
+            token,
+            new_password,
+        } => {
+            let used = links::consume_in(conn, &ctx.key, kind, &token, now)?;
+            let user = match links::account_of(conn, &used)? {
+                Some(user) => user,
+                // A magic link to a new address makes the account where registration is on.
+                None if kind == Kind::MagicLink
+                    && used.user_id.is_none()
+                    && ctx.policy.may_register() =>
+                {
+                    let email =
+                        Email::parse("email", &used.email).map_err(|_| ApiError::InvalidToken)?;
+                    create_user_in(conn, &email, &UserName::from_email(&email), None, true)?
+                }
+                None => return Err(ApiError::InvalidToken),
+            };
+            let effect = match new_password {
+                Some(hash) => Effect::SetPassword { kind, hash },
+                None => Effect::ProveEmail,
+            };
+            Ok(Identified {
+                user,
+                facts: by_link,
+                effect,
+            })
+        }
+        Proof::Dev { email } => {
+            let user = match User::find_by_email(conn, email.as_str())? {
+                Some(user) => user,
+                None if ctx.policy.invite_required => {
+                    return Err(ApiError::FeatureDisabled(
+                        "Creating accounts (INVITE_REQUIRED)",
+                    ))
+                }
+                None => create_user_in(conn, &email, &UserName::from_email(&email), None, true)?,
+            };
+            // A development shortcut: it stands in for having read the inbox.
+            Ok(Identified {
+                user,
+                facts: by_link,
+                effect: Effect::None,
+            })
+        }
+        Proof::Registration {
+            email,
+            name,
+            password_hash,
+        } => {
+            let user = create_user_in(conn, &email, &name, Some(&password_hash), false)?;
+            if let Some(mail) = &ctx.mail {
+                let link = Link {
+                    kind: Kind::VerifyEmail,
+                    user_id: Some(&user.id),
+                    name: &user.name,
+                    email: &user.email,
+                    password_hash: Some(&password_hash),
+                };
+                links::send_in(conn, mail, &ctx.key, link, now)?;
+            }
+            audit::record_in(
+                conn,
+                audit::Event {
+                    subject: Some(&user.id),
+                    actor: Some(&user.id),
+                    ..audit::Event::new(audit::kind::REGISTERED)
+                },
+            )?;
+            Ok(Identified {
+                user,
+                facts: by_password,
+                effect: Effect::None,
+            })
+        }
+    }
+}
+
+/// What the sign-in changes on the account, once the gate agreed.
+pub fn apply_in(
+    conn: &mut DbConn,
+    ctx: &SignIn,
+    id: &mut Identified,
+    client: &ClientInfo,
+    now: NaiveDateTime,
+) -> ApiResult<()> {
+    match std::mem::replace(&mut id.effect, Effect::None) {
+        Effect::None => Ok(()),
+        Effect::UpgradeHash { old, new } => {
+            if User::upgrade_password_hash(conn, &id.user.id, &old, &new)? == 1 {
+                tracing::info!(user_id = %id.user.id, "password hash upgraded to the current cost");
+            }
+            Ok(())
+        }
+        Effect::ProveEmail => prove_email_in(conn, &mut id.user, None, now),
+        Effect::SetPassword { kind, hash } => {
+            let user = &mut id.user;
+            let why = if kind == Kind::Invite {
+                reason::INVITE_ACCEPTED
+            } else {
+                reason::PASSWORD_RESET
+            };
+            replace_password_in(conn, user, &hash, None, why, now)?;
+            user.password_hash = Some(hash.clone());
+            prove_email_in(conn, user, Some(&hash), now)?;
+            if kind == Kind::PasswordReset {
+                links::notice_in(conn, ctx.mail.as_ref(), Kind::PasswordChanged, user)?;
+                let event = audit::Event::by_self(audit::kind::PASSWORD_RESET, &user.id, client);
+                audit::record_in(conn, event)?;
+            }
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,164 @@
+//! The sign-in pipeline. Every way in goes the same way:
+//!
+//! 1. `factor::prove`: the first factor's slow part, outside any transaction;
+//! 2. in one write transaction: `factor::identify_in` finds or creates the account,
+//!    `gate::decide` says yes or no (disabled, verification), `factor::apply_in` makes
+//!    the sign-in's changes and `session::open_in` opens the session;
+//! 3. the access token is signed after the commit.
+//!
+//! A refusal by the gate commits what was spent (a link stays spent) and the audit row
+//! that records it; it changes nothing else on the account.
+
+pub mod factor;
+pub mod gate;
+pub mod session;
+
+use std::sync::Arc;
+
+pub use factor::{FirstFactor, Method};
+pub use session::SignedIn;
+
+use crate::auth::audit;
+use crate::auth::client::ClientInfo;
+use crate::auth::opaque_token::TokenKey;
+use crate::auth::password::PasswordHasher;
+use crate::auth::tokens::TokenIssuer;
+use crate::db::models::now;
+use crate::db::{write_tx, Db};
+use crate::error::{ApiError, ApiResult};
+use crate::mail::MailService;
+use crate::metrics::Metrics;
+use crate::settings::{SessionPolicy, SignInPolicy};
+
+/// What signing in needs from the running service. Cheap to clone.
+#[derive(Clone)]
+pub struct SignIn {
+    pub db: Db,
+    pub hasher: PasswordHasher,
+    pub tokens: Arc<TokenIssuer>,
+    pub metrics: Metrics,
+    pub policy: Arc<SignInPolicy>,
+    pub sessions: SessionPolicy,
+    pub key: TokenKey,
+    /// `None` when no mail server is configured.
+    pub mail: Option<MailService>,
+}
+
+/// A failed sign-in, with the account it concerned when that is known.
+pub struct Refused {
+    pub error: ApiError,
+    pub user_id: Option<String>,
+}
+
+impl From<ApiError> for Refused {
+    fn from(error: ApiError) -> Refused {
+        Refused {
+            error,
+            user_id: None,
+        }
+    }
+}
+
+enum Attempt {
+    Opened(SignedIn),
+    Denied {
+        error: ApiError,
+        outcome: &'static str,
+    },
+}
+
+impl SignIn {
+    /// Signs in with `factor` from `client`: the answer carries a new session, or says why
+    /// not. Every outcome is counted; refusals are also audited.
+    pub async fn sign_in(&self, factor: FirstFactor, client: ClientInfo) -> ApiResult<SignedIn> {
+        let method = factor.method();
+        match self.attempt(factor, &client).await {
+            Ok(Attempt::Opened(signed)) => {
+                self.metrics.sign_in(method.name(), "success");
+                if let Some(mail) = &self.mail {
+                    mail.wake();
+                }
+                Ok(signed)
+            }
+            Ok(Attempt::Denied { error, outcome }) => {
+                self.metrics.sign_in(method.name(), outcome);
+                Err(error)
+            }
+            Err(Refused { error, user_id }) => {
+                if let Some(outcome) = failure_outcome(&error) {
+                    self.metrics.sign_in(method.name(), outcome);
+                    let event = refused_event(method, outcome, user_id.as_deref(), &client);
+                    audit::record(&self.db, event).await;
+                }
+                Err(error)
+            }
+        }
+    }
+
+    async fn attempt(&self, factor: FirstFactor, client: &ClientInfo) -> Result<Attempt, Refused> {
+        let method = factor.method();
+        let proof = factor::prove(self, factor).await?;
+        let fresh = self.key.fresh();
+        let (ctx, client) = (self.clone(), client.clone());
+        let attempt = self
+            .db
+            .run(move |conn| {
+                write_tx(conn, |conn| {
+                    let now = now();
+                    let mut id = factor::identify_in(conn, &ctx, proof, now)?;
+                    let require = ctx.policy.require_email_verification;
+                    if let Err(refusal) = gate::decide(&id.user, id.facts, require) {
+                        let outcome = refusal.outcome();
+                        let event = refused_event(method, outcome, Some(&id.user.id), &client);
+                        audit::record_in(conn, event)?;
+                        return Ok(Err((refusal.error(), outcome)));
+                    }
+                    factor::apply_in(conn, &ctx, &mut id, &client, now)?;
+                    let policy = &ctx.sessions;
+                    let sid = session::open_in(
+                        conn,
+                        policy,
+                        &id.user.id,
+                        &fresh.hash,
+                        &client,
+                        method.name(),
+                        now,
+                    )?;
+                    Ok(Ok((id.user, sid)))
+                })
+            })
+            .await?;
+        match attempt {
+            Ok((user, sid)) => {
+                let signed = session::issue(&self.tokens, user, sid, Some(fresh.token))?;
+                Ok(Attempt::Opened(signed))
+            }
+            Err((error, outcome)) => Ok(Attempt::Denied { error, outcome }),
+        }
+    }
+}
+
+/// The metrics label of a first factor that failed; `None` for errors that are not a
+/// sign-in failure (a switched-off feature, an overloaded server).
+fn failure_outcome(e: &ApiError) -> Option<&'static str> {
+    match e {
+        ApiError::InvalidCredentials => Some("failure"),
+        ApiError::InvalidToken => Some("invalid_token"),
+        _ => None,
+    }
+}
+
+fn refused_event<'a>(
+    method: Method,
+    outcome: &str,
+    user_id: Option<&'a str>,
+    client: &'a ClientInfo,
+) -> audit::Event<'a> {
+    audit::Event {
+        kind: audit::kind::SIGN_IN_FAILED,
+        actor: user_id,
+        subject: user_id,
+        client: Some(client),
+        detail: Some(format!("{}: {outcome}", method.name())),
+    }
+}

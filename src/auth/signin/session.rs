@@ -1,0 +1,86 @@
+//! Opening a session: the only place that writes a new session, its first refresh token
+//! and the `sign_in` audit row, all in the sign-in's transaction.
+
+use chrono::NaiveDateTime;
+
+use crate::auth::audit;
+use crate::auth::client::ClientInfo;
+use crate::auth::tokens::{AccessToken, TokenIssuer};
+use crate::db::models::session::reason;
+use crate::db::models::{new_id, span, NewRefreshToken, NewSession, RefreshToken, Session, User};
+use crate::db::{lock_user, DbConn};
+use crate::error::ApiResult;
+use crate::settings::SessionPolicy;
+
+/// A completed sign-in: what the response carries.
+pub struct SignedIn {
+    pub user: User,
+    pub session_id: String,
+    pub access: AccessToken,
+    /// `None` when a refresh inside the reuse grace window answered with an access token only.
+    pub refresh_token: Option<String>,
+}
+
+/// Opens a session for `user_id` with its first refresh token (stored as `token_hash`),
+/// revoking the oldest sessions beyond `MAX_ACTIVE_SESSIONS`, and records the sign-in by
+/// `method`. Returns the session id.
+pub fn open_in(
+    conn: &mut DbConn,
+    policy: &SessionPolicy,
+    user_id: &str,
+    token_hash: &str,
+    client: &ClientInfo,
+    method: &str,
+    now: NaiveDateTime,
+) -> ApiResult<String> {
+    lock_user(conn, user_id)?;
+    let active = Session::list_active(conn, user_id, now)?;
+    // Newest first: keep max_active - 1 of them to make room for this one.
+    let keep = policy.max_active.saturating_sub(1) as usize;
+    for old in active.iter().skip(keep) {
+        Session::revoke(conn, &old.id, reason::SESSION_LIMIT, now)?;
+    }
+    let session_id = new_id();
+    let expires_at = now + span(policy.lifetime);
+    Session::insert(
+        conn,
+        &NewSession {
+            id: &session_id,
+            user_id,
+            created_at: now,
+            last_used_at: now,
+            expires_at,
+            user_agent: client.user_agent.as_deref(),
+            ip: client.ip.as_deref(),
+        },
+    )?;
+    RefreshToken::insert(
+        conn,
+        &NewRefreshToken {
+            id: &new_id(),
+            session_id: &session_id,
+            token_hash,
+            created_at: now,
+            expires_at,
+        },
+    )?;
+    let event = audit::Event::by_self(audit::kind::SIGN_IN, user_id, client);
+    audit::record_in(conn, event.detail(format!("{method}: success")))?;
+    Ok(session_id)
+}
+
+/// Signs the access token for a session that is stored.
+pub fn issue(
+    tokens: &TokenIssuer,
+    user: User,
+    session_id: String,
+    refresh_token: Option<String>,
+) -> ApiResult<SignedIn> {
+    let access = tokens.issue(&user, &session_id)?;
+    Ok(SignedIn {
+        user,
+        session_id,
+        access,
+        refresh_token,
+    })
+}

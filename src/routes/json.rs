@@ -1,0 +1,134 @@
+//! JSON request bodies. Unlike actix's own extractor, the whole body must be UTF-8 (serde
+//! skips the bytes of fields it ignores without looking at them), and every failure maps
+//! straight to the documented problem: `415` not JSON, `413` over the limit, `400`
+//! anything that does not parse.
+
+use std::future::Future;
+use std::ops::Deref;
+use std::pin::Pin;
+
+use actix_web::error::PayloadError;
+use actix_web::http::header;
+use actix_web::{dev::Payload, web, FromRequest, HttpRequest};
+use serde::de::DeserializeOwned;
+
+use crate::error::{ApiError, ApiResult};
+
+/// A JSON body of type `T`.
+pub struct Json<T>(pub T);
+
+impl<T> Json<T> {
+    pub fn into_inner(self) -> T {
+        self.0
+    }
+}
+
+impl<T> Deref for Json<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
+/// A body that may be empty (`None`); anything else must be JSON of type `T`.
+pub struct OptionalJson<T>(pub Option<T>);
+
+type Body<T> = Pin<Box<dyn Future<Output = Result<T, ApiError>>>>;
+
+fn is_json(req: &HttpRequest) -> bool {
+    req.headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<mime::Mime>().ok())
+        .is_some_and(|m| m.subtype() == mime::JSON || m.suffix() == Some(mime::JSON))
+}
+
+fn read_error(e: actix_web::Error) -> ApiError {
+    match e.as_error::<PayloadError>() {
+        Some(PayloadError::Overflow) => ApiError::PayloadTooLarge,
+        _ => ApiError::InvalidRequest("The request body could not be read.".into()),
+    }
+}
+
+/// Parses a whole body as JSON of type `T`.
+pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> ApiResult<T> {
+    let text = std::str::from_utf8(bytes).map_err(|_| {
+        ApiError::InvalidRequest("The body is not valid JSON: it is not UTF-8.".into())
+    })?;
+    serde_json::from_str(text).map_err(|e| ApiError::InvalidRequest(describe(&e)))
+}
+
+/// serde_json's message names the field and the expected type; it never quotes values
+/// from elsewhere, so it is safe and useful to pass on.
+pub fn describe(e: &serde_json::Error) -> String {
+    use serde_json::error::Category;
+    match e.classify() {
+        Category::Data => format!("A field is missing or has the wrong type: {e}."),
+        Category::Syntax | Category::Eof => format!("The body is not valid JSON: {e}."),
+        Category::Io => "The body could not be read.".into(),
+    }
+}
+
+impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
+    type Error = ApiError;
+    type Future = Body<Self>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let json = is_json(req);
+        let bytes = web::Bytes::from_request(req, payload);
+        Box::pin(async move {
+            if !json {
+                return Err(ApiError::UnsupportedMediaType);
+            }
+            let bytes = bytes.await.map_err(read_error)?;
+            parse(&bytes).map(Json)
+        })
+    }
+}
+
+impl<T: DeserializeOwned + 'static> FromRequest for OptionalJson<T> {
+    type Error = ApiError;
+    type Future = Body<Self>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let json = is_json(req);
+        let bytes = web::Bytes::from_request(req, payload);
+        Box::pin(async move {
+            let bytes = bytes.await.map_err(read_error)?;
+            if bytes.iter().all(u8::is_ascii_whitespace) {
+                return Ok(OptionalJson(None));
+            }
+            if !json {
+                return Err(ApiError::UnsupportedMediaType);
+            }
+            parse(&bytes).map(|v| OptionalJson(Some(v)))
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(serde::Deserialize)]
+    struct Name {
+        #[allow(dead_code)]
+        name: Option<String>,
+    }
+
+    #[test]
+    fn bytes_that_are_not_utf8_are_refused_even_in_ignored_fields() {
+        let mut body = br#"{"name": "a", "ignored": ""#.to_vec();
+        body.extend_from_slice(&[0xff, 0xfe]);
+        body.extend_from_slice(br#""}"#);
+        assert!(
+            serde_json::from_slice::<Name>(&body).is_ok(),
+            "serde alone lets it through"
+        );
+        assert!(matches!(
+            parse::<Name>(&body),
+            Err(ApiError::InvalidRequest(_))
+        ));
+        assert!(parse::<Name>(br#"{"name": "a"}"#).is_ok());
+    }
+}

@@ -1,0 +1,366 @@
+//! Layered settings: defaults < `config/latch.toml` (or `--config FILE`) < environment
+//! (a `.env` file counts as environment; the real environment wins) < command-line flags.
+//!
+//! Names follow LibreChat's `.env` so an existing file works unchanged. Every layer is read
+//! as text and parsed here, one section per concern, so a bad value stops the start with a
+//! message naming the setting, whichever layer it came from.
+
+pub mod database;
+pub mod mail;
+pub mod parse;
+pub mod passwords;
+pub mod signin;
+pub mod sources;
+pub mod tokens;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use secrecy::SecretString;
+
+pub use database::DatabaseUrl;
+pub use mail::MailSettings;
+pub use parse::{origin_of, parse_product, SettingsError};
+pub use passwords::{PasswordRules, ScryptSettings};
+pub use signin::{EmailFlows, SignInPolicy};
+pub use sources::Sources;
+pub use tokens::{Delivery, JwtAlg, JwtSettings, RefreshSettings, SameSite, SessionPolicy};
+
+use parse::{bad, comma_list, parse_num, parse_url};
+use sources::Raw;
+
+/// Every setting Latch reads, by its environment name. The config file uses the same
+/// names in lower case; an unknown key there is an error, an unknown environment variable
+/// is ignored (a LibreChat `.env` is full of them).
+pub const KNOWN: &[&str] = &[
+    "APP_ENV",
+    "APP_TITLE",
+    "HOST",
+    "PORT",
+    "DATABASE_URL",
+    "DATABASE_POOL_SIZE",
+    "APP_URL",
+    "DOMAIN_CLIENT",
+    "DOMAIN_SERVER",
+    "CORS_ORIGINS",
+    "TRUST_PROXY",
+    "ALLOW_EMAIL_LOGIN",
+    "ALLOW_REGISTRATION",
+    "DEV_LOGIN",
+    "SERVICE_TOKENS",
+    "SESSION_EXPIRY",
+    "REFRESH_TOKEN_EXPIRY",
+    "REFRESH_REUSE_GRACE",
+    "REFRESH_TOKEN_DELIVERY",
+    "COOKIE_SAMESITE",
+    "COOKIE_SECURE",
+    "MAX_ACTIVE_SESSIONS",
+    "JWT_ALG",
+    "JWT_SECRET",
+    "JWT_REFRESH_SECRET",
+    "JWT_ISSUER",
+    "JWT_AUDIENCE",
+    "JWT_LEEWAY",
+    "SCRYPT_LOG_N",
+    "SCRYPT_R",
+    "SCRYPT_P",
+    "PASSWORD_HASH_CONCURRENCY",
+    "PASSWORD_HASH_QUEUE",
+    "MIN_PASSWORD_LENGTH",
+    "EMAIL_SERVICE",
+    "EMAIL_HOST",
+    "EMAIL_PORT",
+    "EMAIL_ENCRYPTION",
+    "EMAIL_ENCRYPTION_HOSTNAME",
+    "EMAIL_ALLOW_SELFSIGNED",
+    "EMAIL_USERNAME",
+    "EMAIL_PASSWORD",
+    "EMAIL_FROM",
+    "EMAIL_FROM_NAME",
+    "EMAIL_MAX_RETRIES",
+    "EMAIL_RETRY_DELAY",
+    "EMAIL_TEMPLATES_DIR",
+    "ALLOW_MAGIC_LINK",
+    "REQUIRE_EMAIL_VERIFICATION",
+    "ALLOW_UNVERIFIED_EMAIL_LOGIN",
+    "ALLOW_PASSWORD_RESET",
+    "EMAIL_VERIFICATION_EXPIRY",
+    "PASSWORD_RESET_EXPIRY",
+    "MAGIC_LINK_EXPIRY",
+    "INVITE_EXPIRY",
+    "EMAIL_VERIFY_PATH",
+    "PASSWORD_RESET_PATH",
+    "MAGIC_LINK_PATH",
+    "INVITE_PATH",
+    "INVITE_REQUIRED",
+    "INITIAL_USER_EMAIL",
+    "INITIAL_USER_NAME",
+    "INITIAL_USER_PASSWORD",
+    "AUDIT_RETENTION_DAYS",
+];
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AppEnv {
+    Development,
+    Production,
+}
+
+#[derive(Clone, Debug)]
+pub struct Settings {
+    pub app_env: AppEnv,
+    pub app_title: String,
+    pub host: String,
+    pub port: u16,
+    pub database_url: DatabaseUrl,
+    pub database_pool_size: u32,
+    pub app_url: String,
+    pub server_url: Option<String>,
+    pub cors_origins: Vec<String>,
+    pub trust_proxy: usize,
+    pub service_tokens: Vec<SecretString>,
+    pub policy: SignInPolicy,
+    pub passwords: PasswordRules,
+    pub jwt: JwtSettings,
+    pub refresh: RefreshSettings,
+    pub scrypt: ScryptSettings,
+    /// `None` when no mail server is configured: the email features are then off.
+    pub mail: Option<MailSettings>,
+    pub email: EmailFlows,
+    /// The admin made on first start.
+    pub initial_user: Option<InitialUser>,
+    /// How long audit events are kept; `None` keeps them forever.
+    pub audit_retention: Option<Duration>,
+}
+
+#[derive(Clone, Debug)]
+pub struct InitialUser {
+    /// Normalised.
+    pub email: String,
+    pub name: Option<String>,
+    /// Set only if the account has no password yet.
+    pub password: Option<SecretString>,
+}
+
+impl Settings {
+    pub fn load(sources: &Sources) -> Result<Settings, SettingsError> {
+        let raw = sources::read_layers(sources)?;
+        Settings::from_raw(&raw)
+    }
+
+    fn from_raw(raw: &Raw) -> Result<Settings, SettingsError> {
+        let get = |n: &str| raw.get(n);
+        let app_env = match get("APP_ENV").map(|v| v.to_ascii_lowercase()).as_deref() {
+            None | Some("development") | Some("dev") => AppEnv::Development,
+            Some("production") | Some("prod") => AppEnv::Production,
+            Some(other) => {
+                return Err(bad(
+                    "APP_ENV",
+                    format!("expected development or production, got `{other}`"),
+                ))
+            }
+        };
+        let database_url = database::url(raw)?;
+        let app_url = match (get("APP_URL"), get("DOMAIN_CLIENT")) {
+            (Some(v), _) => parse_url("APP_URL", v)?,
+            (None, Some(v)) => parse_url("DOMAIN_CLIENT", v)?,
+            (None, None) => "http://localhost:3080".to_string(),
+        };
+        let server_url = get("DOMAIN_SERVER")
+            .map(|v| parse_url("DOMAIN_SERVER", v))
+            .transpose()?;
+        let cors_origins = match get("CORS_ORIGINS") {
+            Some(list) => comma_list(list)
+                .map(|o| {
+                    origin_of(o)
+                        .ok_or_else(|| bad("CORS_ORIGINS", format!("`{o}` is not an origin")))
+                })
+                .collect::<Result<Vec<_>, _>>()?,
+            None => origin_of(&app_url).into_iter().collect(),
+        };
+        let app_title = get("APP_TITLE").unwrap_or("Latch").to_string();
+        let mail = MailSettings::from_raw(raw, &app_title)?;
+        let passwords = passwords::rules(raw)?;
+        let retention_days: u64 =
+            get("AUDIT_RETENTION_DAYS").map_or(Ok(90), |v| parse_num("AUDIT_RETENTION_DAYS", v))?;
+        Ok(Settings {
+            app_env,
+            host: get("HOST").unwrap_or("127.0.0.1").to_string(),
+            port: get("PORT").map_or(Ok(8080), |v| parse_num::<u16>("PORT", v))?,
+            database_pool_size: database::pool_size(raw, &database_url)?,
+            database_url,
+            trust_proxy: get("TRUST_PROXY").map_or(Ok(0), |v| parse_num("TRUST_PROXY", v))?,
+            service_tokens: get("SERVICE_TOKENS")
+                .map(|v| {
+                    comma_list(v)
+                        .map(|s| SecretString::from(s.to_string()))
+                        .collect()
+                })
+                .unwrap_or_default(),
+            policy: signin::policy(raw, app_env, mail.is_some())?,
+            jwt: tokens::jwt(raw, app_env, server_url.as_deref())?,
+            refresh: tokens::refresh(raw, app_env)?,
+            scrypt: passwords::scrypt(raw)?,
+            email: signin::email_flows(raw)?,
+            initial_user: initial_user(raw, passwords)?,
+            audit_retention: (retention_days > 0)
+                .then(|| Duration::from_secs(retention_days * 24 * 60 * 60)),
+            passwords,
+            mail,
+            app_title,
+            app_url,
+            server_url,
+            cors_origins,
+        })
+    }
+
+    /// The HMAC key refresh and one-time tokens are stored under.
+    pub fn token_key(&self) -> &[u8] {
+        use secrecy::ExposeSecret;
+        self.refresh
+            .secret
+            .as_ref()
+            .map(|s| s.expose_secret().as_bytes())
+            .expect("the refresh secret is resolved before the service starts")
+    }
+
+    /// Where a development start keeps the secrets it generated: beside the SQLite file,
+    /// or in the working directory for PostgreSQL.
+    pub fn generated_secrets_path(&self) -> PathBuf {
+        match self.database_url.sqlite_path() {
+            Some(p) => {
+                let p = Path::new(p);
+                let name = p
+                    .file_name()
+                    .map_or_else(|| "latch".into(), |n| n.to_string_lossy().into_owned());
+                p.with_file_name(format!("{name}.secrets"))
+            }
+            None => PathBuf::from("latch.secrets"),
+        }
+    }
+}
+
+fn initial_user(raw: &Raw, rules: PasswordRules) -> Result<Option<InitialUser>, SettingsError> {
+    match (
+        raw.get("INITIAL_USER_EMAIL"),
+        raw.get("INITIAL_USER_PASSWORD"),
+    ) {
+        (Some(email), password) => {
+            let email = crate::domain::Email::parse("INITIAL_USER_EMAIL", email)
+                .map_err(|e| bad("INITIAL_USER_EMAIL", e.message))?;
+            if let Some(p) = password {
+                crate::domain::Password::parse("INITIAL_USER_PASSWORD", p, rules)
+                    .map_err(|e| bad("INITIAL_USER_PASSWORD", e.message))?;
+            }
+            Ok(Some(InitialUser {
+                email: email.as_str().to_string(),
+                name: raw.get("INITIAL_USER_NAME").map(str::to_string),
+                password: password.map(|p| SecretString::from(p.to_string())),
+            }))
+        }
+        (None, Some(_)) => Err(bad(
+            "INITIAL_USER_PASSWORD",
+            "needs INITIAL_USER_EMAIL as well",
+        )),
+        (None, None) => Ok(None),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(pairs: &[(&str, &str)]) -> Result<Settings, SettingsError> {
+        let env = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Settings::load(&Sources {
+            env,
+            ..Default::default()
+        })
+    }
+
+    #[test]
+    fn defaults_are_safe() {
+        let s = load(&[]).unwrap();
+        assert_eq!(s.jwt.alg, JwtAlg::Es256);
+        assert_eq!(s.jwt.access_ttl, Duration::from_secs(900));
+        assert_eq!(s.refresh.ttl, Duration::from_secs(7 * 24 * 3600));
+        assert_eq!(s.refresh.delivery, Delivery::Cookie);
+        assert!(s.refresh.cookie_secure);
+        assert_eq!(s.refresh.max_active_sessions, 3);
+        assert_eq!((s.scrypt.log_n, s.scrypt.r, s.scrypt.p), (17, 8, 1));
+        assert_eq!(s.cors_origins, vec!["http://localhost:3080".to_string()]);
+    }
+
+    #[test]
+    fn errors_name_the_setting() {
+        let e = load(&[("PORT", "eighty")]).unwrap_err().to_string();
+        assert!(e.contains("PORT"), "{e}");
+        let e = load(&[("SESSION_EXPIRY", "1000 * x")])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("SESSION_EXPIRY"), "{e}");
+        let e = load(&[("JWT_ALG", "none")]).unwrap_err().to_string();
+        assert!(e.contains("JWT_ALG"), "{e}");
+    }
+
+    #[test]
+    fn samesite_none_needs_secure_cookies() {
+        let e = load(&[("COOKIE_SAMESITE", "none"), ("COOKIE_SECURE", "false")])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("COOKIE_SAMESITE"), "{e}");
+        assert!(load(&[("COOKIE_SAMESITE", "none")]).is_ok());
+    }
+
+    #[test]
+    fn production_refuses_weak_secrets() {
+        let e = load(&[("APP_ENV", "production")]).unwrap_err().to_string();
+        assert!(e.contains("JWT_REFRESH_SECRET"), "{e}");
+        let strong = "x".repeat(32);
+        assert!(load(&[("APP_ENV", "production"), ("JWT_REFRESH_SECRET", &strong)]).is_ok());
+        let e = load(&[
+            ("APP_ENV", "production"),
+            ("JWT_REFRESH_SECRET", &strong),
+            ("JWT_ALG", "HS256"),
+            ("JWT_SECRET", "short"),
+        ])
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("JWT_SECRET"), "{e}");
+    }
+
+    #[test]
+    fn example_config_documents_every_setting_and_loads() {
+        let example = include_str!("../../config/latch.example.toml");
+        for name in KNOWN {
+            let key = format!("# {} =", name.to_ascii_lowercase());
+            assert!(
+                example.contains(&key),
+                "config/latch.example.toml lacks {key}"
+            );
+        }
+        // With every line switched on, the example is a valid file.
+        let dir = std::env::temp_dir().join(format!("latch-example-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("latch.toml");
+        let enabled: String = example
+            .lines()
+            .map(|l| {
+                l.strip_prefix("# ")
+                    .filter(|l| l.contains(" = "))
+                    .unwrap_or(l)
+            })
+            .map(|l| format!("{l}\n"))
+            .collect();
+        std::fs::write(&path, enabled).unwrap();
+        let loaded = Settings::load(&Sources {
+            config_file: Some(path),
+            ..Default::default()
+        });
+        std::fs::remove_dir_all(&dir).unwrap();
+        let s = loaded.unwrap();
+        assert_eq!(s.refresh.ttl, Duration::from_secs(7 * 24 * 3600));
+    }
+}

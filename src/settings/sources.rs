@@ -1,0 +1,106 @@
+//! Where settings come from and how the layers stack: defaults < config file <
+//! environment (`.env` counts; the real environment wins) < command-line flags.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+use serde::Deserialize;
+
+use super::parse::{bad, SettingsError};
+use super::KNOWN;
+
+/// Where the settings come from, so the binary reads the process environment and tests
+/// pass their own.
+#[derive(Default)]
+pub struct Sources {
+    /// An explicit `--config FILE`, which must exist.
+    pub config_file: Option<PathBuf>,
+    /// The default `config/latch.toml`, read when present.
+    pub default_config_file: Option<PathBuf>,
+    pub env: HashMap<String, String>,
+    /// Command-line flags, by setting name.
+    pub flags: HashMap<String, String>,
+}
+
+impl Sources {
+    /// The process environment (after `.env`), filtered to the names Latch knows.
+    pub fn from_process(config_file: Option<PathBuf>, flags: HashMap<String, String>) -> Self {
+        // A missing .env is normal; a malformed one is reported by the values it leaves out.
+        let _ = dotenvy::dotenv();
+        let env = std::env::vars()
+            .filter(|(k, _)| KNOWN.contains(&k.as_str()))
+            .collect();
+        Sources {
+            config_file,
+            default_config_file: Some(PathBuf::from("config/latch.toml")),
+            env,
+            flags,
+        }
+    }
+}
+
+/// The raw text of every setting after layering.
+#[derive(Debug, Default)]
+pub struct Raw(HashMap<String, String>);
+
+impl Raw {
+    /// The value, trimmed; an empty value counts as unset.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0.get(name).map(|s| s.trim()).filter(|s| !s.is_empty())
+    }
+
+    #[cfg(test)]
+    pub fn from_pairs(pairs: &[(&str, &str)]) -> Raw {
+        Raw(pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect())
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(transparent)]
+struct FileTable(HashMap<String, config::Value>);
+
+pub fn read_layers(sources: &Sources) -> Result<Raw, SettingsError> {
+    let mut raw = HashMap::new();
+    let file = match (&sources.config_file, &sources.default_config_file) {
+        (Some(path), _) => {
+            if !path.exists() {
+                return Err(SettingsError(format!(
+                    "config file {} does not exist",
+                    path.display()
+                )));
+            }
+            Some(path.as_path())
+        }
+        (None, Some(path)) if path.exists() => Some(path.as_path()),
+        _ => None,
+    };
+    if let Some(path) = file {
+        let table: FileTable = config::Config::builder()
+            .add_source(config::File::from(path).format(config::FileFormat::Toml))
+            .build()
+            .and_then(|c| c.try_deserialize())
+            .map_err(|e| SettingsError(format!("config file {}: {e}", path.display())))?;
+        for (key, value) in table.0 {
+            let name = key.to_ascii_uppercase();
+            if !KNOWN.contains(&name.as_str()) {
+                return Err(SettingsError(format!(
+                    "config file {}: unknown setting `{key}`",
+                    path.display()
+                )));
+            }
+            let text = value
+                .into_string()
+                .map_err(|e| bad(&name, format!("in {}: {e}", path.display())))?;
+            raw.insert(name, text);
+        }
+    }
+    for (k, v) in sources.env.iter().chain(sources.flags.iter()) {
+        if KNOWN.contains(&k.as_str()) {
+            raw.insert(k.clone(), v.clone());
+        }
+    }
+    Ok(Raw(raw))
+}

@@ -81,6 +81,16 @@ pub fn record_in(conn: &mut DbConn, e: Event<'_>) -> ApiResult<()> {
     Ok(())
 }
 
+/// Records that `user_id` registered, in the registering transaction.
+pub fn registered_in(conn: &mut DbConn, user_id: &str) -> ApiResult<()> {
+    let event = Event {
+        subject: Some(user_id),
+        actor: Some(user_id),
+        ..Event::new(kind::REGISTERED)
+    };
+    record_in(conn, event)
+}
+
 /// Records an event on its own; a failure is logged, never passed to the client.
 pub async fn record(db: &Db, e: Event<'_>) {
     let row = e.into_row();

@@ -101,14 +101,7 @@ impl SignIn {
                         None => {
                             let user = create_user_in(conn, &email, &name, Some(&hash), false)?;
                             ctx.send_link_in(conn, Kind::VerifyEmail, &user, Some(&hash))?;
-                            audit::record_in(
-                                conn,
-                                audit::Event {
-                                    subject: Some(&user.id),
-                                    actor: Some(&user.id),
-                                    ..audit::Event::new(audit::kind::REGISTERED)
-                                },
-                            )?;
+                            audit::registered_in(conn, &user.id)?;
                             return Ok(user);
                         }
                     }

@@ -13,3 +13,6 @@ pub mod secrets;
 pub mod sessions;
 pub mod signin;
 pub mod tokens;
+
+#[cfg(test)]
+mod rules_tests;

@@ -182,6 +182,17 @@ impl Db {
     }
 }
 
+/// A fresh in-memory SQLite database with the whole schema, for unit tests of the rules.
+#[cfg(test)]
+pub fn memory() -> DbConn {
+    let mut conn = SqliteConnection::establish(":memory:").expect("in-memory SQLite");
+    conn.batch_execute("PRAGMA foreign_keys = ON;")
+        .expect("foreign keys");
+    let mut conn = DbConn::Sqlite(conn);
+    run_migrations(&mut conn).expect("migrations");
+    conn
+}
+
 /// Opens (creating) and exclusively locks `path`; the lock goes with the returned file.
 fn lock_file(path: &str) -> anyhow::Result<std::fs::File> {
     let file = std::fs::OpenOptions::new()

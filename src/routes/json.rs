@@ -69,19 +69,35 @@ pub fn describe(e: &serde_json::Error) -> String {
     }
 }
 
+/// Reads the body; `None` when it is empty and `empty_ok`.
+fn read<T: DeserializeOwned + 'static>(
+    req: &HttpRequest,
+    payload: &mut Payload,
+    empty_ok: bool,
+) -> Body<Option<T>> {
+    let json = is_json(req);
+    let bytes = web::Bytes::from_request(req, payload);
+    Box::pin(async move {
+        let bytes = bytes.await.map_err(read_error)?;
+        if empty_ok && bytes.iter().all(u8::is_ascii_whitespace) {
+            return Ok(None);
+        }
+        if !json {
+            return Err(ApiError::UnsupportedMediaType);
+        }
+        parse(&bytes).map(Some)
+    })
+}
+
 impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
     type Error = ApiError;
     type Future = Body<Self>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let json = is_json(req);
-        let bytes = web::Bytes::from_request(req, payload);
+        let body = read::<T>(req, payload, false);
         Box::pin(async move {
-            if !json {
-                return Err(ApiError::UnsupportedMediaType);
-            }
-            let bytes = bytes.await.map_err(read_error)?;
-            parse(&bytes).map(Json)
+            let value = body.await?;
+            value.map(Json).ok_or(ApiError::UnsupportedMediaType)
         })
     }
 }
@@ -91,18 +107,8 @@ impl<T: DeserializeOwned + 'static> FromRequest for OptionalJson<T> {
     type Future = Body<Self>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let json = is_json(req);
-        let bytes = web::Bytes::from_request(req, payload);
-        Box::pin(async move {
-            let bytes = bytes.await.map_err(read_error)?;
-            if bytes.iter().all(u8::is_ascii_whitespace) {
-                return Ok(OptionalJson(None));
-            }
-            if !json {
-                return Err(ApiError::UnsupportedMediaType);
-            }
-            parse(&bytes).map(|v| OptionalJson(Some(v)))
-        })
+        let body = read::<T>(req, payload, true);
+        Box::pin(async move { body.await.map(OptionalJson) })
     }
 }
 

@@ -147,6 +147,18 @@ pub async fn spawn_app_with(backend: Backend, overrides: &[(&str, &str)]) -> Tes
     start(db, overrides).await
 }
 
+/// A server that mails through `sink`, with `extra` settings.
+pub async fn app_with_mail(
+    backend: Backend,
+    sink: &crate::smtp::SmtpSink,
+    extra: &[(&str, &str)],
+) -> TestApp {
+    let env = sink.env();
+    let mut all: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    all.extend_from_slice(extra);
+    spawn_app_with(backend, &all).await
+}
+
 /// Starts a server on an existing test database, as a restart or a second instance would.
 pub async fn start(db: Arc<TestDb>, overrides: &[(&str, &str)]) -> TestApp {
     init_logs();

@@ -6,15 +6,8 @@ use std::time::Duration;
 use serde_json::json;
 
 use crate::both_backends;
-use crate::helpers::{spawn_app_with, Backend, TestApp, PASSWORD};
+use crate::helpers::{app_with_mail, Backend, TestApp, PASSWORD};
 use crate::smtp::{SmtpSink, Tls};
-
-async fn app_with_mail(backend: Backend, sink: &SmtpSink, extra: &[(&str, &str)]) -> TestApp {
-    let env = sink.env();
-    let mut all: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    all.extend_from_slice(extra);
-    spawn_app_with(backend, &all).await
-}
 
 const NEW_PASSWORD: &str = "a brand new passphrase";
 

@@ -5,6 +5,7 @@ mod helpers;
 
 mod account;
 mod admin;
+mod attacks;
 mod cli;
 mod errors;
 mod health;

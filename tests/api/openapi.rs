@@ -72,6 +72,38 @@ async fn spec_and_docs_are_served() {
         .to_str()
         .unwrap()
         .starts_with("text/html"));
+    // Served whole from the binary: nothing from another origin, nothing inline.
+    let csp = res.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        csp.contains("script-src 'self'") && !csp.contains("unsafe-inline"),
+        "{csp}"
+    );
     let html = res.text().await.unwrap();
     assert!(html.contains("<html") && html.contains("Latch"), "{html}");
+    assert!(
+        !html.contains("http://") && !html.contains("https://"),
+        "{html}"
+    );
+    assert!(!html.contains("<script>"), "no inline script: {html}");
+    for (asset, kind) in [("viewer.js", "text/javascript"), ("viewer.css", "text/css")] {
+        let res = app
+            .client
+            .get(app.url(&format!("/docs/{asset}")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200, "{asset}");
+        assert!(res.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with(kind));
+        assert!(
+            !res.text().await.unwrap().contains("https://"),
+            "{asset} loads nothing remote"
+        );
+    }
+    assert_eq!(app.get("/docs/other.js", None).await.status, 404);
 }

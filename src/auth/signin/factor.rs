@@ -300,14 +300,7 @@ pub fn identify_in(
                 };
                 links::send_in(conn, mail, &ctx.key, link, now)?;
             }
-            audit::record_in(
-                conn,
-                audit::Event {
-                    subject: Some(&user.id),
-                    actor: Some(&user.id),
-                    ..audit::Event::new(audit::kind::REGISTERED)
-                },
-            )?;
+            audit::registered_in(conn, &user.id)?;
             Ok(Identified {
                 user,
                 facts: by_password,

@@ -1,0 +1,210 @@
+//! The account and session rules, on an in-memory SQLite database: no HTTP, no pool.
+
+use chrono::Duration;
+
+use crate::auth::accounts::{
+    create_user_in, keep_an_admin_in, prove_email_in, replace_password_in,
+};
+use crate::auth::client::ClientInfo;
+use crate::auth::sessions::{logout_in, refresh_in, LogoutBy, LogoutOutcome, RefreshOutcome};
+use crate::auth::signin::gate::Refusal;
+use crate::auth::signin::session::open_in;
+use crate::db::models::session::reason;
+use crate::db::models::{new_id, now, OneTimeToken, Session, User};
+use crate::db::{memory, DbConn};
+use crate::domain::{Email, UserName};
+use crate::error::ApiError;
+use crate::mail::templates::Kind;
+use crate::settings::SessionPolicy;
+
+const POLICY: SessionPolicy = SessionPolicy {
+    max_active: 3,
+    lifetime: std::time::Duration::from_secs(3600),
+    reuse_grace: std::time::Duration::from_secs(10),
+};
+
+fn user(conn: &mut DbConn, email: &str, hash: Option<&str>, verified: bool) -> User {
+    let email = Email::parse("email", email).unwrap();
+    create_user_in(conn, &email, &UserName::from_email(&email), hash, verified).unwrap()
+}
+
+fn session(conn: &mut DbConn, user: &User, token_hash: &str) -> String {
+    let client = ClientInfo::default();
+    open_in(conn, &POLICY, &user.id, token_hash, &client, "test", now()).unwrap()
+}
+
+fn link(conn: &mut DbConn, user: &User, kind: Kind, password_hash: Option<&str>) -> String {
+    let id = new_id();
+    let now = now();
+    OneTimeToken::insert(
+        conn,
+        &OneTimeToken {
+            id: id.clone(),
+            kind: kind.name().into(),
+            user_id: Some(user.id.clone()),
+            email: user.email.clone(),
+            token_hash: new_id(),
+            created_at: now,
+            expires_at: now + Duration::minutes(15),
+            used_at: None,
+            password_hash: password_hash.map(str::to_string),
+        },
+    )
+    .unwrap();
+    id
+}
+
+fn live(conn: &mut DbConn, id: &str) -> bool {
+    use crate::db::schema::one_time_tokens::dsl;
+    use diesel::prelude::*;
+    dsl::one_time_tokens
+        .find(id)
+        .select(dsl::used_at)
+        .first::<Option<chrono::NaiveDateTime>>(conn)
+        .unwrap()
+        .is_none()
+}
+
+fn active_sessions(conn: &mut DbConn, user: &User) -> usize {
+    Session::list_active(conn, &user.id, now()).unwrap().len()
+}
+
+#[test]
+fn proving_a_never_verified_address_keeps_only_the_vouched_password() {
+    let conn = &mut memory();
+    let mut u = user(conn, "a@example.com", Some("attacker-hash"), false);
+    session(conn, &u, "t1");
+    prove_email_in(conn, &mut u, Some("victim-hash"), now()).unwrap();
+    let stored = User::find(conn, &u.id).unwrap().unwrap();
+    assert!(stored.email_verified);
+    assert_eq!(stored.password_hash.as_deref(), Some("victim-hash"));
+    assert_eq!(active_sessions(conn, &u), 0, "the unproven sessions end");
+
+    // A magic link vouches for no password at all.
+    let mut v = user(conn, "b@example.com", Some("attacker-hash"), false);
+    prove_email_in(conn, &mut v, None, now()).unwrap();
+    assert_eq!(
+        User::find(conn, &v.id).unwrap().unwrap().password_hash,
+        None
+    );
+
+    // A verified account is left alone.
+    let mut w = user(conn, "c@example.com", Some("own-hash"), true);
+    session(conn, &w, "t2");
+    prove_email_in(conn, &mut w, None, now()).unwrap();
+    let stored = User::find(conn, &w.id).unwrap().unwrap();
+    assert_eq!(stored.password_hash.as_deref(), Some("own-hash"));
+    assert_eq!(active_sessions(conn, &w), 1);
+}
+
+#[test]
+fn a_new_password_voids_links_and_rebinds_verification() {
+    let conn = &mut memory();
+    let u = user(conn, "a@example.com", Some("old-hash"), false);
+    let (keep, other) = (session(conn, &u, "t1"), session(conn, &u, "t2"));
+    let reset = link(conn, &u, Kind::PasswordReset, None);
+    let magic = link(conn, &u, Kind::MagicLink, None);
+    let invite = link(conn, &u, Kind::Invite, None);
+    let verify = link(conn, &u, Kind::VerifyEmail, Some("old-hash"));
+    let foreign = link(conn, &u, Kind::VerifyEmail, Some("someone-else"));
+    let why = reason::PASSWORD_CHANGED;
+    replace_password_in(conn, &u, "new-hash", Some(&keep), why, now()).unwrap();
+    for id in [&reset, &magic, &invite] {
+        assert!(!live(conn, id));
+    }
+    assert!(live(conn, &verify) && live(conn, &foreign));
+    let carried = |conn: &mut DbConn, id: &str| {
+        use crate::db::schema::one_time_tokens::dsl;
+        use diesel::prelude::*;
+        dsl::one_time_tokens
+            .find(id)
+            .select(dsl::password_hash)
+            .first::<Option<String>>(conn)
+            .unwrap()
+    };
+    assert_eq!(carried(conn, &verify).as_deref(), Some("new-hash"));
+    assert_eq!(carried(conn, &foreign).as_deref(), Some("someone-else"));
+    assert!(Session::find(conn, &keep)
+        .unwrap()
+        .unwrap()
+        .is_active(now()));
+    assert!(!Session::find(conn, &other)
+        .unwrap()
+        .unwrap()
+        .is_active(now()));
+}
+
+#[test]
+fn the_last_enabled_admin_stays() {
+    let conn = &mut memory();
+    let first = user(conn, "a@example.com", None, true);
+    assert!(first.is_admin(), "the first account is an admin");
+    assert!(matches!(
+        keep_an_admin_in(conn, &first),
+        Err(ApiError::LastAdmin)
+    ));
+    let second = user(conn, "b@example.com", None, true);
+    assert!(keep_an_admin_in(conn, &second).is_ok(), "not an admin");
+    User::set_role(conn, &second.id, crate::db::models::user::Role::Admin).unwrap();
+    assert!(keep_an_admin_in(conn, &first).is_ok());
+}
+
+#[test]
+fn refresh_rotates_forgives_the_grace_window_and_punishes_reuse() {
+    let conn = &mut memory();
+    let u = user(conn, "a@example.com", None, true);
+    let sid = session(conn, &u, "h1");
+    let t0 = now();
+    let out = refresh_in(conn, "h1", "h2", &POLICY, t0).unwrap();
+    assert!(matches!(out, RefreshOutcome::Rotated { .. }));
+    let out = refresh_in(conn, "h1", "h3", &POLICY, t0 + Duration::seconds(5)).unwrap();
+    assert!(matches!(out, RefreshOutcome::Grace { .. }));
+    let out = refresh_in(conn, "h1", "h4", &POLICY, t0 + Duration::seconds(11)).unwrap();
+    assert!(matches!(out, RefreshOutcome::Reused { .. }));
+    assert!(!Session::find(conn, &sid).unwrap().unwrap().is_active(now()));
+    let out = refresh_in(conn, "h2", "h5", &POLICY, t0 + Duration::seconds(12)).unwrap();
+    assert!(
+        matches!(out, RefreshOutcome::Invalid),
+        "the whole session is gone"
+    );
+    let out = refresh_in(conn, "unknown", "h6", &POLICY, t0).unwrap();
+    assert!(matches!(out, RefreshOutcome::Invalid));
+}
+
+#[test]
+fn refresh_repeats_the_standing_check() {
+    let conn = &mut memory();
+    let u = user(conn, "a@example.com", None, true);
+    session(conn, &u, "h1");
+    User::update_admin_fields(conn, &u.id, None, None, Some(true), now()).unwrap();
+    let out = refresh_in(conn, "h1", "h2", &POLICY, now()).unwrap();
+    assert!(matches!(out, RefreshOutcome::Refused(Refusal::Disabled)));
+}
+
+#[test]
+fn a_spent_refresh_token_signs_no_one_out() {
+    let conn = &mut memory();
+    let u = user(conn, "a@example.com", None, true);
+    let stolen = session(conn, &u, "h1");
+    let other = session(conn, &u, "o1");
+    let t0 = now();
+    refresh_in(conn, "h1", "h2", &POLICY, t0).unwrap();
+    let later = t0 + Duration::seconds(11);
+    let by = LogoutBy::RefreshToken { hash: "h1".into() };
+    let client = ClientInfo::default();
+    let out = logout_in(conn, by, true, POLICY.reuse_grace, &client, later).unwrap();
+    assert!(matches!(out, LogoutOutcome::Reused { .. }));
+    assert!(!Session::find(conn, &stolen)
+        .unwrap()
+        .unwrap()
+        .is_active(later));
+    assert!(Session::find(conn, &other)
+        .unwrap()
+        .unwrap()
+        .is_active(later));
+    // The current token signs everyone out, as asked.
+    let by = LogoutBy::RefreshToken { hash: "o1".into() };
+    let out = logout_in(conn, by, true, POLICY.reuse_grace, &client, later).unwrap();
+    assert!(matches!(out, LogoutOutcome::Done { .. }));
+    assert_eq!(active_sessions(conn, &u), 0);
+}

@@ -11,10 +11,17 @@ run:
 
 ## Unit and integration tests, on SQLite and on PostgreSQL (found or started by
 ## scripts/with-postgres), with a real SMTP server (aiosmtpd, installed into
-## target/test-venv on first use).
+## target/test-venv on first use) and real identity providers (Node.js packages,
+## installed into tests/providers/node_modules on first use).
 TEST_VENV := target/test-venv
-test: $(TEST_VENV)/.ready
+PROVIDERS := tests/providers
+test: $(TEST_VENV)/.ready $(PROVIDERS)/node_modules/.ready
 	LATCH_TEST_PYTHON=$(TEST_VENV)/bin/python scripts/with-postgres $(CARGO) test --all-targets
+
+$(PROVIDERS)/node_modules/.ready: $(PROVIDERS)/package-lock.json
+	@command -v node >/dev/null || { echo "make test: Node.js (node, npm) is needed for the identity-provider tests" >&2; exit 1; }
+	cd $(PROVIDERS) && npm ci --no-audit --no-fund
+	touch $@
 
 $(TEST_VENV)/.ready:
 	python3 -m venv $(TEST_VENV)

@@ -87,6 +87,9 @@ pub enum ApiError {
     /// The change would leave no enabled admin.
     #[error("last admin")]
     LastAdmin,
+    /// Another conflict with what is stored; the code names it (`last_sign_in_method`…).
+    #[error("conflict: {0}")]
+    Conflict(&'static str),
     /// An unknown, used or expired one-time email token.
     #[error("invalid token")]
     InvalidToken,
@@ -185,6 +188,15 @@ impl ApiError {
                 "last_admin",
                 "Last admin",
                 s("This is the last active admin; make another admin first."),
+            ),
+            Conflict(code) => (
+                StatusCode::CONFLICT,
+                code,
+                "Conflict",
+                match *code {
+                    "last_sign_in_method" => s("This is the account's last way to sign in; add another first."),
+                    _ => s("The request conflicts with what is stored; try again."),
+                },
             ),
             InvalidToken => (
                 StatusCode::BAD_REQUEST,

@@ -11,6 +11,7 @@ pub mod metrics;
 pub mod openapi;
 pub mod routes;
 pub mod settings;
+pub mod social;
 pub mod startup;
 pub mod state;
 pub mod telemetry;

@@ -12,6 +12,8 @@ pub struct Metrics {
     pub refreshes: IntCounterVec,
     /// Outbox messages by state (`pending`, `failed`), read at each scrape.
     pub mail: IntGaugeVec,
+    /// Social sign-ins by provider and outcome (`success` or a `?error=` code).
+    pub social: IntCounterVec,
 }
 
 impl Metrics {
@@ -32,6 +34,14 @@ impl Metrics {
             Opts::new("latch_mail_messages", "Outbox messages by state"),
             &["state"],
         )?;
+        let social = IntCounterVec::new(
+            Opts::new(
+                "latch_social_sign_ins_total",
+                "Social sign-ins by provider and outcome",
+            ),
+            &["provider", "outcome"],
+        )?;
+        registry.register(Box::new(social.clone()))?;
         registry.register(Box::new(mail.clone()))?;
         registry.register(Box::new(sign_ins.clone()))?;
         registry.register(Box::new(refreshes.clone()))?;
@@ -40,11 +50,16 @@ impl Metrics {
             sign_ins,
             refreshes,
             mail,
+            social,
         })
     }
 
     pub fn sign_in(&self, method: &str, result: &str) {
         self.sign_ins.with_label_values(&[method, result]).inc();
+    }
+
+    pub fn social(&self, provider: &str, outcome: &str) {
+        self.social.with_label_values(&[provider, outcome]).inc();
     }
 
     pub fn refresh(&self, result: &str) {

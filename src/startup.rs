@@ -44,6 +44,14 @@ pub struct Application {
 impl Application {
     pub async fn build(mut settings: Settings) -> anyhow::Result<Application> {
         secrets::resolve(&mut settings)?;
+        if !settings.social.providers.is_empty() && !settings.social.allow_login {
+            tracing::warn!(
+                "social providers are configured but ALLOW_SOCIAL_LOGIN is not true: none is served"
+            );
+        }
+        for name in &settings.unused {
+            tracing::info!(setting = name, "set, but Latch has no use for it: ignored");
+        }
         if settings.policy.dev_login {
             tracing::warn!(
                 "DEV_LOGIN is on: anyone can sign in as any email without a password; never in production"
@@ -102,12 +110,14 @@ impl Application {
             key: TokenKey::new(settings.token_key()),
             mail,
         };
+        let social = crate::social::Social::new(&settings)?;
         let state = AppState {
             settings,
             db,
             tokens,
             metrics,
             signin,
+            social,
         };
         let state = web::Data::new(state);
         tokio::spawn(reload_keys_periodically(state.clone()));
@@ -156,6 +166,14 @@ fn run(listener: TcpListener, state: web::Data<AppState>) -> anyhow::Result<Serv
         .build()
         .map_err(|e| anyhow::anyhow!("metrics: {e}"))?;
     let cors_origins = state.settings.cors_origins.clone();
+    // LibreChat's callback paths, served beside `/auth/oauth/{id}/callback`.
+    let aliases: Vec<(String, String)> = state
+        .social
+        .providers()
+        .iter()
+        .map(|p| (p.config.callback_path.clone(), p.config.id.clone()))
+        .filter(|(path, id)| *path != crate::settings::ProviderConfig::default_callback_path(id))
+        .collect();
 
     let server = HttpServer::new(move || {
         let cors = cors_origins
@@ -185,6 +203,17 @@ fn run(listener: TcpListener, state: web::Data<AppState>) -> anyhow::Result<Serv
             .into_utoipa_app()
             .configure(crate::routes::configure)
             .into_app()
+            .configure(|cfg| {
+                use crate::routes::oauth::{alias_get, alias_post, CallbackAlias};
+                for (path, id) in &aliases {
+                    cfg.service(
+                        web::resource(path.as_str())
+                            .app_data(web::Data::new(CallbackAlias(id.clone())))
+                            .route(web::get().to(alias_get))
+                            .route(web::post().to(alias_post)),
+                    );
+                }
+            })
             .default_service(web::to(fallback))
     })
     .listen(listener)?

@@ -22,6 +22,8 @@ pub struct AppState {
     pub metrics: Metrics,
     /// The sign-in pipeline and the email flows, with the handles they need.
     pub signin: SignIn,
+    /// The social providers that are on.
+    pub social: crate::social::Social,
 }
 
 impl AppState {

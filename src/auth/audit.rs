@@ -18,6 +18,8 @@ pub mod kind {
     pub const PASSWORD_RESET: &str = "password_reset";
     pub const SESSION_REVOKED: &str = "session_revoked";
     pub const EMAIL_VERIFIED: &str = "email_verified";
+    pub const IDENTITY_LINKED: &str = "identity_linked";
+    pub const IDENTITY_UNLINKED: &str = "identity_unlinked";
     pub const ADMIN_USER_CREATED: &str = "admin_user_created";
     pub const ADMIN_USER_UPDATED: &str = "admin_user_updated";
     pub const ADMIN_USER_DELETED: &str = "admin_user_deleted";

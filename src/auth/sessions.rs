@@ -289,11 +289,12 @@ pub fn prune_in(
     let tokens = RefreshToken::delete_expired(conn, now)?;
     let sessions = Session::delete_expired(conn, now)?;
     let one_time = crate::db::models::OneTimeToken::delete_expired(conn, now)?;
+    let oauth = crate::db::models::OAuthState::delete_expired(conn, now)?;
     let audit = match audit_before {
         Some(before) => crate::db::models::AuditEvent::delete_before(conn, before)?,
         None => 0,
     };
-    Ok(tokens + sessions + one_time + audit)
+    Ok(tokens + sessions + one_time + oauth + audit)
 }
 
 /// Prunes once an hour, for as long as the server runs.

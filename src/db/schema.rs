@@ -101,3 +101,31 @@ diesel::table! {
         created_at -> Timestamp,
     }
 }
+
+diesel::table! {
+    identities (id) {
+        id -> Text,
+        user_id -> Text,
+        provider -> Text,
+        subject -> Text,
+        email -> Nullable<Text>,
+        created_at -> Timestamp,
+        last_used_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    oauth_states (id) {
+        id -> Text,
+        state_hash -> Text,
+        provider -> Text,
+        browser_hash -> Text,
+        nonce -> Nullable<Text>,
+        pkce_verifier -> Text,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(identities -> users (user_id));
+diesel::allow_tables_to_appear_in_same_query!(identities, users);

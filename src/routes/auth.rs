@@ -55,13 +55,23 @@ pub async fn config(state: web::Data<AppState>) -> HttpResponse {
         password_login: p.allow_email_login,
         registration: p.may_register(),
         magic_link: p.allow_magic_link,
-        social_login: false,
-        social_registration: false,
+        social_login: s.social.allow_login,
+        social_registration: s.social.allow_login
+            && p.allow_social_registration
+            && !p.invite_required,
         dev_login: p.dev_login,
         invite_required: p.invite_required,
         has_email: s.mail.is_some(),
         require_email_verification: p.require_email_verification,
-        providers: Vec::new(),
+        providers: state
+            .social
+            .providers()
+            .iter()
+            .map(|p| Provider {
+                id: p.config.id.clone(),
+                name: p.config.name.clone(),
+            })
+            .collect(),
         password_min_length: s.passwords.min_length,
     })
 }

@@ -8,6 +8,7 @@ pub mod docs;
 pub mod email;
 pub mod health;
 pub mod json;
+pub mod oauth;
 pub mod problems;
 pub mod service;
 pub mod sessions;
@@ -59,6 +60,11 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(sessions::list)
         .service(sessions::revoke)
         .service(service::introspect)
+        .service(oauth::start)
+        .service(oauth::callback)
+        .service(oauth::callback_form)
+        .service(oauth::list_identities)
+        .service(oauth::unlink_identity)
         .configure(admin::configure)
         .map(|c| c.service(docs::docs_asset));
 }

@@ -59,7 +59,7 @@ pub struct ValidationFailed(pub Problem);
 #[response(content_type = "application/problem+json")]
 pub struct Unavailable(pub Problem);
 
-/// The answers every operation that reads a JSON body can give about that body.
+/// The answers every operation that reads a body can give about that body.
 #[derive(IntoResponses)]
 pub enum JsonBodyErrors {
     #[response(status = 400)]

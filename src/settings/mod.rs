@@ -10,6 +10,7 @@ pub mod mail;
 pub mod parse;
 pub mod passwords;
 pub mod signin;
+pub mod social;
 pub mod sources;
 pub mod tokens;
 
@@ -23,6 +24,7 @@ pub use mail::MailSettings;
 pub use parse::{origin_of, parse_product, SettingsError};
 pub use passwords::{PasswordRules, ScryptSettings};
 pub use signin::{EmailFlows, SignInPolicy};
+pub use social::{ProviderConfig, ProviderKind, SocialSettings};
 pub use sources::Sources;
 pub use tokens::{Delivery, JwtAlg, JwtSettings, RefreshSettings, SameSite, SessionPolicy};
 
@@ -97,7 +99,57 @@ pub const KNOWN: &[&str] = &[
     "INITIAL_USER_NAME",
     "INITIAL_USER_PASSWORD",
     "AUDIT_RETENTION_DAYS",
+    "ALLOW_SOCIAL_LOGIN",
+    "ALLOW_SOCIAL_REGISTRATION",
+    "GOOGLE_CLIENT_ID",
+    "GOOGLE_CLIENT_SECRET",
+    "GOOGLE_CALLBACK_URL",
+    "GITHUB_CLIENT_ID",
+    "GITHUB_CLIENT_SECRET",
+    "GITHUB_CALLBACK_URL",
+    "GITHUB_ENTERPRISE_BASE_URL",
+    "GITHUB_ENTERPRISE_USER_AGENT",
+    "DISCORD_CLIENT_ID",
+    "DISCORD_CLIENT_SECRET",
+    "DISCORD_CALLBACK_URL",
+    "FACEBOOK_CLIENT_ID",
+    "FACEBOOK_CLIENT_SECRET",
+    "FACEBOOK_CALLBACK_URL",
+    "APPLE_CLIENT_ID",
+    "APPLE_TEAM_ID",
+    "APPLE_KEY_ID",
+    "APPLE_PRIVATE_KEY_PATH",
+    "APPLE_CALLBACK_URL",
+    "MICROSOFT_CLIENT_ID",
+    "MICROSOFT_CLIENT_SECRET",
+    "MICROSOFT_TENANT_ID",
+    "MICROSOFT_CALLBACK_URL",
+    "GITLAB_CLIENT_ID",
+    "GITLAB_CLIENT_SECRET",
+    "GITLAB_BASE_URL",
+    "GITLAB_CALLBACK_URL",
+    "OPENID_ISSUER",
+    "OPENID_CLIENT_ID",
+    "OPENID_CLIENT_SECRET",
+    "OPENID_USE_PKCE",
+    "OPENID_SCOPE",
+    "OPENID_BUTTON_LABEL",
+    "OPENID_EMAIL_CLAIM",
+    "OPENID_NAME_CLAIM",
+    "OPENID_REQUIRED_ROLE",
+    "OPENID_REQUIRED_ROLE_PARAMETER_PATH",
+    "OPENID_REQUIRED_ROLE_TOKEN_KIND",
+    "OPENID_ADMIN_ROLE",
+    "OPENID_ADMIN_ROLE_PARAMETER_PATH",
+    "OPENID_ADMIN_ROLE_TOKEN_KIND",
+    "OPENID_CALLBACK_URL",
+    "OPENID_CLOCK_TOLERANCE",
+    "OPENID_SESSION_SECRET",
+    "OPENID_IMAGE_URL",
 ];
+
+/// LibreChat names that have no use in Latch: read, so that a start can say so.
+const UNUSED: &[&str] = &["OPENID_SESSION_SECRET", "OPENID_IMAGE_URL"];
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum AppEnv {
@@ -126,10 +178,13 @@ pub struct Settings {
     /// `None` when no mail server is configured: the email features are then off.
     pub mail: Option<MailSettings>,
     pub email: EmailFlows,
+    pub social: SocialSettings,
     /// The admin made on first start.
     pub initial_user: Option<InitialUser>,
     /// How long audit events are kept; `None` keeps them forever.
     pub audit_retention: Option<Duration>,
+    /// LibreChat settings that are set but mean nothing to Latch (logged at start).
+    pub unused: Vec<&'static str>,
 }
 
 #[derive(Clone, Debug)]
@@ -201,9 +256,15 @@ impl Settings {
             refresh: tokens::refresh(raw, app_env)?,
             scrypt: passwords::scrypt(raw)?,
             email: signin::email_flows(raw)?,
+            social: social_with_a_server(raw, server_url.as_deref())?,
             initial_user: initial_user(raw, passwords)?,
             audit_retention: (retention_days > 0)
                 .then(|| Duration::from_secs(retention_days * 24 * 60 * 60)),
+            unused: UNUSED
+                .iter()
+                .copied()
+                .filter(|n| get(n).is_some())
+                .collect(),
             passwords,
             mail,
             app_title,
@@ -237,6 +298,22 @@ impl Settings {
             None => PathBuf::from("latch.secrets"),
         }
     }
+}
+
+/// Social settings, refusing providers without `DOMAIN_SERVER`: their redirect URI is
+/// built on it.
+fn social_with_a_server(
+    raw: &Raw,
+    server_url: Option<&str>,
+) -> Result<SocialSettings, SettingsError> {
+    let social = social::social(raw)?;
+    if !social.enabled().is_empty() && server_url.is_none() {
+        return Err(bad(
+            "DOMAIN_SERVER",
+            "is needed for social sign-in: the providers redirect back to it",
+        ));
+    }
+    Ok(social)
 }
 
 fn initial_user(raw: &Raw, rules: PasswordRules) -> Result<Option<InitialUser>, SettingsError> {

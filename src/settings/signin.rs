@@ -20,6 +20,8 @@ pub struct SignInPolicy {
     pub allow_magic_link: bool,
     /// A password sign-in needs a verified address.
     pub require_email_verification: bool,
+    /// `ALLOW_SOCIAL_REGISTRATION`: a provider-verified email may make an account.
+    pub allow_social_registration: bool,
 }
 
 impl SignInPolicy {
@@ -95,6 +97,7 @@ pub fn policy(raw: &Raw, app_env: AppEnv, has_mail: bool) -> Result<SignInPolicy
         )?,
         allow_magic_link: needs_mail("ALLOW_MAGIC_LINK", flag("ALLOW_MAGIC_LINK", has_mail)?)?,
         require_email_verification,
+        allow_social_registration: flag("ALLOW_SOCIAL_REGISTRATION", false)?,
     })
 }
 

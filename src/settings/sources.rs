@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use serde::Deserialize;
 
 use super::parse::{bad, SettingsError};
+use super::social::FileProvider;
 use super::KNOWN;
 
 /// Where the settings come from, so the binary reads the process environment and tests
@@ -39,23 +40,41 @@ impl Sources {
     }
 }
 
-/// The raw text of every setting after layering.
+/// The raw text of every setting after layering, and the providers of the config file's
+/// `[[oauth.providers]]` (a table has no environment form).
 #[derive(Debug, Default)]
-pub struct Raw(HashMap<String, String>);
+pub struct Raw {
+    values: HashMap<String, String>,
+    pub file_providers: Vec<FileProvider>,
+}
 
 impl Raw {
     /// The value, trimmed; an empty value counts as unset.
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.0.get(name).map(|s| s.trim()).filter(|s| !s.is_empty())
+        self.values
+            .get(name)
+            .map(|s| s.trim())
+            .filter(|s| !s.is_empty())
     }
 
     #[cfg(test)]
     pub fn from_pairs(pairs: &[(&str, &str)]) -> Raw {
-        Raw(pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect())
+        Raw {
+            values: pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            file_providers: Vec::new(),
+        }
     }
+}
+
+/// The config file's `[oauth]` table.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileOAuth {
+    #[serde(default)]
+    providers: Vec<FileProvider>,
 }
 
 #[derive(Deserialize)]
@@ -64,6 +83,7 @@ struct FileTable(HashMap<String, config::Value>);
 
 pub fn read_layers(sources: &Sources) -> Result<Raw, SettingsError> {
     let mut raw = HashMap::new();
+    let mut file_providers = Vec::new();
     let file = match (&sources.config_file, &sources.default_config_file) {
         (Some(path), _) => {
             if !path.exists() {
@@ -84,6 +104,13 @@ pub fn read_layers(sources: &Sources) -> Result<Raw, SettingsError> {
             .and_then(|c| c.try_deserialize())
             .map_err(|e| SettingsError(format!("config file {}: {e}", path.display())))?;
         for (key, value) in table.0 {
+            if key == "oauth" {
+                let oauth: FileOAuth = value.try_deserialize().map_err(|e| {
+                    SettingsError(format!("config file {}: [oauth]: {e}", path.display()))
+                })?;
+                file_providers = oauth.providers;
+                continue;
+            }
             let name = key.to_ascii_uppercase();
             if !KNOWN.contains(&name.as_str()) {
                 return Err(SettingsError(format!(
@@ -102,5 +129,8 @@ pub fn read_layers(sources: &Sources) -> Result<Raw, SettingsError> {
             raw.insert(k.clone(), v.clone());
         }
     }
-    Ok(Raw(raw))
+    Ok(Raw {
+        values: raw,
+        file_providers,
+    })
 }

@@ -9,16 +9,20 @@ use secrecy::SecretString;
 
 use super::gate::FirstFactorFacts;
 use super::{Refused, SignIn};
-use crate::auth::accounts::{create_user_in, prove_email_in, replace_password_in};
+use crate::auth::accounts::{
+    create_user_in, keep_an_admin_in, prove_email_in, replace_password_in,
+};
 use crate::auth::audit;
 use crate::auth::client::ClientInfo;
 use crate::auth::links::{self, Link};
 use crate::db::models::session::reason;
-use crate::db::models::{now, User};
+use crate::db::models::user::Role;
+use crate::db::models::{new_id, now, Identity, User};
 use crate::db::DbConn;
 use crate::domain::{Email, Password, UserName};
 use crate::error::{ApiError, ApiResult};
 use crate::mail::templates::Kind;
+use crate::social::ExternalIdentity;
 
 /// Everything that can prove who someone is.
 pub enum FirstFactor {
@@ -49,6 +53,8 @@ pub enum FirstFactor {
         name: UserName,
         password: Password,
     },
+    /// A person a social provider vouches for, after every protocol check.
+    Social(ExternalIdentity),
 }
 
 /// How someone signed in, as audit rows and metrics name it.
@@ -60,6 +66,7 @@ pub enum Method {
     Invite,
     Dev,
     Register,
+    Social,
 }
 
 impl Method {
@@ -71,6 +78,7 @@ impl Method {
             Method::Invite => "invite",
             Method::Dev => "dev",
             Method::Register => "register",
+            Method::Social => "social",
         }
     }
 }
@@ -84,6 +92,7 @@ impl FirstFactor {
             FirstFactor::Invite { .. } => Method::Invite,
             FirstFactor::Dev { .. } => Method::Dev,
             FirstFactor::Registration { .. } => Method::Register,
+            FirstFactor::Social(_) => Method::Social,
         }
     }
 }
@@ -110,6 +119,7 @@ pub enum Proof {
         name: UserName,
         password_hash: String,
     },
+    Social(ExternalIdentity),
 }
 
 /// Proves the first factor. A password is checked against the account's hash (or a dummy
@@ -139,6 +149,7 @@ pub async fn prove(ctx: &SignIn, factor: FirstFactor) -> Result<Proof, Refused> 
             name,
             password_hash: ctx.hasher.hash(password.into_secret()).await?,
         }),
+        FirstFactor::Social(identity) => Ok(Proof::Social(identity)),
     }
 }
 
@@ -211,6 +222,13 @@ enum Effect {
         kind: Kind,
         hash: String,
     },
+    /// A social identity seen before: the admin role as the provider says now.
+    SocialAgain {
+        admin: Option<bool>,
+    },
+    /// A social identity seen for the first time: it is linked, and its verified email
+    /// proves the account's address.
+    Link(ExternalIdentity),
 }
 
 /// Finds (or, where allowed, creates) the account a proof leads to, spending any link.
@@ -307,7 +325,76 @@ pub fn identify_in(
                 effect: Effect::None,
             })
         }
+        Proof::Social(external) => identify_social_in(conn, ctx, external, now),
     }
+}
+
+/// A known identity signs in to its user. Otherwise only a provider-verified email is
+/// accepted: it links to the account with that address, or makes one where social
+/// registration is allowed.
+fn identify_social_in(
+    conn: &mut DbConn,
+    ctx: &SignIn,
+    external: ExternalIdentity,
+    now: NaiveDateTime,
+) -> ApiResult<Identified> {
+    // A social sign-in proves the person, not a password: the verification rule for
+    // password sign-ins does not apply.
+    let facts = FirstFactorFacts { proves_email: true };
+    if let Some(known) = Identity::find(conn, &external.provider, &external.subject)? {
+        Identity::touch(conn, &known.id, now)?;
+        let user = User::find(conn, &known.user_id)?.ok_or(ApiError::InvalidCredentials)?;
+        return Ok(Identified {
+            user,
+            facts,
+            effect: Effect::SocialAgain {
+                admin: external.admin,
+            },
+        });
+    }
+    let email = match (&external.email, external.email_verified) {
+        (Some(email), true) => email.clone(),
+        _ => return Err(ApiError::EmailNotVerified),
+    };
+    let user = match User::find_by_email(conn, email.as_str())? {
+        Some(user) => user,
+        None if ctx.policy.allow_social_registration && !ctx.policy.invite_required => {
+            let name = external
+                .name
+                .as_deref()
+                .and_then(|n| UserName::parse("name", n).ok())
+                .unwrap_or_else(|| UserName::from_email(&email));
+            create_user_in(conn, &email, &name, None, true)?
+        }
+        None => return Err(ApiError::FeatureDisabled("Social registration")),
+    };
+    Ok(Identified {
+        user,
+        facts,
+        effect: Effect::Link(external),
+    })
+}
+
+/// The provider's admin role: holding it makes an admin, losing it a user (unless that
+/// would leave no enabled admin).
+fn apply_admin_role_in(conn: &mut DbConn, user: &mut User, admin: Option<bool>) -> ApiResult<()> {
+    let wanted = match admin {
+        Some(true) => Role::Admin,
+        Some(false) => Role::User,
+        None => return Ok(()),
+    };
+    if wanted == user.role {
+        return Ok(());
+    }
+    if wanted == Role::User {
+        if let Err(ApiError::LastAdmin) = keep_an_admin_in(conn, user) {
+            tracing::warn!(user_id = %user.id, "kept the last admin's role though the provider no longer grants it");
+            return Ok(());
+        }
+    }
+    User::set_role(conn, &user.id, wanted)?;
+    user.role = wanted;
+    Ok(())
 }
 
 /// What the sign-in changes on the account, once the gate agreed.
@@ -343,6 +430,27 @@ pub fn apply_in(
                 audit::record_in(conn, event)?;
             }
             Ok(())
+        }
+        Effect::SocialAgain { admin } => apply_admin_role_in(conn, &mut id.user, admin),
+        Effect::Link(external) => {
+            let user = &mut id.user;
+            Identity::insert(
+                conn,
+                &Identity {
+                    id: new_id(),
+                    user_id: user.id.clone(),
+                    provider: external.provider.clone(),
+                    subject: external.subject.clone(),
+                    email: external.email.as_ref().map(|e| e.as_str().to_string()),
+                    created_at: now,
+                    last_used_at: now,
+                },
+            )?;
+            // Whoever set a password on a never-verified account never proved the address.
+            prove_email_in(conn, user, None, now)?;
+            let event = audit::Event::by_self(audit::kind::IDENTITY_LINKED, &user.id, client);
+            audit::record_in(conn, event.detail(external.provider.clone()))?;
+            apply_admin_role_in(conn, user, external.admin)
         }
     }
 }

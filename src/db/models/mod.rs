@@ -2,6 +2,8 @@
 //! and take `&mut DbConn`: callers run them inside `Db::run`.
 
 pub mod audit_event;
+pub mod identity;
+pub mod oauth_state;
 pub mod one_time_token;
 pub mod outbox;
 pub mod refresh_token;
@@ -10,6 +12,8 @@ pub mod signing_key;
 pub mod user;
 
 pub use audit_event::{AuditEvent, AuditFilter};
+pub use identity::Identity;
+pub use oauth_state::OAuthState;
 pub use one_time_token::OneTimeToken;
 pub use outbox::OutboxMessage;
 pub use refresh_token::{NewRefreshToken, RefreshToken};

@@ -1,0 +1,69 @@
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use diesel::result::{DatabaseErrorKind, Error as DieselError};
+
+use crate::db::schema::identities;
+use crate::db::DbConn;
+use crate::error::{ApiError, ApiResult};
+
+/// An identity at a social provider, linked to a user.
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = identities)]
+pub struct Identity {
+    pub id: String,
+    pub user_id: String,
+    pub provider: String,
+    pub subject: String,
+    pub email: Option<String>,
+    pub created_at: NaiveDateTime,
+    pub last_used_at: NaiveDateTime,
+}
+
+impl Identity {
+    /// Links the identity; one already linked (a concurrent first sign-in) is `409`.
+    pub fn insert(conn: &mut DbConn, identity: &Identity) -> ApiResult<()> {
+        match diesel::insert_into(identities::table)
+            .values(identity)
+            .execute(conn)
+        {
+            Ok(_) => Ok(()),
+            Err(DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _)) => {
+                Err(ApiError::Conflict("identity_taken"))
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    pub fn find(conn: &mut DbConn, provider: &str, subject: &str) -> QueryResult<Option<Identity>> {
+        identities::table
+            .filter(identities::provider.eq(provider))
+            .filter(identities::subject.eq(subject))
+            .select(Identity::as_select())
+            .first(conn)
+            .optional()
+    }
+
+    pub fn for_user(conn: &mut DbConn, user_id: &str) -> QueryResult<Vec<Identity>> {
+        identities::table
+            .filter(identities::user_id.eq(user_id))
+            .order(identities::created_at.asc())
+            .select(Identity::as_select())
+            .load(conn)
+    }
+
+    pub fn touch(conn: &mut DbConn, id: &str, now: NaiveDateTime) -> QueryResult<usize> {
+        diesel::update(identities::table.find(id))
+            .set(identities::last_used_at.eq(now))
+            .execute(conn)
+    }
+
+    /// Unlinks the user's identity `id`; 0 when it is not theirs.
+    pub fn delete(conn: &mut DbConn, user_id: &str, id: &str) -> QueryResult<usize> {
+        diesel::delete(
+            identities::table
+                .filter(identities::id.eq(id))
+                .filter(identities::user_id.eq(user_id)),
+        )
+        .execute(conn)
+    }
+}

@@ -1,0 +1,319 @@
+//! Social sign-in over HTTP: the redirect to the provider, the callback (a `GET`, or a
+//! form `POST` for Apple), LibreChat's callback paths, and the identities a user holds.
+//! The callback answers with redirects to `APP_URL`, never with tokens in a URL.
+
+use actix_web::cookie::{time::Duration as CookieDuration, Cookie, SameSite};
+use actix_web::http::{header, StatusCode};
+use actix_web::{delete, get, post, web, HttpRequest, HttpResponse};
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::auth::audit;
+use crate::auth::extractor::CurrentUser;
+use crate::auth::signin::FirstFactor;
+use crate::db::models::Identity;
+use crate::db::write_tx;
+use crate::error::{ApiError, ApiResult};
+use crate::routes::{no_store, refresh_cookie};
+use crate::social::{Callback, SocialError, STATE_LIFETIME};
+use crate::state::AppState;
+
+/// The cookie that binds a sign-in under way to the browser that started it.
+pub const BINDING_COOKIE: &str = "latch_oauth";
+
+#[utoipa::path(
+    tag = "social",
+    operation_id = "startSocialSignIn",
+    params(("provider" = String, Path, description = "A provider id from `/auth/config`")),
+    responses(
+        (status = 302, description = "To the provider, with `state`, a PKCE `code_challenge` and (OpenID Connect) a `nonce`; a cookie binds the sign-in to this browser. When the provider cannot be reached: to `APP_URL?error=provider_error`"),
+        (status = 404, response = crate::routes::problems::NotFound),
+    )
+)]
+#[get("/auth/oauth/{provider}")]
+pub async fn start(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    provider: web::Path<String>,
+) -> ApiResult<HttpResponse> {
+    let provider = state
+        .social
+        .get(&provider)
+        .ok_or(ApiError::NotFound)?
+        .clone();
+    let binding = req.cookie(BINDING_COOKIE).map(|c| c.value().to_string());
+    match state.social.begin(&state.db, &provider, binding).await {
+        Ok((url, binding)) => {
+            let cookie = binding_cookie(&state, binding, provider.posts_back());
+            Ok(redirect(&url).cookie(cookie).finish())
+        }
+        Err(e) => {
+            state.metrics.social(&provider.config.id, e.code());
+            Ok(back_to_app(&state, Err(e.code())).finish())
+        }
+    }
+}
+
+#[utoipa::path(
+    tag = "social",
+    operation_id = "finishSocialSignIn",
+    params(
+        ("provider" = String, Path, description = "A provider id"),
+        ("code" = Option<String>, Query, description = "From the provider"),
+        ("state" = Option<String>, Query, description = "From the provider"),
+        ("iss" = Option<String>, Query, description = "RFC 9207: the provider's issuer"),
+        ("error" = Option<String>, Query, description = "From the provider, when it refused"),
+    ),
+    responses(
+        (status = 302, description = "Signed in: the refresh cookie is set and the browser goes to `APP_URL` (with a second factor: `APP_URL?mfa_token=…`). Refused: `APP_URL?error=` one of `invalid_state`, `access_denied`, `provider_error`, `email_not_verified`, `registration_disabled`, `account_disabled`, `banned`, `role_required`"),
+        (status = 404, response = crate::routes::problems::NotFound),
+    )
+)]
+#[get("/auth/oauth/{provider}/callback")]
+pub async fn callback(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    provider: web::Path<String>,
+    answer: web::Query<Callback>,
+) -> ApiResult<HttpResponse> {
+    finish(&state, &req, &provider, answer.into_inner()).await
+}
+
+/// The callback as a form `POST` (Apple's `response_mode=form_post`).
+#[utoipa::path(
+    tag = "social",
+    operation_id = "finishSocialSignInByForm",
+    params(("provider" = String, Path, description = "A provider id")),
+    request_body(content = CallbackForm, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 302, description = "As the `GET` callback"),
+        crate::routes::problems::JsonBodyErrors,
+        (status = 404, response = crate::routes::problems::NotFound),
+    )
+)]
+#[post("/auth/oauth/{provider}/callback")]
+pub async fn callback_form(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    provider: web::Path<String>,
+    answer: web::Form<Callback>,
+) -> ApiResult<HttpResponse> {
+    finish(&state, &req, &provider, answer.into_inner()).await
+}
+
+/// The fields of a form `POST` callback.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct CallbackForm {
+    code: Option<String>,
+    state: Option<String>,
+    iss: Option<String>,
+    error: Option<String>,
+}
+
+/// A provider's callback at a path of its own (LibreChat's `<PROVIDER>_CALLBACK_URL`).
+pub struct CallbackAlias(pub String);
+
+pub async fn alias_get(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    alias: web::Data<CallbackAlias>,
+    answer: web::Query<Callback>,
+) -> ApiResult<HttpResponse> {
+    finish(&state, &req, &alias.0, answer.into_inner()).await
+}
+
+pub async fn alias_post(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    alias: web::Data<CallbackAlias>,
+    answer: web::Form<Callback>,
+) -> ApiResult<HttpResponse> {
+    finish(&state, &req, &alias.0, answer.into_inner()).await
+}
+
+async fn finish(
+    state: &AppState,
+    req: &HttpRequest,
+    provider: &str,
+    answer: Callback,
+) -> ApiResult<HttpResponse> {
+    let provider = state
+        .social
+        .get(provider)
+        .ok_or(ApiError::NotFound)?
+        .clone();
+    let id = provider.config.id.clone();
+    let binding = req.cookie(BINDING_COOKIE).map(|c| c.value().to_string());
+    let identity = match state
+        .social
+        .complete(&state.db, &provider, &answer, binding.as_deref())
+        .await
+    {
+        Ok(identity) => identity,
+        Err(e) => {
+            state.metrics.social(&id, e.code());
+            return Ok(back_to_app(state, Err(e.code())).finish());
+        }
+    };
+    let signed = state
+        .signin
+        .sign_in(FirstFactor::Social(identity), state.client(req))
+        .await;
+    match signed {
+        Ok(signed) => {
+            state.metrics.social(&id, "success");
+            let cookie = refresh_cookie(state, signed.refresh_token.unwrap_or_default());
+            Ok(back_to_app(state, Ok(())).cookie(cookie).finish())
+        }
+        Err(e) => {
+            let code = refusal_code(&e);
+            if code == SocialError::Provider.code() {
+                tracing::warn!(provider = %id, error = %e, "social sign-in failed");
+            }
+            state.metrics.social(&id, code);
+            Ok(back_to_app(state, Err(code)).finish())
+        }
+    }
+}
+
+/// The `?error=` code for a sign-in the pipeline refused.
+fn refusal_code(e: &ApiError) -> &'static str {
+    match e {
+        ApiError::EmailNotVerified => "email_not_verified",
+        ApiError::FeatureDisabled(_) => "registration_disabled",
+        ApiError::AccountDisabled => "account_disabled",
+        _ => SocialError::Provider.code(),
+    }
+}
+
+fn redirect(to: &str) -> actix_web::HttpResponseBuilder {
+    let mut res = HttpResponse::build(StatusCode::FOUND);
+    no_store(&mut res);
+    res.insert_header((header::LOCATION, to.to_string()));
+    res
+}
+
+/// A redirect to `APP_URL`, with `?error=` on a refusal.
+fn back_to_app(state: &AppState, outcome: Result<(), &str>) -> actix_web::HttpResponseBuilder {
+    let mut url = url::Url::parse(&state.settings.app_url).expect("APP_URL was checked at start");
+    if let Err(code) = outcome {
+        url.query_pairs_mut().append_pair("error", code);
+    }
+    redirect(url.as_str())
+}
+
+/// The binding cookie: `SameSite=Lax` follows the top-level redirect back from a provider;
+/// a provider that posts its answer back from its own site (Apple) needs `None`, which
+/// browsers accept only with `Secure`.
+fn binding_cookie(state: &AppState, value: String, posts_back: bool) -> Cookie<'static> {
+    let secure = state.settings.refresh.cookie_secure;
+    let same_site = if posts_back && secure {
+        SameSite::None
+    } else {
+        SameSite::Lax
+    };
+    Cookie::build(BINDING_COOKIE, value)
+        .http_only(true)
+        .secure(secure)
+        .same_site(same_site)
+        .path("/")
+        .max_age(CookieDuration::seconds(STATE_LIFETIME.as_secs() as i64))
+        .finish()
+}
+
+/// A social identity linked to the account.
+#[derive(Serialize, ToSchema)]
+pub struct IdentityView {
+    pub id: String,
+    /// The provider id, as in `/auth/config`.
+    pub provider: String,
+    /// The address the provider gave when it was linked.
+    pub email: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct IdentityList {
+    pub identities: Vec<IdentityView>,
+}
+
+#[utoipa::path(
+    tag = "social",
+    operation_id = "listIdentities",
+    responses(
+        (status = 200, description = "The social identities linked to the account", body = IdentityList),
+        (status = 401, response = crate::routes::problems::Unauthorized),
+        (status = 403, response = crate::routes::problems::Forbidden),
+        (status = 503, response = crate::routes::problems::Unavailable),
+    ),
+    security(("bearer" = []))
+)]
+#[get("/auth/identities")]
+pub async fn list_identities(
+    state: web::Data<AppState>,
+    current: CurrentUser,
+) -> ApiResult<HttpResponse> {
+    let user_id = current.user.id;
+    let rows = state
+        .db
+        .run(move |conn| Ok(Identity::for_user(conn, &user_id)?))
+        .await?;
+    let identities = rows
+        .into_iter()
+        .map(|i| IdentityView {
+            id: i.id,
+            provider: i.provider,
+            email: i.email,
+            created_at: i.created_at.and_utc(),
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(IdentityList { identities }))
+}
+
+#[utoipa::path(
+    tag = "social",
+    operation_id = "unlinkIdentity",
+    params(("id" = uuid::Uuid, Path, description = "An identity id from `GET /auth/identities`")),
+    responses(
+        (status = 204, description = "Unlinked"),
+        (status = 401, response = crate::routes::problems::Unauthorized),
+        (status = 403, response = crate::routes::problems::Forbidden),
+        (status = 404, response = crate::routes::problems::NotFound),
+        (status = 409, response = crate::routes::problems::Conflict),
+        (status = 503, response = crate::routes::problems::Unavailable),
+    ),
+    security(("bearer" = []))
+)]
+#[delete("/auth/identities/{id}")]
+pub async fn unlink_identity(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    current: CurrentUser,
+    id: web::Path<uuid::Uuid>,
+) -> ApiResult<HttpResponse> {
+    let id = id.into_inner().to_string();
+    let user = current.user;
+    let client = state.client(&req);
+    // A magic link is a way in for every account while it is on.
+    let magic_link = state.signin.magic_link_allowed().is_ok();
+    state
+        .db
+        .run(move |conn| {
+            write_tx(conn, |conn| {
+                let mine = Identity::for_user(conn, &user.id)?;
+                let target = mine.iter().find(|i| i.id == id).ok_or(ApiError::NotFound)?;
+                let others = mine.len() - 1;
+                if user.password_hash.is_none() && others == 0 && !magic_link {
+                    return Err(ApiError::Conflict("last_sign_in_method"));
+                }
+                Identity::delete(conn, &user.id, &id)?;
+                let event =
+                    audit::Event::by_self(audit::kind::IDENTITY_UNLINKED, &user.id, &client);
+                audit::record_in(conn, event.detail(target.provider.clone()))
+            })
+        })
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}

@@ -1,0 +1,281 @@
+//! Social sign-in: the configured providers, and the two halves of a sign-in through one
+//! (`begin` redirects to the provider; `complete` checks what comes back). What the
+//! provider vouches for becomes an `ExternalIdentity`, a first factor of the sign-in
+//! pipeline like any other.
+
+pub mod apple;
+pub mod identity;
+pub mod oauth2;
+pub mod oidc;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+use crate::auth::opaque_token::{generate, looks_valid};
+use crate::db::models::{new_id, now, span, OAuthState};
+use crate::db::Db;
+use crate::settings::social::ProviderKind;
+use crate::settings::{ProviderConfig, Settings};
+pub use identity::ExternalIdentity;
+use identity::{email_of, holds_role, name_of, Documents};
+
+/// How long a started sign-in may take at the provider.
+pub const STATE_LIFETIME: Duration = Duration::from_secs(600);
+
+/// The provider (or the exchange with it) got something wrong. The text is for the log,
+/// never for the browser.
+#[derive(Debug)]
+pub struct ProviderError(pub String);
+
+/// The start of a sign-in at a provider: where to send the browser, and what the
+/// callback will need.
+pub struct Started {
+    pub url: String,
+    pub nonce: Option<String>,
+    pub pkce_verifier: String,
+}
+
+/// Why a social sign-in ended without an identity; each is a `?error=` code.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SocialError {
+    /// A missing, unknown, used, expired or other browser's `state`.
+    InvalidState,
+    /// The person said no at the provider.
+    AccessDenied,
+    /// Anything the provider or the exchange got wrong.
+    Provider,
+    /// `OPENID_REQUIRED_ROLE` is not held.
+    RoleRequired,
+}
+
+impl SocialError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            SocialError::InvalidState => "invalid_state",
+            SocialError::AccessDenied => "access_denied",
+            SocialError::Provider => "provider_error",
+            SocialError::RoleRequired => "role_required",
+        }
+    }
+}
+
+enum Protocol {
+    Oidc(oidc::OidcProvider),
+    OAuth2(Box<oauth2::OAuth2Provider>),
+}
+
+/// A configured provider, ready to use.
+pub struct Provider {
+    pub config: Arc<ProviderConfig>,
+    protocol: Protocol,
+}
+
+impl Provider {
+    /// Whether the provider posts its answer back as a form (Apple), which a
+    /// `SameSite=Lax` cookie would not follow.
+    pub fn posts_back(&self) -> bool {
+        matches!(self.config.kind, ProviderKind::Apple { .. })
+    }
+
+    /// The identity the documents describe, and whether it may sign in at all
+    /// (`OPENID_REQUIRED_ROLE`).
+    fn identity(&self, docs: &Documents) -> Result<ExternalIdentity, SocialError> {
+        let c = &self.config;
+        if let Some(rule) = &c.required_role {
+            if !holds_role(docs, rule) {
+                return Err(SocialError::RoleRequired);
+            }
+        }
+        let subject = docs
+            .id_token
+            .as_ref()
+            .or(docs.userinfo.as_ref())
+            .and_then(|d| d["sub"].as_str())
+            .filter(|s| !s.is_empty())
+            .ok_or(SocialError::Provider)?;
+        // Microsoft never says `email_verified`; `xms_edov` says the domain's owner did.
+        let verified_claim = match c.kind {
+            ProviderKind::Microsoft { .. } => "xms_edov",
+            ProviderKind::OAuth2 {
+                ref email_verified_claim,
+                ..
+            } => email_verified_claim.as_str(),
+            _ => "email_verified",
+        };
+        let (email, email_verified) = email_of(docs, c.email_claim.as_deref(), verified_claim);
+        Ok(ExternalIdentity {
+            provider: c.id.clone(),
+            subject: subject.to_string(),
+            email,
+            email_verified,
+            name: name_of(docs, c.name_claim.as_deref()),
+            admin: c.admin_role.as_ref().map(|rule| holds_role(docs, rule)),
+        })
+    }
+}
+
+/// The providers that are on, and the HTTP client they share.
+pub struct Social {
+    providers: Vec<Arc<Provider>>,
+    http: reqwest::Client,
+}
+
+/// Parameters of the provider's answer (query or form).
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct Callback {
+    pub code: Option<String>,
+    pub state: Option<String>,
+    pub iss: Option<String>,
+    pub error: Option<String>,
+}
+
+fn sha256_hex(s: &str) -> String {
+    Sha256::digest(s.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+impl Social {
+    pub fn new(settings: &Settings) -> anyhow::Result<Social> {
+        let http = reqwest::Client::builder()
+            // A redirect from a provider's endpoint is never followed (SSRF, token leaks).
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!("latch/", env!("CARGO_PKG_VERSION")))
+            .connect_timeout(Duration::from_secs(5))
+            .timeout(Duration::from_secs(15))
+            .build()?;
+        let server = settings.server_url.as_deref().unwrap_or_default();
+        let leeway = settings.social.clock_tolerance;
+        let mut providers = Vec::new();
+        for c in settings.social.enabled() {
+            let config = Arc::new(c.clone());
+            let redirect = format!("{server}{}", c.callback_path);
+            let protocol = match c.kind {
+                ProviderKind::Oidc { .. }
+                | ProviderKind::Microsoft { .. }
+                | ProviderKind::Apple { .. } => {
+                    if let ProviderKind::Apple { private_key, .. } = &c.kind {
+                        use secrecy::ExposeSecret;
+                        apple::check_key(private_key.expose_secret().as_bytes()).map_err(|e| {
+                            anyhow::anyhow!("setting APPLE_PRIVATE_KEY_PATH: not an ES256 key: {e}")
+                        })?;
+                    }
+                    Protocol::Oidc(oidc::OidcProvider::new(config.clone(), &redirect, leeway)?)
+                }
+                _ => Protocol::OAuth2(Box::new(oauth2::OAuth2Provider::new(
+                    config.clone(),
+                    &redirect,
+                )?)),
+            };
+            providers.push(Arc::new(Provider { config, protocol }));
+        }
+        Ok(Social { providers, http })
+    }
+
+    pub fn providers(&self) -> &[Arc<Provider>] {
+        &self.providers
+    }
+
+    pub fn get(&self, id: &str) -> Option<&Arc<Provider>> {
+        self.providers.iter().find(|p| p.config.id == id)
+    }
+
+    /// Starts a sign-in at `provider` from the browser that holds `binding` (the value of
+    /// its binding cookie, made here when it has none). Returns where to send the browser,
+    /// and the binding to set.
+    pub async fn begin(
+        &self,
+        db: &Db,
+        provider: &Provider,
+        binding: Option<String>,
+    ) -> Result<(String, String), SocialError> {
+        let binding = binding.filter(|b| looks_valid(b)).unwrap_or_else(generate);
+        let state = generate();
+        let started = match &provider.protocol {
+            Protocol::Oidc(p) => p.start(&self.http, state.clone()).await,
+            Protocol::OAuth2(p) => Ok(p.start(state.clone())),
+        }
+        .map_err(|e| {
+            tracing::warn!(provider = %provider.config.id, error = %e.0, "social sign-in could not start");
+            SocialError::Provider
+        })?;
+        let now = now();
+        let row = OAuthState {
+            id: new_id(),
+            state_hash: sha256_hex(&state),
+            provider: provider.config.id.clone(),
+            browser_hash: sha256_hex(&binding),
+            nonce: started.nonce,
+            pkce_verifier: started.pkce_verifier,
+            created_at: now,
+            expires_at: now + span(STATE_LIFETIME),
+        };
+        db.run(move |conn| Ok(OAuthState::insert(conn, &row)?))
+            .await
+            .map_err(|_| SocialError::Provider)?;
+        Ok((started.url, binding))
+    }
+
+    /// Checks the provider's answer: a `state` this browser started for this provider,
+    /// spent now, then the provider's own checks. Returns who the provider vouches for.
+    pub async fn complete(
+        &self,
+        db: &Db,
+        provider: &Provider,
+        answer: &Callback,
+        binding: Option<&str>,
+    ) -> Result<ExternalIdentity, SocialError> {
+        let state = answer
+            .state
+            .as_deref()
+            .filter(|s| looks_valid(s))
+            .ok_or(SocialError::InvalidState)?;
+        let hash = sha256_hex(state);
+        let stored = db
+            .run(move |conn| Ok(OAuthState::take(conn, &hash)?))
+            .await
+            .map_err(|_| SocialError::Provider)?
+            .ok_or(SocialError::InvalidState)?;
+        let same_browser = binding.is_some_and(|b| {
+            bool::from(
+                sha256_hex(b)
+                    .as_bytes()
+                    .ct_eq(stored.browser_hash.as_bytes()),
+            )
+        });
+        if !same_browser || stored.provider != provider.config.id || stored.expires_at <= now() {
+            return Err(SocialError::InvalidState);
+        }
+        if let Some(error) = &answer.error {
+            return Err(if error == "access_denied" {
+                SocialError::AccessDenied
+            } else {
+                SocialError::Provider
+            });
+        }
+        let code = answer.code.as_deref().ok_or(SocialError::Provider)?;
+        let docs = match &provider.protocol {
+            Protocol::Oidc(p) => {
+                let nonce = stored.nonce.as_deref().unwrap_or_default();
+                p.finish(
+                    &self.http,
+                    code,
+                    answer.iss.as_deref(),
+                    nonce,
+                    &stored.pkce_verifier,
+                )
+                .await
+            }
+            Protocol::OAuth2(p) => p.finish(&self.http, code, &stored.pkce_verifier).await,
+        }
+        .map_err(|e| {
+            tracing::warn!(provider = %provider.config.id, error = %e.0, "social sign-in refused");
+            SocialError::Provider
+        })?;
+        provider.identity(&docs)
+    }
+}

@@ -395,7 +395,12 @@ impl OidcProvider {
             Err(e) => return Err(perr("id token")(e.to_string())),
         };
         if let ProviderKind::Microsoft { tenant } = &self.config.kind {
-            check_microsoft_issuer(&claims, tenant)?;
+            let tid = claims
+                .additional_claims()
+                .0
+                .get("tid")
+                .and_then(|v| v.as_str());
+            microsoft_issuer(claims.issuer().as_str(), tid, tenant)?;
         }
         let userinfo = match &d.userinfo_url {
             Some(url) => {
@@ -435,14 +440,9 @@ fn describe_token_error<E: std::error::Error>(
 
 /// Microsoft: the token's issuer must be its own tenant's, and that tenant one the
 /// configured `MICROSOFT_TENANT_ID` admits.
-fn check_microsoft_issuer(claims: &Claims, tenant: &str) -> Result<(), ProviderError> {
-    let tid = claims
-        .additional_claims()
-        .0
-        .get("tid")
-        .and_then(|v| v.as_str())
-        .ok_or_else(|| ProviderError("the ID token has no tenant".into()))?;
-    if claims.issuer().as_str() != format!("https://login.microsoftonline.com/{tid}/v2.0") {
+fn microsoft_issuer(issuer: &str, tid: Option<&str>, tenant: &str) -> Result<(), ProviderError> {
+    let tid = tid.ok_or_else(|| ProviderError("the ID token has no tenant".into()))?;
+    if issuer != format!("https://login.microsoftonline.com/{tid}/v2.0") {
         return Err(ProviderError(
             "the ID token's issuer is not its tenant's".into(),
         ));
@@ -457,5 +457,41 @@ fn check_microsoft_issuer(claims: &Claims, tenant: &str) -> Result<(), ProviderE
         Ok(())
     } else {
         Err(ProviderError("the account's tenant is not admitted".into()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const WORK: &str = "72f988bf-86f1-41af-91ab-2d7cd011db47";
+
+    fn iss(tid: &str) -> String {
+        format!("https://login.microsoftonline.com/{tid}/v2.0")
+    }
+
+    #[test]
+    fn microsoft_tokens_are_checked_against_their_tenant() {
+        assert!(microsoft_issuer(&iss(WORK), Some(WORK), "common").is_ok());
+        assert!(microsoft_issuer(&iss(WORK), Some(WORK), "organizations").is_ok());
+        assert!(microsoft_issuer(&iss(WORK), Some(WORK), "consumers").is_err());
+        assert!(microsoft_issuer(
+            &iss(MICROSOFT_CONSUMERS),
+            Some(MICROSOFT_CONSUMERS),
+            "consumers"
+        )
+        .is_ok());
+        assert!(microsoft_issuer(
+            &iss(MICROSOFT_CONSUMERS),
+            Some(MICROSOFT_CONSUMERS),
+            "organizations"
+        )
+        .is_err());
+        assert!(microsoft_issuer(&iss(WORK), Some(WORK), WORK).is_ok());
+        assert!(microsoft_issuer(&iss(WORK), Some(WORK), "another-tenant").is_err());
+        // An issuer that is not the token's own tenant's, or no tenant at all.
+        assert!(microsoft_issuer(&iss(WORK), Some(MICROSOFT_CONSUMERS), "common").is_err());
+        assert!(microsoft_issuer("https://evil.example/v2.0", Some(WORK), "common").is_err());
+        assert!(microsoft_issuer(&iss(WORK), None, "common").is_err());
     }
 }

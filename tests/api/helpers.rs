@@ -161,13 +161,28 @@ pub async fn app_with_mail(
 
 /// Starts a server on an existing test database, as a restart or a second instance would.
 pub async fn start(db: Arc<TestDb>, overrides: &[(&str, &str)]) -> TestApp {
+    start_with_file(db, overrides, None).await
+}
+
+/// Starts a server with a config file (`--config FILE`) besides the settings.
+pub async fn start_with_file(
+    db: Arc<TestDb>,
+    overrides: &[(&str, &str)],
+    config_file: Option<&str>,
+) -> TestApp {
     init_logs();
     let mut env = base_env(&db.url);
     for (k, v) in overrides {
         env.insert(k.to_string(), v.to_string());
     }
+    let config_file = config_file.map(|text| {
+        let path = db.dir().join("latch.toml");
+        std::fs::write(&path, text).unwrap();
+        path
+    });
     let settings = Settings::load(&Sources {
         env,
+        config_file,
         ..Default::default()
     })
     .expect("test settings");

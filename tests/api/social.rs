@@ -6,7 +6,7 @@
 use serde_json::{json, Value};
 
 use crate::both_backends;
-use crate::helpers::{spawn_app_with, Backend, Reply, TestApp, PASSWORD};
+use crate::helpers::{spawn_app_with, start_with_file, Backend, Reply, TestApp, TestDb, PASSWORD};
 use crate::providers::ProviderProcess;
 
 both_backends!(
@@ -23,6 +23,7 @@ both_backends!(
     github_uses_its_primary_verified_email,
     a_form_post_callback_and_librechat_paths_work,
     a_disabled_account_is_refused,
+    config_file_providers_and_base_url_presets_sign_in,
 );
 
 const CLIENT_ID: &str = "latch";
@@ -655,4 +656,77 @@ async fn a_disabled_account_is_refused(backend: Backend) {
         .await;
     assert_eq!(r.status, 200);
     refused(&app, "openid", "account_disabled").await;
+}
+
+/// A provider from the config file by discovery, one by explicit OAuth2 endpoints, and a
+/// preset whose base URL is configurable (self-hosted GitLab), each through a real
+/// provider process.
+async fn config_file_providers_and_base_url_presets_sign_in(backend: Backend) {
+    let idp = ProviderProcess::oidc(CLIENT_ID, CLIENT_SECRET);
+    let port = free_port().to_string();
+    let server = format!("http://127.0.0.1:{port}");
+    let issuer = &idp.url;
+    let file = format!(
+        r#"
+[[oauth.providers]]
+id = "keycloak"
+name = "Staff login"
+issuer = "{issuer}"
+client_id = "{CLIENT_ID}"
+client_secret = "{CLIENT_SECRET}"
+
+[[oauth.providers]]
+id = "plain"
+name = "Plain OAuth2"
+authorization_url = "{issuer}/authorize"
+token_url = "{issuer}/token"
+userinfo_url = "{issuer}/userinfo"
+client_id = "{CLIENT_ID}"
+client_secret = "{CLIENT_SECRET}"
+scopes = ["profile", "email"]
+"#
+    );
+    let db = std::sync::Arc::new(TestDb::new_for(backend));
+    let app = start_with_file(
+        db,
+        &[
+            ("PORT", port.as_str()),
+            ("DOMAIN_SERVER", server.as_str()),
+            ("ALLOW_SOCIAL_LOGIN", "true"),
+            ("ALLOW_SOCIAL_REGISTRATION", "true"),
+            ("GITLAB_CLIENT_ID", CLIENT_ID),
+            ("GITLAB_CLIENT_SECRET", CLIENT_SECRET),
+            ("GITLAB_BASE_URL", issuer.as_str()),
+        ],
+        Some(&file),
+    )
+    .await;
+    let config = app.get("/auth/config", None).await;
+    assert_eq!(
+        config.body["providers"],
+        json!([{"id": "gitlab", "name": "GitLab"}, {"id": "keycloak", "name": "Staff login"},
+               {"id": "plain", "name": "Plain OAuth2"}])
+    );
+    for (provider, email) in [
+        ("keycloak", "k@example.com"),
+        ("plain", "p@example.com"),
+        ("gitlab", "g@example.com"),
+    ] {
+        idp.control(
+            json!({"claims": {"sub": format!("{provider}-user"), "email": email,
+                                      "email_verified": true}}),
+        )
+        .await;
+        let session = signs_in(&app, &browser(), provider).await;
+        assert_eq!(session["user"]["email"], email, "{provider}");
+    }
+    // The plain provider read the profile API, not an ID token: no nonce was sent.
+    idp.control(
+        json!({"claims": {"sub": "plain-user", "email": "p@example.com", "email_verified": true}}),
+    )
+    .await;
+    signs_in(&app, &browser(), "plain").await;
+    let seen = idp.seen().await;
+    assert!(seen["lastAuthorize"]["nonce"].is_null());
+    assert_eq!(seen["lastAuthorize"]["code_challenge_method"], "S256");
 }

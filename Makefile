@@ -16,7 +16,7 @@ run:
 TEST_VENV := target/test-venv
 PROVIDERS := tests/providers
 test: $(TEST_VENV)/.ready $(PROVIDERS)/node_modules/.ready
-	LATCH_TEST_PYTHON=$(TEST_VENV)/bin/python scripts/with-postgres $(CARGO) test --all-targets
+	LATCH_TEST_PYTHON=$(TEST_VENV)/bin/python scripts/with-postgres scripts/with-redis $(CARGO) test --all-targets
 
 $(PROVIDERS)/node_modules/.ready: $(PROVIDERS)/package-lock.json
 	@command -v node >/dev/null || { echo "make test: Node.js (node, npm) is needed for the identity-provider tests" >&2; exit 1; }

@@ -83,6 +83,23 @@ pub enum Command {
         #[command(subcommand)]
         command: KeysCommand,
     },
+    /// List or lift bans.
+    Bans {
+        #[command(subcommand)]
+        command: BansCommand,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum BansCommand {
+    /// The active bans.
+    List {
+        /// JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Lift a ban by its id.
+    Lift { id: String },
 }
 
 #[derive(Subcommand, Debug)]

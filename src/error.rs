@@ -97,6 +97,12 @@ pub enum ApiError {
     EmailNotVerified,
     #[error("service unavailable: {0}")]
     Unavailable(String),
+    /// Past a limit; retry after the window ends.
+    #[error("rate limited")]
+    RateLimited(std::time::Duration),
+    /// A banned user or IP, until then.
+    #[error("banned")]
+    Banned(chrono::NaiveDateTime),
     /// More requests wait for a password hash than `PASSWORD_HASH_QUEUE` allows.
     #[error("overloaded")]
     Overloaded,
@@ -216,6 +222,18 @@ impl ApiError {
                 "Service unavailable",
                 s("The service is temporarily unable to answer; try again shortly."),
             ),
+            RateLimited(_) => (
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate_limited",
+                "Too many requests",
+                s("Too many attempts from this address; try again after `Retry-After` seconds."),
+            ),
+            Banned(_) => (
+                StatusCode::FORBIDDEN,
+                "banned",
+                "Banned",
+                s("This account or address is temporarily banned after repeated violations."),
+            ),
             Overloaded => (
                 StatusCode::SERVICE_UNAVAILABLE,
                 "overloaded",
@@ -243,7 +261,10 @@ impl ApiError {
                 ApiError::Validation(errors) => Some(errors.clone()),
                 _ => None,
             },
-            banned_until: None,
+            banned_until: match self {
+                ApiError::Banned(until) => Some(until.and_utc()),
+                _ => None,
+            },
         }
     }
 }
@@ -279,6 +300,11 @@ impl ResponseError for ApiError {
             }
             ApiError::Unavailable(_) | ApiError::Overloaded => {
                 res.insert_header((header::RETRY_AFTER, "1"));
+            }
+            ApiError::RateLimited(wait) => {
+                // Whole seconds, rounded up, and never 0 (that would invite a retry now).
+                let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+                res.insert_header((header::RETRY_AFTER, secs.max(1).to_string()));
             }
             _ => {}
         }

@@ -8,6 +8,7 @@ pub mod domain;
 pub mod error;
 pub mod mail;
 pub mod metrics;
+pub mod moderation;
 pub mod openapi;
 pub mod routes;
 pub mod settings;

@@ -44,7 +44,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             | Command::DeleteUser { .. }
             | Command::ListUsers { .. }
             | Command::SetPassword { .. }
-            | Command::Keys { .. }),
+            | Command::Keys { .. }
+            | Command::Bans { .. }),
         ) => {
             let db = Db::new(&settings.database_url, 1)?;
             tokio::task::spawn_blocking(move || {

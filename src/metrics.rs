@@ -14,6 +14,10 @@ pub struct Metrics {
     pub mail: IntGaugeVec,
     /// Social sign-ins by provider and outcome (`success` or a `?error=` code).
     pub social: IntCounterVec,
+    /// Requests refused past a limit, by kind.
+    pub rate_limited: IntCounterVec,
+    /// Bans, by what was banned (`user` or `ip`).
+    pub bans: IntCounterVec,
 }
 
 impl Metrics {
@@ -42,6 +46,19 @@ impl Metrics {
             &["provider", "outcome"],
         )?;
         registry.register(Box::new(social.clone()))?;
+        let rate_limited = IntCounterVec::new(
+            Opts::new(
+                "latch_rate_limited_total",
+                "Requests refused past a limit, by kind",
+            ),
+            &["kind"],
+        )?;
+        registry.register(Box::new(rate_limited.clone()))?;
+        let bans = IntCounterVec::new(
+            Opts::new("latch_bans_total", "Bans, by what was banned"),
+            &["subject"],
+        )?;
+        registry.register(Box::new(bans.clone()))?;
         registry.register(Box::new(mail.clone()))?;
         registry.register(Box::new(sign_ins.clone()))?;
         registry.register(Box::new(refreshes.clone()))?;
@@ -51,6 +68,8 @@ impl Metrics {
             refreshes,
             mail,
             social,
+            rate_limited,
+            bans,
         })
     }
 
@@ -60,6 +79,14 @@ impl Metrics {
 
     pub fn social(&self, provider: &str, outcome: &str) {
         self.social.with_label_values(&[provider, outcome]).inc();
+    }
+
+    pub fn rate_limited(&self, kind: &str) {
+        self.rate_limited.with_label_values(&[kind]).inc();
+    }
+
+    pub fn banned(&self, subject: &str) {
+        self.bans.with_label_values(&[subject]).inc();
     }
 
     pub fn refresh(&self, result: &str) {

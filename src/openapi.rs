@@ -8,8 +8,8 @@ use utoipa_actix_web::AppExt;
 
 use crate::error::{FieldError, Problem};
 use crate::routes::problems::{
-    BadRequest, Conflict, Forbidden, InvalidCredentials, NotFound, PayloadTooLarge, Unauthorized,
-    Unavailable, UnsupportedMediaType, ValidationFailed,
+    BadRequest, Conflict, Forbidden, InvalidCredentials, NotFound, PayloadTooLarge,
+    TooManyRequests, Unauthorized, Unavailable, UnsupportedMediaType, ValidationFailed,
 };
 
 #[derive(OpenApi)]
@@ -23,7 +23,7 @@ use crate::routes::problems::{
     components(
         schemas(Problem, FieldError, crate::routes::auth::PendingVerification),
         responses(BadRequest, Unauthorized, InvalidCredentials, Forbidden, NotFound, Conflict,
-            PayloadTooLarge, UnsupportedMediaType, ValidationFailed, Unavailable)
+            PayloadTooLarge, UnsupportedMediaType, ValidationFailed, Unavailable, TooManyRequests)
     ),
     modifiers(&SecuritySchemes),
     tags(

@@ -100,6 +100,9 @@ impl Application {
             None => (None, None),
         };
         let metrics = Metrics::new()?;
+        let moderation =
+            crate::moderation::Moderation::new(&settings.moderation, db.clone(), metrics.clone())
+                .await?;
         let signin = SignIn {
             db: db.clone(),
             hasher,
@@ -109,6 +112,7 @@ impl Application {
             sessions: settings.refresh.policy(),
             key: TokenKey::new(settings.token_key()),
             mail,
+            moderation: moderation.clone(),
         };
         let social = crate::social::Social::new(&settings)?;
         let state = AppState {
@@ -118,6 +122,7 @@ impl Application {
             metrics,
             signin,
             social,
+            moderation,
         };
         let state = web::Data::new(state);
         tokio::spawn(reload_keys_periodically(state.clone()));

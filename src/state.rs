@@ -24,6 +24,8 @@ pub struct AppState {
     pub signin: SignIn,
     /// The social providers that are on.
     pub social: crate::social::Social,
+    /// Limits, violation scores and bans.
+    pub moderation: crate::moderation::Moderation,
 }
 
 impl AppState {

@@ -8,7 +8,7 @@ use anyhow::{bail, Context};
 use crate::auth::accounts::{create_user_in, delete_user_in, set_password_in};
 use crate::auth::keys::KeyRing;
 use crate::auth::password::hash_blocking;
-use crate::cli::{Command, KeysCommand};
+use crate::cli::{BansCommand, Command, KeysCommand};
 use crate::db::models::User;
 use crate::db::{write_tx, Db};
 use crate::domain::{Email, Password, UserName};
@@ -82,7 +82,7 @@ pub fn run(command: &Command, settings: &Settings, db: &Db) -> anyhow::Result<bo
                     .collect();
                 println!("{}", serde_json::to_string_pretty(&views)?);
             } else {
-                print_table(&users);
+                print_users(&users);
             }
         }
         Command::SetPassword {
@@ -107,6 +107,63 @@ pub fn run(command: &Command, settings: &Settings, db: &Db) -> anyhow::Result<bo
             })
             .map_err(api)?;
             println!("new signing key {kid}; running servers pick it up within seconds");
+        }
+        Command::Bans {
+            command: BansCommand::List { json },
+        } => {
+            let bans = crate::db::models::Ban::active(conn, crate::db::models::now())?;
+            if *json {
+                let views: Vec<serde_json::Value> = bans
+                    .iter()
+                    .map(|b| {
+                        serde_json::json!({"id": b.id, "user_id": b.user_id, "ip": b.ip,
+                            "reason": b.reason, "banned_until": b.expires_at.and_utc()})
+                    })
+                    .collect();
+                println!("{}", serde_json::to_string_pretty(&views)?);
+            } else {
+                let rows: Vec<Vec<String>> = bans
+                    .iter()
+                    .map(|b| {
+                        vec![
+                            b.id.clone(),
+                            b.user_id.clone().unwrap_or_default(),
+                            b.ip.clone().unwrap_or_default(),
+                            b.expires_at.and_utc().format("%Y-%m-%d %H:%M").to_string(),
+                            b.reason.clone().unwrap_or_default(),
+                        ]
+                    })
+                    .collect();
+                print_table(&["ID", "USER", "IP", "UNTIL", "REASON"], &rows);
+            }
+        }
+        Command::Bans {
+            command: BansCommand::Lift { id },
+        } => {
+            let now = crate::db::models::now();
+            let lifted = write_tx(conn, |conn| {
+                let Some(ban) = crate::db::models::Ban::find(conn, id)? else {
+                    return Ok(false);
+                };
+                if crate::db::models::Ban::lift(conn, id, now)? != 1 {
+                    return Ok(false);
+                }
+                if let Some(user) = &ban.user_id {
+                    crate::db::models::Ban::refresh_user(conn, user, now)?;
+                }
+                let event = crate::auth::audit::Event {
+                    subject: ban.user_id.as_deref(),
+                    detail: Some(format!("ban {id} lifted from the command line")),
+                    ..crate::auth::audit::Event::new(crate::auth::audit::kind::UNBANNED)
+                };
+                crate::auth::audit::record_in(conn, event)?;
+                Ok(true)
+            })
+            .map_err(api)?;
+            if !lifted {
+                bail!("no active ban {id}");
+            }
+            println!("lifted ban {id}");
         }
         Command::Serve { .. } | Command::Migrate | Command::Openapi => return Ok(false),
     }
@@ -179,11 +236,11 @@ fn read_password(
     Password::parse("password", &raw, settings.passwords).map_err(field)
 }
 
-fn print_table(users: &[User]) {
-    let rows: Vec<[String; 6]> = users
+fn print_users(users: &[User]) {
+    let rows: Vec<Vec<String>> = users
         .iter()
         .map(|u| {
-            [
+            vec![
                 u.email.clone(),
                 u.name.clone(),
                 u.role.to_string(),
@@ -194,8 +251,13 @@ fn print_table(users: &[User]) {
         })
         .collect();
     let header = ["EMAIL", "NAME", "ROLE", "VERIFIED", "DISABLED", "CREATED"];
-    let mut widths = header.map(str::len);
-    for row in &rows {
+    print_table(&header, &rows);
+}
+
+/// Columns padded to their widest cell.
+fn print_table(header: &[&str], rows: &[Vec<String>]) {
+    let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
+    for row in rows {
         for (w, cell) in widths.iter_mut().zip(row) {
             *w = (*w).max(cell.chars().count());
         }
@@ -203,15 +265,16 @@ fn print_table(users: &[User]) {
     let line = |cells: &[String]| {
         cells
             .iter()
-            .zip(widths)
-            .map(|(c, w)| format!("{c:<w$}"))
+            .zip(&widths)
+            .map(|(c, w)| format!("{c:<w$}", w = *w))
             .collect::<Vec<_>>()
             .join("  ")
             .trim_end()
             .to_string()
     };
-    println!("{}", line(&header.map(String::from)));
-    for row in &rows {
+    let header: Vec<String> = header.iter().map(|h| h.to_string()).collect();
+    println!("{}", line(&header));
+    for row in rows {
         println!("{}", line(row));
     }
 }

@@ -20,6 +20,10 @@ pub mod kind {
     pub const EMAIL_VERIFIED: &str = "email_verified";
     pub const IDENTITY_LINKED: &str = "identity_linked";
     pub const IDENTITY_UNLINKED: &str = "identity_unlinked";
+    pub const RATE_LIMITED: &str = "rate_limited";
+    pub const BANNED: &str = "banned";
+    pub const UNBANNED: &str = "unbanned";
+    pub const VIOLATION: &str = "violation";
     pub const ADMIN_USER_CREATED: &str = "admin_user_created";
     pub const ADMIN_USER_UPDATED: &str = "admin_user_updated";
     pub const ADMIN_USER_DELETED: &str = "admin_user_deleted";

@@ -67,6 +67,9 @@ fn parse_hop(entry: &str) -> Option<IpAddr> {
     if let Ok(ip) = entry.parse() {
         return Some(ip);
     }
+    if let Ok(ip) = entry.trim_start_matches('[').trim_end_matches(']').parse() {
+        return Some(ip);
+    }
     entry.parse::<std::net::SocketAddr>().ok().map(|a| a.ip())
 }
 
@@ -89,5 +92,9 @@ mod tests {
             "1.2.3.4".parse().ok()
         );
         assert_eq!(client_ip(peer, Some("[::1]:80"), 1), "::1".parse().ok());
+        assert_eq!(
+            client_ip(peer, Some("[2001:db8::2]"), 1),
+            "2001:db8::2".parse().ok()
+        );
     }
 }

@@ -25,14 +25,28 @@ impl SignIn {
 
     /// Runs `work` in a transaction after the answer has gone, and wakes the mail worker
     /// when it queued mail: the caller always answers `202` and the time it takes tells
-    /// nothing about the address. A failure is logged.
+    /// nothing about the address. Past `EMAIL_ADDRESS_MAX` for `email`, nothing is done:
+    /// nothing is sent and the last link stays valid. A failure is logged.
     fn in_background(
         &self,
         what: &'static str,
+        email: &Email,
         work: impl FnOnce(&mut DbConn, &SignIn) -> ApiResult<bool> + Send + 'static,
     ) {
         let ctx = self.clone();
+        let email = email.as_str().to_string();
         actix_web::rt::spawn(async move {
+            match ctx.moderation.mail_allowed(&email).await {
+                Ok(true) => {}
+                Ok(false) => {
+                    tracing::info!(what, "mail to this address is throttled; nothing sent");
+                    return;
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, what, "background email request failed");
+                    return;
+                }
+            }
             let inner = ctx.clone();
             match ctx
                 .db
@@ -82,6 +96,8 @@ impl SignIn {
         password: Password,
     ) -> ApiResult<User> {
         let hash = self.hasher.hash(password.into_secret()).await?;
+        // Past the address's mail limit the answer is the same, and nothing changes.
+        let mail = self.moderation.mail_allowed(email.as_str()).await?;
         let ctx = self.clone();
         let user = self
             .db
@@ -89,6 +105,7 @@ impl SignIn {
                 write_tx(conn, |conn| {
                     let now = now();
                     match User::find_by_email(conn, email.as_str())? {
+                        Some(_) if !mail => {}
                         Some(owner) if owner.email_verified => {
                             links::notice_in(conn, ctx.mail.as_ref(), Kind::AccountExists, &owner)?;
                         }
@@ -100,7 +117,9 @@ impl SignIn {
                         }
                         None => {
                             let user = create_user_in(conn, &email, &name, Some(&hash), false)?;
-                            ctx.send_link_in(conn, Kind::VerifyEmail, &user, Some(&hash))?;
+                            if mail {
+                                ctx.send_link_in(conn, Kind::VerifyEmail, &user, Some(&hash))?;
+                            }
                             audit::registered_in(conn, &user.id)?;
                             return Ok(user);
                         }
@@ -116,6 +135,7 @@ impl SignIn {
                         disabled: false,
                         created_at: now,
                         updated_at: now,
+                        banned_until: None,
                     })
                 })
             })
@@ -126,22 +146,21 @@ impl SignIn {
     }
 
     pub fn request_password_reset(&self, email: Email) -> ApiResult<()> {
-        self.in_background(
-            "password reset",
-            move |conn, ctx| match User::find_by_email(conn, email.as_str())? {
+        self.in_background("password reset", &email.clone(), move |conn, ctx| {
+            match User::find_by_email(conn, email.as_str())? {
                 Some(user) if !user.disabled => {
                     ctx.send_link_in(conn, Kind::PasswordReset, &user, None)?;
                     Ok(true)
                 }
                 _ => Ok(false),
-            },
-        );
+            }
+        });
         Ok(())
     }
 
     pub fn request_magic_link(&self, email: Email) -> ApiResult<()> {
         let may_register = self.policy.may_register();
-        self.in_background("magic link", move |conn, ctx| {
+        self.in_background("magic link", &email.clone(), move |conn, ctx| {
             let (user_id, name) = match User::find_by_email(conn, email.as_str())? {
                 Some(u) if u.disabled => return Ok(false),
                 Some(u) => (Some(u.id), u.name),
@@ -210,16 +229,15 @@ impl SignIn {
 
     pub fn resend_verification(&self, email: Email) -> ApiResult<()> {
         self.mail("Email verification")?;
-        self.in_background("verification", move |conn, ctx| match User::find_by_email(
-            conn,
-            email.as_str(),
-        )? {
-            Some(user) if !user.email_verified && !user.disabled => {
-                let hash = user.password_hash.clone();
-                ctx.send_link_in(conn, Kind::VerifyEmail, &user, hash.as_deref())?;
-                Ok(true)
+        self.in_background("verification", &email.clone(), move |conn, ctx| {
+            match User::find_by_email(conn, email.as_str())? {
+                Some(user) if !user.email_verified && !user.disabled => {
+                    let hash = user.password_hash.clone();
+                    ctx.send_link_in(conn, Kind::VerifyEmail, &user, hash.as_deref())?;
+                    Ok(true)
+                }
+                _ => Ok(false),
             }
-            _ => Ok(false),
         });
         Ok(())
     }

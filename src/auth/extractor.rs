@@ -88,7 +88,7 @@ impl FromRequest for CurrentUser {
                 Some(_) => return Err(ApiError::Unauthorized("This session has ended.")),
                 None => return Err(ApiError::Unauthorized("This session has ended.")),
             };
-            gate::standing(&user).map_err(|r| r.error())?;
+            gate::standing(&user, None, now()).map_err(|r| r.error())?;
             Ok(CurrentUser { claims, user })
         })
     }
@@ -109,13 +109,20 @@ impl FromRequest for AdminUser {
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
         let current = CurrentUser::from_request(req, payload);
+        let checked = state(req).map(|s| (s.client(req).ip, s));
         Box::pin(async move {
             let current = current.await?;
-            if current.user.is_admin() {
-                Ok(AdminUser(current))
-            } else {
-                Err(ApiError::Forbidden)
+            if !current.user.is_admin() {
+                return Err(ApiError::Forbidden);
             }
+            // Admin calls also refuse a banned address.
+            let (ip, state) = checked?;
+            if let Some(ip) = ip {
+                if let Some(until) = state.moderation.ip_banned_until(&ip).await? {
+                    return Err(ApiError::Banned(until));
+                }
+            }
+            Ok(AdminUser(current))
         })
     }
 }

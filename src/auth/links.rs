@@ -35,6 +35,7 @@ pub fn send_in(
         .link_terms(link.kind)
         .ok_or_else(|| ApiError::Unexpected(anyhow::anyhow!("{:?} carries no link", link.kind)))?;
     let fresh = key.fresh();
+    crate::db::lock_address(conn, link.email)?;
     OneTimeToken::invalidate(conn, link.kind.name(), link.email, now)?;
     OneTimeToken::insert(
         conn,

@@ -155,19 +155,19 @@ fn refresh_rotates_forgives_the_grace_window_and_punishes_reuse() {
     let u = user(conn, "a@example.com", None, true);
     let sid = session(conn, &u, "h1");
     let t0 = now();
-    let out = refresh_in(conn, "h1", "h2", &POLICY, t0).unwrap();
+    let out = refresh_in(conn, "h1", "h2", &POLICY, None, t0).unwrap();
     assert!(matches!(out, RefreshOutcome::Rotated { .. }));
-    let out = refresh_in(conn, "h1", "h3", &POLICY, t0 + Duration::seconds(5)).unwrap();
+    let out = refresh_in(conn, "h1", "h3", &POLICY, None, t0 + Duration::seconds(5)).unwrap();
     assert!(matches!(out, RefreshOutcome::Grace { .. }));
-    let out = refresh_in(conn, "h1", "h4", &POLICY, t0 + Duration::seconds(11)).unwrap();
+    let out = refresh_in(conn, "h1", "h4", &POLICY, None, t0 + Duration::seconds(11)).unwrap();
     assert!(matches!(out, RefreshOutcome::Reused { .. }));
     assert!(!Session::find(conn, &sid).unwrap().unwrap().is_active(now()));
-    let out = refresh_in(conn, "h2", "h5", &POLICY, t0 + Duration::seconds(12)).unwrap();
+    let out = refresh_in(conn, "h2", "h5", &POLICY, None, t0 + Duration::seconds(12)).unwrap();
     assert!(
         matches!(out, RefreshOutcome::Invalid),
         "the whole session is gone"
     );
-    let out = refresh_in(conn, "unknown", "h6", &POLICY, t0).unwrap();
+    let out = refresh_in(conn, "unknown", "h6", &POLICY, None, t0).unwrap();
     assert!(matches!(out, RefreshOutcome::Invalid));
 }
 
@@ -177,7 +177,7 @@ fn refresh_repeats_the_standing_check() {
     let u = user(conn, "a@example.com", None, true);
     session(conn, &u, "h1");
     User::update_admin_fields(conn, &u.id, None, None, Some(true), now()).unwrap();
-    let out = refresh_in(conn, "h1", "h2", &POLICY, now()).unwrap();
+    let out = refresh_in(conn, "h1", "h2", &POLICY, None, now()).unwrap();
     assert!(matches!(out, RefreshOutcome::Refused(Refusal::Disabled)));
 }
 
@@ -188,7 +188,7 @@ fn a_spent_refresh_token_signs_no_one_out() {
     let stolen = session(conn, &u, "h1");
     let other = session(conn, &u, "o1");
     let t0 = now();
-    refresh_in(conn, "h1", "h2", &POLICY, t0).unwrap();
+    refresh_in(conn, "h1", "h2", &POLICY, None, t0).unwrap();
     let later = t0 + Duration::seconds(11);
     let by = LogoutBy::RefreshToken { hash: "h1".into() };
     let client = ClientInfo::default();

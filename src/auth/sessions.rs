@@ -11,7 +11,7 @@ use crate::auth::signin::gate;
 use crate::auth::signin::session::{issue, SignedIn};
 use crate::auth::tokens::TokenIssuer;
 use crate::db::models::session::reason;
-use crate::db::models::{new_id, now, span, NewRefreshToken, RefreshToken, Session, User};
+use crate::db::models::{new_id, now, span, Ban, NewRefreshToken, RefreshToken, Session, User};
 use crate::db::{write_tx, Db, DbConn};
 use crate::error::{ApiError, ApiResult};
 use crate::metrics::Metrics;
@@ -70,12 +70,13 @@ pub enum RefreshOutcome {
     Invalid,
 }
 
-/// The rotation rules, in one write transaction.
+/// The rotation rules, in one write transaction, for a request from `ip`.
 pub fn refresh_in(
     conn: &mut DbConn,
     presented_hash: &str,
     successor_hash: &str,
     policy: &SessionPolicy,
+    ip: Option<&str>,
     now: NaiveDateTime,
 ) -> ApiResult<RefreshOutcome> {
     let grace = span(policy.reuse_grace);
@@ -87,7 +88,11 @@ pub fn refresh_in(
     let Some(user) = User::find(conn, &session.user_id)? else {
         return Ok(RefreshOutcome::Invalid);
     };
-    if let Err(refusal) = gate::standing(&user) {
+    let ip_banned_until = match ip {
+        Some(ip) => Ban::ip_banned_until(conn, ip, now)?,
+        None => None,
+    };
+    if let Err(refusal) = gate::standing(&user, ip_banned_until, now) {
         return Ok(RefreshOutcome::Refused(refusal));
     }
     if let Some(token) = token {
@@ -147,11 +152,13 @@ impl Refresher<'_> {
         let successor = self.key.fresh();
         let successor_hash = successor.hash.clone();
         let policy = self.policy;
+        let ip = client.ip.clone();
         let outcome = self
             .db
             .run(move |conn| {
                 write_tx(conn, |conn| {
-                    refresh_in(conn, &presented_hash, &successor_hash, &policy, now())
+                    let ip = ip.as_deref();
+                    refresh_in(conn, &presented_hash, &successor_hash, &policy, ip, now())
                 })
             })
             .await?;
@@ -290,11 +297,14 @@ pub fn prune_in(
     let sessions = Session::delete_expired(conn, now)?;
     let one_time = crate::db::models::OneTimeToken::delete_expired(conn, now)?;
     let oauth = crate::db::models::OAuthState::delete_expired(conn, now)?;
+    let counters = crate::moderation::counters::prune_in(conn, now)?;
+    // Ended bans stay a day for the record (the audit log keeps them longer).
+    let bans = crate::db::models::Ban::delete_ended(conn, now - chrono::Duration::days(1))?;
     let audit = match audit_before {
         Some(before) => crate::db::models::AuditEvent::delete_before(conn, before)?,
         None => 0,
     };
-    Ok(tokens + sessions + one_time + oauth + audit)
+    Ok(tokens + sessions + one_time + oauth + counters + bans + audit)
 }
 
 /// Prunes once an hour, for as long as the server runs.

@@ -252,6 +252,19 @@ pub fn lock_user(conn: &mut DbConn, user_id: &str) -> ApiResult<()> {
     Ok(())
 }
 
+/// Serialises the issuing of one-time links to one address across PostgreSQL instances (a
+/// transaction-scoped advisory lock on the address): voiding the older links and making the
+/// new one must not interleave with another request's. SQLite's `BEGIN IMMEDIATE` already
+/// serialises all writers.
+pub fn lock_address(conn: &mut DbConn, email: &str) -> ApiResult<()> {
+    if let DbConn::Postgres(pg) = conn {
+        diesel::sql_query("SELECT pg_advisory_xact_lock(hashtextextended($1, 7089066323150085))")
+            .bind::<diesel::sql_types::Text, _>(email)
+            .execute(pg)?;
+    }
+    Ok(())
+}
+
 /// Serialises changes that could leave no enabled admin, across PostgreSQL instances (a
 /// transaction-scoped advisory lock). SQLite's `BEGIN IMMEDIATE` already serialises them.
 pub fn lock_admins(conn: &mut DbConn) -> ApiResult<()> {

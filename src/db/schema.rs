@@ -11,6 +11,7 @@ diesel::table! {
         disabled -> Bool,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        banned_until -> Nullable<Timestamp>,
     }
 }
 
@@ -129,3 +130,24 @@ diesel::table! {
 
 diesel::joinable!(identities -> users (user_id));
 diesel::allow_tables_to_appear_in_same_query!(identities, users);
+
+diesel::table! {
+    bans (id) {
+        id -> Text,
+        user_id -> Nullable<Text>,
+        ip -> Nullable<Text>,
+        reason -> Nullable<Text>,
+        created_by -> Nullable<Text>,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+        lifted_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    rate_counters (key) {
+        key -> Text,
+        count -> Integer,
+        window_end -> Timestamp,
+    }
+}

@@ -13,6 +13,7 @@ use crate::auth::sessions::{self, LogoutBy};
 use crate::auth::signin::FirstFactor;
 use crate::domain::{Email, Password, UserName};
 use crate::error::{ApiError, ApiResult};
+use crate::moderation::guard::{self, Limited};
 use crate::routes::json::{Json, OptionalJson};
 use crate::routes::{
     clear_refresh_cookie, presented_refresh_token, signed_in, SignInResponse, UserView,
@@ -109,12 +110,14 @@ pub struct PendingVerification {
         (status = 403, response = crate::routes::problems::Forbidden),
         (status = 409, response = crate::routes::problems::Conflict),
         (status = 422, response = crate::routes::problems::ValidationFailed),
+        (status = 429, response = crate::routes::problems::TooManyRequests),
         (status = 503, response = crate::routes::problems::Unavailable),
     )
 )]
 #[post("/auth/register")]
 pub async fn register(
     state: web::Data<AppState>,
+    _limit: Limited<guard::Register>,
     req: HttpRequest,
     body: Json<RegisterRequest>,
 ) -> ApiResult<HttpResponse> {
@@ -169,12 +172,14 @@ pub struct LoginRequest {
         crate::routes::problems::JsonBodyErrors,
         (status = 401, response = crate::routes::problems::InvalidCredentials),
         (status = 403, response = crate::routes::problems::Forbidden),
+        (status = 429, response = crate::routes::problems::TooManyRequests),
         (status = 503, response = crate::routes::problems::Unavailable),
     )
 )]
 #[post("/auth/login")]
 pub async fn login(
     state: web::Data<AppState>,
+    _limit: Limited<guard::Login>,
     req: HttpRequest,
     body: Json<LoginRequest>,
 ) -> ApiResult<HttpResponse> {
@@ -305,12 +310,14 @@ pub struct DevLoginRequest {
         crate::routes::problems::JsonBodyErrors,
         (status = 403, response = crate::routes::problems::Forbidden),
         (status = 422, response = crate::routes::problems::ValidationFailed),
+        (status = 429, response = crate::routes::problems::TooManyRequests),
         (status = 503, response = crate::routes::problems::Unavailable),
     )
 )]
 #[post("/auth/dev-login")]
 pub async fn dev_login(
     state: web::Data<AppState>,
+    _limit: Limited<guard::Login>,
     req: HttpRequest,
     body: Json<DevLoginRequest>,
 ) -> ApiResult<HttpResponse> {

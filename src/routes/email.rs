@@ -8,6 +8,7 @@ use utoipa::ToSchema;
 use crate::auth::signin::FirstFactor;
 use crate::domain::{Email, Password};
 use crate::error::ApiResult;
+use crate::moderation::guard::{self, Limited};
 use crate::routes::json::Json;
 use crate::routes::{signed_in, SignInResponse, UserView};
 use crate::state::AppState;
@@ -49,11 +50,13 @@ fn password(state: &AppState, raw: &str) -> ApiResult<Password> {
         crate::routes::problems::JsonBodyErrors,
         (status = 403, response = crate::routes::problems::Forbidden),
         (status = 422, response = crate::routes::problems::ValidationFailed),
+        (status = 429, response = crate::routes::problems::TooManyRequests),
     )
 )]
 #[post("/auth/password/forgot")]
 pub async fn forgot_password(
     state: web::Data<AppState>,
+    _limit: Limited<guard::ResetPassword>,
     body: Json<EmailRequest>,
 ) -> ApiResult<HttpResponse> {
     state.signin.reset_allowed()?;
@@ -70,12 +73,14 @@ pub async fn forgot_password(
         crate::routes::problems::JsonBodyErrors,
         (status = 403, response = crate::routes::problems::Forbidden),
         (status = 422, response = crate::routes::problems::ValidationFailed),
+        (status = 429, response = crate::routes::problems::TooManyRequests),
         (status = 503, response = crate::routes::problems::Unavailable),
     )
 )]
 #[post("/auth/password/reset")]
 pub async fn reset_password(
     state: web::Data<AppState>,
+    _limit: Limited<guard::ResetPassword>,
     req: HttpRequest,
     body: Json<TokenPasswordRequest>,
 ) -> ApiResult<HttpResponse> {
@@ -100,11 +105,13 @@ pub async fn reset_password(
         crate::routes::problems::JsonBodyErrors,
         (status = 403, response = crate::routes::problems::Forbidden),
         (status = 422, response = crate::routes::problems::ValidationFailed),
+        (status = 429, response = crate::routes::problems::TooManyRequests),
     )
 )]
 #[post("/auth/magic-link")]
 pub async fn magic_link(
     state: web::Data<AppState>,
+    _limit: Limited<guard::Login>,
     body: Json<EmailRequest>,
 ) -> ApiResult<HttpResponse> {
     state.signin.magic_link_allowed()?;
@@ -120,12 +127,14 @@ pub async fn magic_link(
         (status = 200, description = "Signed in (the account is created for a new address where registration is on)", body = SignInResponse),
         crate::routes::problems::JsonBodyErrors,
         (status = 403, response = crate::routes::problems::Forbidden),
+        (status = 429, response = crate::routes::problems::TooManyRequests),
         (status = 503, response = crate::routes::problems::Unavailable),
     )
 )]
 #[post("/auth/magic-link/verify")]
 pub async fn verify_magic_link(
     state: web::Data<AppState>,
+    _limit: Limited<guard::Login>,
     req: HttpRequest,
     body: Json<TokenRequest>,
 ) -> ApiResult<HttpResponse> {
@@ -145,12 +154,14 @@ pub async fn verify_magic_link(
         (status = 200, description = "The user, now with `email_verified: true`", body = UserView),
         crate::routes::problems::JsonBodyErrors,
         (status = 403, response = crate::routes::problems::Forbidden),
+        (status = 429, response = crate::routes::problems::TooManyRequests),
         (status = 503, response = crate::routes::problems::Unavailable),
     )
 )]
 #[post("/auth/email/verify")]
 pub async fn verify_email(
     state: web::Data<AppState>,
+    _limit: Limited<guard::VerifyEmail>,
     body: Json<TokenRequest>,
 ) -> ApiResult<HttpResponse> {
     let user = state.signin.verify_email(body.into_inner().token).await?;
@@ -166,11 +177,13 @@ pub async fn verify_email(
         crate::routes::problems::JsonBodyErrors,
         (status = 403, response = crate::routes::problems::Forbidden),
         (status = 422, response = crate::routes::problems::ValidationFailed),
+        (status = 429, response = crate::routes::problems::TooManyRequests),
     )
 )]
 #[post("/auth/email/verify/resend")]
 pub async fn resend_verification(
     state: web::Data<AppState>,
+    _limit: Limited<guard::VerifyEmail>,
     body: Json<EmailRequest>,
 ) -> ApiResult<HttpResponse> {
     state.signin.resend_verification(email(&body)?)?;
@@ -186,12 +199,14 @@ pub async fn resend_verification(
         crate::routes::problems::JsonBodyErrors,
         (status = 403, response = crate::routes::problems::Forbidden),
         (status = 422, response = crate::routes::problems::ValidationFailed),
+        (status = 429, response = crate::routes::problems::TooManyRequests),
         (status = 503, response = crate::routes::problems::Unavailable),
     )
 )]
 #[post("/auth/invite/accept")]
 pub async fn accept_invite(
     state: web::Data<AppState>,
+    _limit: Limited<guard::Login>,
     req: HttpRequest,
     body: Json<TokenPasswordRequest>,
 ) -> ApiResult<HttpResponse> {

@@ -15,6 +15,7 @@ use crate::auth::signin::FirstFactor;
 use crate::db::models::Identity;
 use crate::db::write_tx;
 use crate::error::{ApiError, ApiResult};
+use crate::moderation::guard::{self, Limited};
 use crate::routes::{no_store, refresh_cookie};
 use crate::social::{Callback, SocialError, STATE_LIFETIME};
 use crate::state::AppState;
@@ -28,12 +29,15 @@ pub const BINDING_COOKIE: &str = "latch_oauth";
     params(("provider" = String, Path, description = "A provider id from `/auth/config`")),
     responses(
         (status = 302, description = "To the provider, with `state`, a PKCE `code_challenge` and (OpenID Connect) a `nonce`; a cookie binds the sign-in to this browser. When the provider cannot be reached: to `APP_URL?error=provider_error`"),
+        (status = 403, response = crate::routes::problems::Forbidden),
         (status = 404, response = crate::routes::problems::NotFound),
+        (status = 429, response = crate::routes::problems::TooManyRequests),
     )
 )]
 #[get("/auth/oauth/{provider}")]
 pub async fn start(
     state: web::Data<AppState>,
+    _limit: Limited<guard::Login>,
     req: HttpRequest,
     provider: web::Path<String>,
 ) -> ApiResult<HttpResponse> {
@@ -67,12 +71,15 @@ pub async fn start(
     ),
     responses(
         (status = 302, description = "Signed in: the refresh cookie is set and the browser goes to `APP_URL` (with a second factor: `APP_URL?mfa_token=…`). Refused: `APP_URL?error=` one of `invalid_state`, `access_denied`, `provider_error`, `email_not_verified`, `registration_disabled`, `account_disabled`, `banned`, `role_required`"),
+        (status = 403, response = crate::routes::problems::Forbidden),
         (status = 404, response = crate::routes::problems::NotFound),
+        (status = 429, response = crate::routes::problems::TooManyRequests),
     )
 )]
 #[get("/auth/oauth/{provider}/callback")]
 pub async fn callback(
     state: web::Data<AppState>,
+    _limit: Limited<guard::Login>,
     req: HttpRequest,
     provider: web::Path<String>,
     answer: web::Query<Callback>,
@@ -89,12 +96,15 @@ pub async fn callback(
     responses(
         (status = 302, description = "As the `GET` callback"),
         crate::routes::problems::JsonBodyErrors,
+        (status = 403, response = crate::routes::problems::Forbidden),
         (status = 404, response = crate::routes::problems::NotFound),
+        (status = 429, response = crate::routes::problems::TooManyRequests),
     )
 )]
 #[post("/auth/oauth/{provider}/callback")]
 pub async fn callback_form(
     state: web::Data<AppState>,
+    _limit: Limited<guard::Login>,
     req: HttpRequest,
     provider: web::Path<String>,
     answer: web::Form<Callback>,
@@ -117,6 +127,7 @@ pub struct CallbackAlias(pub String);
 
 pub async fn alias_get(
     state: web::Data<AppState>,
+    _limit: Limited<guard::Login>,
     req: HttpRequest,
     alias: web::Data<CallbackAlias>,
     answer: web::Query<Callback>,
@@ -126,6 +137,7 @@ pub async fn alias_get(
 
 pub async fn alias_post(
     state: web::Data<AppState>,
+    _limit: Limited<guard::Login>,
     req: HttpRequest,
     alias: web::Data<CallbackAlias>,
     answer: web::Form<Callback>,
@@ -184,6 +196,7 @@ fn refusal_code(e: &ApiError) -> &'static str {
         ApiError::EmailNotVerified => "email_not_verified",
         ApiError::FeatureDisabled(_) => "registration_disabled",
         ApiError::AccountDisabled => "account_disabled",
+        ApiError::Banned(_) => "banned",
         _ => SocialError::Provider.code(),
     }
 }

@@ -22,7 +22,8 @@ pub struct Unauthorized(pub Problem);
 pub struct InvalidCredentials(pub Problem);
 
 /// Not allowed: `forbidden`, `feature_disabled`, `origin_not_allowed`, `account_disabled`,
-/// `email_not_verified`, or `invalid_credentials` for a wrong current password.
+/// `email_not_verified`, `banned` (with `banned_until`), or `invalid_credentials` for a
+/// wrong current password.
 #[derive(ToResponse)]
 #[response(content_type = "application/problem+json")]
 pub struct Forbidden(pub Problem);
@@ -58,6 +59,12 @@ pub struct ValidationFailed(pub Problem);
 #[derive(ToResponse)]
 #[response(content_type = "application/problem+json")]
 pub struct Unavailable(pub Problem);
+
+/// Too many requests from this client for this kind of request (`rate_limited`); retry
+/// after `Retry-After` seconds.
+#[derive(ToResponse)]
+#[response(content_type = "application/problem+json")]
+pub struct TooManyRequests(pub Problem);
 
 /// The answers every operation that reads a body can give about that body.
 #[derive(IntoResponses)]

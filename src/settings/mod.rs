@@ -7,6 +7,7 @@
 
 pub mod database;
 pub mod mail;
+pub mod moderation;
 pub mod parse;
 pub mod passwords;
 pub mod signin;
@@ -21,6 +22,7 @@ use secrecy::SecretString;
 
 pub use database::DatabaseUrl;
 pub use mail::MailSettings;
+pub use moderation::{Limit, ModerationSettings};
 pub use parse::{origin_of, parse_product, SettingsError};
 pub use passwords::{PasswordRules, ScryptSettings};
 pub use signin::{EmailFlows, SignInPolicy};
@@ -146,6 +148,25 @@ pub const KNOWN: &[&str] = &[
     "OPENID_CLOCK_TOLERANCE",
     "OPENID_SESSION_SECRET",
     "OPENID_IMAGE_URL",
+    "LOGIN_MAX",
+    "LOGIN_WINDOW",
+    "REGISTER_MAX",
+    "REGISTER_WINDOW",
+    "RESET_PASSWORD_MAX",
+    "RESET_PASSWORD_WINDOW",
+    "VERIFY_EMAIL_MAX",
+    "VERIFY_EMAIL_WINDOW",
+    "BAN_VIOLATIONS",
+    "BAN_DURATION",
+    "BAN_INTERVAL",
+    "LOGIN_VIOLATION_SCORE",
+    "REGISTRATION_VIOLATION_SCORE",
+    "NON_BROWSER_VIOLATION_SCORE",
+    "EMAIL_ADDRESS_MAX",
+    "EMAIL_ADDRESS_WINDOW",
+    "USE_REDIS",
+    "REDIS_URI",
+    "REDIS_KEY_PREFIX",
 ];
 
 /// LibreChat names that have no use in Latch: read, so that a start can say so.
@@ -179,6 +200,7 @@ pub struct Settings {
     pub mail: Option<MailSettings>,
     pub email: EmailFlows,
     pub social: SocialSettings,
+    pub moderation: ModerationSettings,
     /// The admin made on first start.
     pub initial_user: Option<InitialUser>,
     /// How long audit events are kept; `None` keeps them forever.
@@ -257,6 +279,7 @@ impl Settings {
             scrypt: passwords::scrypt(raw)?,
             email: signin::email_flows(raw)?,
             social: social_with_a_server(raw, server_url.as_deref())?,
+            moderation: moderation::moderation(raw)?,
             initial_user: initial_user(raw, passwords)?,
             audit_retention: (retention_days > 0)
                 .then(|| Duration::from_secs(retention_days * 24 * 60 * 60)),

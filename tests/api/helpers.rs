@@ -35,6 +35,66 @@ macro_rules! both_backends {
     };
 }
 
+/// Runs each listed test function on SQLite, on PostgreSQL, and on PostgreSQL with the
+/// counters in Redis: `name::sqlite`, `name::postgres`, `name::redis`.
+#[macro_export]
+macro_rules! every_store {
+    ($($name:ident),* $(,)?) => {
+        $(
+            mod $name {
+                #[tokio::test]
+                async fn sqlite() {
+                    super::$name($crate::helpers::Store::Database($crate::helpers::Backend::Sqlite)).await
+                }
+                #[tokio::test]
+                async fn postgres() {
+                    super::$name($crate::helpers::Store::Database($crate::helpers::Backend::Postgres)).await
+                }
+                #[tokio::test]
+                async fn redis() {
+                    super::$name($crate::helpers::Store::Redis).await
+                }
+            }
+        )*
+    };
+}
+
+/// Where limits are counted: in the database, or in Redis (beside PostgreSQL).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Store {
+    Database(Backend),
+    Redis,
+}
+
+impl Store {
+    pub fn backend(self) -> Backend {
+        match self {
+            Store::Database(b) => b,
+            Store::Redis => Backend::Postgres,
+        }
+    }
+
+    /// The settings that put the counters in Redis, under a prefix of this test's own.
+    pub fn env(self) -> Vec<(&'static str, String)> {
+        match self {
+            Store::Database(_) => Vec::new(),
+            Store::Redis => vec![
+                ("USE_REDIS", "true".into()),
+                ("REDIS_URI", redis_url()),
+                (
+                    "REDIS_KEY_PREFIX",
+                    format!("latch-test-{}", uuid::Uuid::new_v4().simple()),
+                ),
+            ],
+        }
+    }
+}
+
+/// The Redis the tests use: `TEST_REDIS_URL` (set by `make test`), else the local default.
+pub fn redis_url() -> String {
+    std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_string())
+}
+
 pub const PASSWORD: &str = "correct horse battery staple";
 pub const REFRESH_SECRET: &str = "test-refresh-secret-0123456789abcdef";
 
@@ -132,6 +192,12 @@ pub fn base_env(db_url: &str) -> HashMap<String, String> {
         ("COOKIE_SECURE", "false"),
         ("APP_URL", "http://app.test"),
         ("DATABASE_POOL_SIZE", "4"),
+        // Every test talks from one address; the limit tests set their own.
+        ("LOGIN_MAX", "10000"),
+        ("REGISTER_MAX", "10000"),
+        ("RESET_PASSWORD_MAX", "10000"),
+        ("VERIFY_EMAIL_MAX", "10000"),
+        ("EMAIL_ADDRESS_MAX", "10000"),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -437,4 +503,66 @@ pub fn run_cli(
     }
     drop(child.stdin.take());
     child.wait_with_output().unwrap()
+}
+
+/// A `latch serve` process of its own (not in the test's process), on a free port.
+pub struct ServerProcess {
+    child: std::process::Child,
+    pub address: String,
+}
+
+impl ServerProcess {
+    pub async fn start(db: &TestDb, overrides: &[(&str, &str)]) -> ServerProcess {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let mut env = base_env(&db.url);
+        env.insert("PORT".into(), port.to_string());
+        for (k, v) in overrides {
+            env.insert(k.to_string(), v.to_string());
+        }
+        let child = std::process::Command::new(env!("CARGO_BIN_EXE_latch"))
+            .arg("serve")
+            .current_dir(db.dir())
+            .env_clear()
+            .envs(&env)
+            .env("RUST_LOG", "error")
+            .spawn()
+            .unwrap();
+        let address = format!("http://127.0.0.1:{port}");
+        let client = reqwest::Client::new();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while client
+            .get(format!("{address}/readyz"))
+            .send()
+            .await
+            .map(|r| r.status() != 200)
+            .unwrap_or(true)
+        {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the server did not start"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        ServerProcess { child, address }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.address, path)
+    }
+
+    /// Kills the process outright (as a crash would).
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        self.kill();
+    }
 }

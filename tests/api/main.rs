@@ -14,6 +14,7 @@ mod login;
 mod logout;
 mod mail;
 mod mail_delivery;
+mod moderation;
 mod openapi;
 mod operators;
 mod providers;

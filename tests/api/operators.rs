@@ -15,6 +15,7 @@ both_backends!(
     initial_admin_is_made_once,
     invite_only_creates_no_accounts,
     rotated_keys_are_picked_up,
+    bans_are_listed_and_lifted,
 );
 
 fn out(o: &std::process::Output) -> (bool, String, String) {
@@ -537,4 +538,58 @@ async fn terminal_prompts_ask_for_what_is_missing(backend: Backend) {
         screen.contains("deleted bob@example.com") && screen.contains("EXIT=0"),
         "{screen}"
     );
+}
+
+async fn bans_are_listed_and_lifted(backend: Backend) {
+    let app = spawn_app_with(backend, &[]).await;
+    let admin = app.register("admin@example.com").await.access_token();
+    let bob = app.register("bob@example.com").await;
+    let bob_id = bob.body["user"]["id"].as_str().unwrap().to_string();
+    let r = app
+        .post(
+            "/admin/bans",
+            &serde_json::json!({"user_id": bob_id, "reason": "spam"}),
+            Some(&admin),
+        )
+        .await;
+    assert_eq!(r.status, 201);
+    let ban_id = r.body["id"].as_str().unwrap().to_string();
+    let env = [("DATABASE_URL", app.db.url.as_str())];
+    let (ok, stdout, stderr) = out(&run_cli(app.db.dir(), &["bans", "list"], &env, None));
+    assert!(ok, "{stderr}");
+    assert!(stdout.starts_with("ID"), "{stdout}");
+    assert!(
+        stdout.contains(&ban_id) && stdout.contains("spam"),
+        "{stdout}"
+    );
+    let (ok, stdout, _) = out(&run_cli(
+        app.db.dir(),
+        &["bans", "list", "--json"],
+        &env,
+        None,
+    ));
+    assert!(ok);
+    let listed: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(listed[0]["user_id"], bob_id.as_str());
+    app.login("bob@example.com", PASSWORD)
+        .await
+        .assert_problem(403, "banned");
+    let (ok, stdout, stderr) = out(&run_cli(
+        app.db.dir(),
+        &["bans", "lift", &ban_id],
+        &env,
+        None,
+    ));
+    assert!(ok, "{stderr}");
+    assert!(stdout.contains("lifted"), "{stdout}");
+    assert_eq!(app.login("bob@example.com", PASSWORD).await.status, 200);
+    let (ok, _, stderr) = out(&run_cli(
+        app.db.dir(),
+        &["bans", "lift", &ban_id],
+        &env,
+        None,
+    ));
+    assert!(!ok);
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("no active ban"), "{stderr}");
 }

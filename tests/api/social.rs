@@ -656,6 +656,21 @@ async fn a_disabled_account_is_refused(backend: Backend) {
         .await;
     assert_eq!(r.status, 200);
     refused(&app, "openid", "account_disabled").await;
+    // A banned account likewise, whatever the provider says.
+    let r = app
+        .send(
+            reqwest::Method::PATCH,
+            &format!("/admin/users/{bob}"),
+            Some(&json!({"disabled": false})),
+            Some(&admin),
+        )
+        .await;
+    assert_eq!(r.status, 200);
+    let r = app
+        .post("/admin/bans", &json!({"user_id": bob}), Some(&admin))
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    refused(&app, "openid", "banned").await;
 }
 
 /// A provider from the config file by discovery, one by explicit OAuth2 endpoints, and a

@@ -2,6 +2,8 @@
 //! check that every later use of a session repeats (refresh, introspection, the signed-in
 //! and admin routes). Pure functions: the rules are unit-tested without a database.
 
+use chrono::NaiveDateTime;
+
 use crate::db::models::User;
 use crate::error::ApiError;
 
@@ -9,6 +11,8 @@ use crate::error::ApiError;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Refusal {
     Disabled,
+    /// The user, or the address the request comes from, is banned until then.
+    Banned(NaiveDateTime),
     /// Only at sign-in: the address must be verified first.
     Unverified,
 }
@@ -18,6 +22,7 @@ impl Refusal {
     pub fn outcome(&self) -> &'static str {
         match self {
             Refusal::Disabled => "disabled",
+            Refusal::Banned(_) => "banned",
             Refusal::Unverified => "unverified",
         }
     }
@@ -25,6 +30,7 @@ impl Refusal {
     pub fn error(&self) -> ApiError {
         match self {
             Refusal::Disabled => ApiError::AccountDisabled,
+            Refusal::Banned(until) => ApiError::Banned(*until),
             Refusal::Unverified => ApiError::EmailNotVerified,
         }
     }
@@ -37,23 +43,38 @@ pub struct FirstFactorFacts {
     pub proves_email: bool,
 }
 
-/// The gate: disabled, then verification. `Ok` lets the sign-in open its session.
-pub fn decide(
-    user: &User,
-    facts: FirstFactorFacts,
-    require_email_verification: bool,
-) -> Result<(), Refusal> {
-    standing(user)?;
-    if require_email_verification && !user.email_verified && !facts.proves_email {
+/// What the gate needs to know besides the account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Context {
+    pub require_email_verification: bool,
+    /// Until when the request's IP is banned, if it is.
+    pub ip_banned_until: Option<NaiveDateTime>,
+    pub now: NaiveDateTime,
+}
+
+/// The gate: disabled, banned (the user or the IP), then verification. `Ok` lets the
+/// sign-in open its session.
+pub fn decide(user: &User, facts: FirstFactorFacts, cx: Context) -> Result<(), Refusal> {
+    standing(user, cx.ip_banned_until, cx.now)?;
+    if cx.require_email_verification && !user.email_verified && !facts.proves_email {
         return Err(Refusal::Unverified);
     }
     Ok(())
 }
 
-/// Whether an account may go on using a session it already has.
-pub fn standing(user: &User) -> Result<(), Refusal> {
+/// Whether an account may go on using a session it already has (from an IP banned until
+/// `ip_banned_until`, when known).
+pub fn standing(
+    user: &User,
+    ip_banned_until: Option<NaiveDateTime>,
+    now: NaiveDateTime,
+) -> Result<(), Refusal> {
     if user.disabled {
         return Err(Refusal::Disabled);
+    }
+    let banned = user.banned_until.max(ip_banned_until).filter(|&t| t > now);
+    if let Some(until) = banned {
+        return Err(Refusal::Banned(until));
     }
     Ok(())
 }
@@ -75,6 +96,15 @@ mod tests {
             disabled: false,
             created_at: now,
             updated_at: now,
+            banned_until: None,
+        }
+    }
+
+    fn cx(require: bool) -> Context {
+        Context {
+            require_email_verification: require,
+            ip_banned_until: None,
+            now: crate::db::models::now(),
         }
     }
 
@@ -85,7 +115,7 @@ mod tests {
 
     #[test]
     fn a_verified_enabled_account_passes() {
-        assert_eq!(decide(&user(), PASSWORD, true), Ok(()));
+        assert_eq!(decide(&user(), PASSWORD, cx(true)), Ok(()));
     }
 
     #[test]
@@ -95,9 +125,9 @@ mod tests {
             email_verified: false,
             ..user()
         };
-        assert_eq!(decide(&u, PASSWORD, true), Err(Refusal::Disabled));
-        assert_eq!(decide(&u, LINK, true), Err(Refusal::Disabled));
-        assert_eq!(standing(&u), Err(Refusal::Disabled));
+        assert_eq!(decide(&u, PASSWORD, cx(true)), Err(Refusal::Disabled));
+        assert_eq!(decide(&u, LINK, cx(true)), Err(Refusal::Disabled));
+        assert_eq!(standing(&u, None, cx(true).now), Err(Refusal::Disabled));
     }
 
     #[test]
@@ -106,9 +136,49 @@ mod tests {
             email_verified: false,
             ..user()
         };
-        assert_eq!(decide(&u, PASSWORD, true), Err(Refusal::Unverified));
-        assert_eq!(decide(&u, PASSWORD, false), Ok(()));
-        assert_eq!(decide(&u, LINK, true), Ok(()));
-        assert_eq!(standing(&u), Ok(()), "sessions go on while unverified");
+        assert_eq!(decide(&u, PASSWORD, cx(true)), Err(Refusal::Unverified));
+        assert_eq!(decide(&u, PASSWORD, cx(false)), Ok(()));
+        assert_eq!(decide(&u, LINK, cx(true)), Ok(()));
+        assert_eq!(
+            standing(&u, None, cx(true).now),
+            Ok(()),
+            "sessions go on while unverified"
+        );
+    }
+
+    #[test]
+    fn a_ban_of_the_user_or_the_ip_refuses_until_it_ends() {
+        let now = crate::db::models::now();
+        let later = now + chrono::Duration::hours(2);
+        let banned = User {
+            banned_until: Some(later),
+            email_verified: false,
+            ..user()
+        };
+        // Before verification: a ban says more than "verify first".
+        assert_eq!(
+            decide(&banned, PASSWORD, cx(true)),
+            Err(Refusal::Banned(later))
+        );
+        assert_eq!(
+            decide(&banned, LINK, cx(false)),
+            Err(Refusal::Banned(later))
+        );
+        let ip = Context {
+            ip_banned_until: Some(later),
+            ..cx(false)
+        };
+        assert_eq!(decide(&user(), PASSWORD, ip), Err(Refusal::Banned(later)));
+        // An ended ban is no ban; disabled still comes first.
+        let ended = User {
+            banned_until: Some(now - chrono::Duration::seconds(1)),
+            ..user()
+        };
+        assert_eq!(standing(&ended, None, now), Ok(()));
+        let both = User {
+            disabled: true,
+            ..banned
+        };
+        assert_eq!(standing(&both, None, now), Err(Refusal::Disabled));
     }
 }

@@ -23,7 +23,7 @@ use crate::auth::client::ClientInfo;
 use crate::auth::opaque_token::TokenKey;
 use crate::auth::password::PasswordHasher;
 use crate::auth::tokens::TokenIssuer;
-use crate::db::models::now;
+use crate::db::models::{now, Ban};
 use crate::db::{write_tx, Db};
 use crate::error::{ApiError, ApiResult};
 use crate::mail::MailService;
@@ -42,6 +42,8 @@ pub struct SignIn {
     pub key: TokenKey,
     /// `None` when no mail server is configured.
     pub mail: Option<MailService>,
+    /// Bans and limits, and the per-address mail throttle.
+    pub moderation: crate::moderation::Moderation,
 }
 
 /// A failed sign-in, with the account it concerned when that is known.
@@ -106,8 +108,16 @@ impl SignIn {
                 write_tx(conn, |conn| {
                     let now = now();
                     let mut id = factor::identify_in(conn, &ctx, proof, now)?;
-                    let require = ctx.policy.require_email_verification;
-                    if let Err(refusal) = gate::decide(&id.user, id.facts, require) {
+                    let ip_banned_until = match &client.ip {
+                        Some(ip) => Ban::ip_banned_until(conn, ip, now)?,
+                        None => None,
+                    };
+                    let cx = gate::Context {
+                        require_email_verification: ctx.policy.require_email_verification,
+                        ip_banned_until,
+                        now,
+                    };
+                    if let Err(refusal) = gate::decide(&id.user, id.facts, cx) {
                         let outcome = refusal.outcome();
                         let event = refused_event(method, outcome, Some(&id.user.id), &client);
                         audit::record_in(conn, event)?;

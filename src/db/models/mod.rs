@@ -2,6 +2,7 @@
 //! and take `&mut DbConn`: callers run them inside `Db::run`.
 
 pub mod audit_event;
+pub mod ban;
 pub mod identity;
 pub mod oauth_state;
 pub mod one_time_token;
@@ -12,6 +13,7 @@ pub mod signing_key;
 pub mod user;
 
 pub use audit_event::{AuditEvent, AuditFilter};
+pub use ban::Ban;
 pub use identity::Identity;
 pub use oauth_state::OAuthState;
 pub use one_time_token::OneTimeToken;

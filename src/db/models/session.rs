@@ -44,6 +44,7 @@ pub mod reason {
     pub const REVOKED_BY_ADMIN: &str = "revoked_by_admin";
     pub const REFRESH_TOKEN_REUSED: &str = "refresh_token_reused";
     pub const DISABLED: &str = "disabled";
+    pub const BANNED: &str = "banned";
     pub const INVITE_ACCEPTED: &str = "invite_accepted";
     /// The address of a never-verified account was proven: whoever signed in before had
     /// not proven it.

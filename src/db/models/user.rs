@@ -19,6 +19,8 @@ pub struct User {
     pub disabled: bool,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    /// The end of the latest active ban, if any (see `Ban`).
+    pub banned_until: Option<NaiveDateTime>,
 }
 
 /// Everything but the password hash.
@@ -30,6 +32,7 @@ impl std::fmt::Debug for User {
             .field("role", &self.role)
             .field("email_verified", &self.email_verified)
             .field("disabled", &self.disabled)
+            .field("banned_until", &self.banned_until)
             .field("has_password", &self.password_hash.is_some())
             .finish_non_exhaustive()
     }
@@ -189,6 +192,16 @@ impl User {
             .filter(users::disabled.eq(false))
             .count()
             .get_result(conn)
+    }
+
+    pub fn set_banned_until(
+        conn: &mut DbConn,
+        id: &str,
+        until: Option<NaiveDateTime>,
+    ) -> QueryResult<usize> {
+        diesel::update(users::table.find(id))
+            .set(users::banned_until.eq(until))
+            .execute(conn)
     }
 
     pub fn delete(conn: &mut DbConn, id: &str) -> QueryResult<usize> {

@@ -3,6 +3,7 @@
 //! admin's still-valid token is not enough).
 
 pub mod audit;
+pub mod bans;
 pub mod mail;
 pub mod users;
 
@@ -20,6 +21,10 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(users::delete_user)
         .service(users::set_password)
         .service(users::revoke_sessions)
+        .service(bans::create_ban)
+        .service(bans::list_bans)
+        .service(bans::lift_ban)
+        .service(bans::report_violation)
         .service(mail::list_outbox)
         .service(audit::list_audit_events);
 }

@@ -1,0 +1,100 @@
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use crate::db::schema::{bans, users};
+use crate::db::DbConn;
+
+/// A ban of a user or an IP until `expires_at`, unless lifted.
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = bans)]
+pub struct Ban {
+    pub id: String,
+    pub user_id: Option<String>,
+    pub ip: Option<String>,
+    pub reason: Option<String>,
+    pub created_by: Option<String>,
+    pub created_at: NaiveDateTime,
+    pub expires_at: NaiveDateTime,
+    pub lifted_at: Option<NaiveDateTime>,
+}
+
+impl Ban {
+    pub fn insert(conn: &mut DbConn, ban: &Ban) -> QueryResult<usize> {
+        diesel::insert_into(bans::table).values(ban).execute(conn)
+    }
+
+    /// Until when `ip` is banned, if it is.
+    pub fn ip_banned_until(
+        conn: &mut DbConn,
+        ip: &str,
+        now: NaiveDateTime,
+    ) -> QueryResult<Option<NaiveDateTime>> {
+        bans::table
+            .filter(bans::ip.eq(ip))
+            .filter(bans::lifted_at.is_null())
+            .filter(bans::expires_at.gt(now))
+            .select(diesel::dsl::max(bans::expires_at))
+            .first(conn)
+    }
+
+    /// Until when the user's latest active ban lasts, if any.
+    pub fn user_banned_until(
+        conn: &mut DbConn,
+        user_id: &str,
+        now: NaiveDateTime,
+    ) -> QueryResult<Option<NaiveDateTime>> {
+        bans::table
+            .filter(bans::user_id.eq(user_id))
+            .filter(bans::lifted_at.is_null())
+            .filter(bans::expires_at.gt(now))
+            .select(diesel::dsl::max(bans::expires_at))
+            .first(conn)
+    }
+
+    pub fn find(conn: &mut DbConn, id: &str) -> QueryResult<Option<Ban>> {
+        bans::table
+            .find(id)
+            .select(Ban::as_select())
+            .first(conn)
+            .optional()
+    }
+
+    /// Active bans, newest first.
+    pub fn active(conn: &mut DbConn, now: NaiveDateTime) -> QueryResult<Vec<Ban>> {
+        bans::table
+            .filter(bans::lifted_at.is_null())
+            .filter(bans::expires_at.gt(now))
+            .order(bans::created_at.desc())
+            .select(Ban::as_select())
+            .load(conn)
+    }
+
+    /// Lifts an active ban: 1 when it was active.
+    pub fn lift(conn: &mut DbConn, id: &str, now: NaiveDateTime) -> QueryResult<usize> {
+        diesel::update(
+            bans::table
+                .find(id)
+                .filter(bans::lifted_at.is_null())
+                .filter(bans::expires_at.gt(now)),
+        )
+        .set(bans::lifted_at.eq(now))
+        .execute(conn)
+    }
+
+    /// Sets the user's `banned_until` from its active bans.
+    pub fn refresh_user(conn: &mut DbConn, user_id: &str, now: NaiveDateTime) -> QueryResult<()> {
+        let until = Ban::user_banned_until(conn, user_id, now)?;
+        diesel::update(users::table.find(user_id))
+            .set(users::banned_until.eq(until))
+            .execute(conn)?;
+        Ok(())
+    }
+
+    /// Deletes bans that ended (expired or lifted) before `before`.
+    pub fn delete_ended(conn: &mut DbConn, before: NaiveDateTime) -> QueryResult<usize> {
+        diesel::delete(
+            bans::table.filter(bans::expires_at.lt(before).or(bans::lifted_at.lt(before))),
+        )
+        .execute(conn)
+    }
+}

@@ -1,0 +1,289 @@
+//! Abuse control, as LibreChat's moderation settings describe it: per-IP limits on the
+//! sign-in endpoints (`429` with `Retry-After`), violation scores, and bans (`403 banned`
+//! with `banned_until`). Anonymous floods ban the IP, never an account, so nobody can lock
+//! an owner out by failing their password; violations reported for a user ban the user
+//! (and the IP given). Counters are shared by every instance (database or Redis); bans live
+//! in the database.
+
+pub mod counters;
+pub mod guard;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::NaiveDateTime;
+
+use crate::auth::audit;
+use crate::db::models::session::reason;
+use crate::db::models::{new_id, now, span, Ban, Session, User};
+use crate::db::{write_tx, Db};
+use crate::error::{ApiError, ApiResult};
+use crate::metrics::Metrics;
+use crate::settings::{Limit, ModerationSettings};
+pub use counters::Counters;
+
+/// The limited kinds of request, each with LibreChat's setting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LimitKind {
+    /// Sign-in attempts: password, magic link, dev, second factor, passkey, social.
+    Login,
+    Register,
+    /// Forgot-password requests and reset submissions.
+    ResetPassword,
+    /// Verification resends and submissions.
+    VerifyEmail,
+}
+
+impl LimitKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            LimitKind::Login => "login",
+            LimitKind::Register => "register",
+            LimitKind::ResetPassword => "reset_password",
+            LimitKind::VerifyEmail => "verify_email",
+        }
+    }
+}
+
+/// How long a violation score is remembered.
+const SCORE_WINDOW: Duration = Duration::from_secs(24 * 60 * 60);
+
+/// What to ban.
+#[derive(Debug, Clone, Default)]
+pub struct BanTarget {
+    pub user_id: Option<String>,
+    pub ip: Option<String>,
+}
+
+#[derive(Clone)]
+pub struct Moderation {
+    settings: Arc<ModerationSettings>,
+    counters: Counters,
+    db: Db,
+    metrics: Metrics,
+}
+
+impl Moderation {
+    pub async fn new(
+        settings: &ModerationSettings,
+        db: Db,
+        metrics: Metrics,
+    ) -> anyhow::Result<Self> {
+        let counters = match &settings.redis {
+            Some(r) => {
+                use secrecy::ExposeSecret;
+                Counters::connect_redis(r.uri.expose_secret(), &r.key_prefix)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("setting REDIS_URI: cannot connect: {e}"))?
+            }
+            None => Counters::Database(db.clone()),
+        };
+        Ok(Moderation {
+            settings: Arc::new(settings.clone()),
+            counters,
+            db,
+            metrics,
+        })
+    }
+
+    fn limit(&self, kind: LimitKind) -> Limit {
+        let s = &self.settings;
+        match kind {
+            LimitKind::Login => s.login,
+            LimitKind::Register => s.register,
+            LimitKind::ResetPassword => s.reset_password,
+            LimitKind::VerifyEmail => s.verify_email,
+        }
+    }
+
+    /// The points a `429` of this kind adds.
+    fn score(&self, kind: LimitKind) -> u64 {
+        match kind {
+            LimitKind::Register => self.settings.registration_score,
+            _ => self.settings.login_score,
+        }
+    }
+
+    /// The points of a violation reported as `kind`, unless the report says.
+    pub fn reported_score(&self, kind: &str) -> u64 {
+        match kind {
+            "non_browser" => self.settings.non_browser_score,
+            "login" => self.settings.login_score,
+            "registration" => self.settings.registration_score,
+            _ => 1,
+        }
+    }
+
+    /// Lets a request of `kind` from `ip` through, or refuses it: `403 banned` for a banned
+    /// IP, `429` past the limit (which scores, and may ban the IP).
+    pub async fn admit(&self, kind: LimitKind, ip: Option<&str>) -> ApiResult<()> {
+        let Some(ip) = ip else {
+            return Ok(());
+        };
+        if let Some(until) = self.ip_banned_until(ip).await? {
+            return Err(ApiError::Banned(until));
+        }
+        let limit = self.limit(kind);
+        let hit = self
+            .counters
+            .hit(&format!("limit:{}:{ip}", kind.name()), limit.window)
+            .await?;
+        if hit.count <= limit.max {
+            return Ok(());
+        }
+        self.metrics.rate_limited(kind.name());
+        if hit.count == limit.max + 1 {
+            // Once per window and client: a flood writes one row, not one per request.
+            let event = audit::Event {
+                detail: Some(format!("{} limit, ip {ip}", kind.name())),
+                ..audit::Event::new(audit::kind::RATE_LIMITED)
+            };
+            audit::record(&self.db, event).await;
+        }
+        let target = BanTarget {
+            user_id: None,
+            ip: Some(ip.to_string()),
+        };
+        let why = format!("{} flood", kind.name());
+        if let Some(until) = self.add_points(&target, self.score(kind), &why).await? {
+            return Err(ApiError::Banned(until));
+        }
+        Err(ApiError::RateLimited(hit.resets_in))
+    }
+
+    /// Adds a violation's points to the user (if named) and the IP (if given); reaching
+    /// `BAN_INTERVAL` bans them for `BAN_DURATION`. Returns the ban's end when one fell.
+    pub async fn add_points(
+        &self,
+        target: &BanTarget,
+        points: u64,
+        why: &str,
+    ) -> ApiResult<Option<NaiveDateTime>> {
+        if !self.settings.ban_violations || points == 0 {
+            return Ok(None);
+        }
+        // A reported user's score decides; an anonymous flood's is the IP's own.
+        let key = match (&target.user_id, &target.ip) {
+            (Some(user), _) => format!("score:user:{user}"),
+            (None, Some(ip)) => format!("score:ip:{ip}"),
+            (None, None) => return Ok(None),
+        };
+        let total = self.counters.add(&key, points, SCORE_WINDOW).await?.count;
+        if total < self.settings.ban_interval {
+            return Ok(None);
+        }
+        self.counters.reset(&key).await?;
+        let duration = self.settings.ban_duration;
+        let ban = self
+            .ban(target.clone(), duration, Some(why.to_string()), None)
+            .await?;
+        Ok(Some(ban.expires_at))
+    }
+
+    /// Bans a user and/or an IP. A banned user's sessions end at once.
+    pub async fn ban(
+        &self,
+        target: BanTarget,
+        duration: Duration,
+        reason_text: Option<String>,
+        by: Option<String>,
+    ) -> ApiResult<Ban> {
+        let now = now();
+        let ban = Ban {
+            id: new_id(),
+            user_id: target.user_id,
+            ip: target.ip,
+            reason: reason_text,
+            created_by: by,
+            created_at: now,
+            expires_at: now + span(duration),
+            lifted_at: None,
+        };
+        let row = ban.clone();
+        self.db
+            .run(move |conn| {
+                write_tx(conn, |conn| {
+                    if let Some(user) = &row.user_id {
+                        User::find(conn, user)?.ok_or(ApiError::NotFound)?;
+                    }
+                    Ban::insert(conn, &row)?;
+                    if let Some(user) = &row.user_id {
+                        Ban::refresh_user(conn, user, now)?;
+                        Session::revoke_all(conn, user, None, reason::BANNED, now)?;
+                    }
+                    let event = audit::Event {
+                        actor: row.created_by.as_deref(),
+                        subject: row.user_id.as_deref(),
+                        detail: Some(ban_detail(&row)),
+                        ..audit::Event::new(audit::kind::BANNED)
+                    };
+                    audit::record_in(conn, event)
+                })
+            })
+            .await?;
+        let subject = if ban.user_id.is_some() { "user" } else { "ip" };
+        self.metrics.banned(subject);
+        tracing::warn!(ban = %ban.id, user_id = ?ban.user_id, ip = ?ban.ip, until = %ban.expires_at, "banned");
+        Ok(ban)
+    }
+
+    /// Lifts an active ban (`404` for an unknown or ended one).
+    pub async fn lift(&self, id: &str, by: Option<String>) -> ApiResult<()> {
+        let id = id.to_string();
+        self.db
+            .run(move |conn| {
+                write_tx(conn, |conn| {
+                    let now = now();
+                    let ban = Ban::find(conn, &id)?.ok_or(ApiError::NotFound)?;
+                    if Ban::lift(conn, &id, now)? != 1 {
+                        return Err(ApiError::NotFound);
+                    }
+                    if let Some(user) = &ban.user_id {
+                        Ban::refresh_user(conn, user, now)?;
+                    }
+                    let event = audit::Event {
+                        actor: by.as_deref(),
+                        subject: ban.user_id.as_deref(),
+                        detail: Some(ban_detail(&ban)),
+                        ..audit::Event::new(audit::kind::UNBANNED)
+                    };
+                    audit::record_in(conn, event)
+                })
+            })
+            .await
+    }
+
+    pub async fn ip_banned_until(&self, ip: &str) -> ApiResult<Option<NaiveDateTime>> {
+        let ip = ip.to_string();
+        self.db
+            .run(move |conn| Ok(Ban::ip_banned_until(conn, &ip, now())?))
+            .await
+    }
+
+    /// Whether `email` may receive one more email now (`EMAIL_ADDRESS_MAX` per
+    /// `EMAIL_ADDRESS_WINDOW`).
+    pub async fn mail_allowed(&self, email: &str) -> ApiResult<bool> {
+        let s = &self.settings;
+        let hit = self
+            .counters
+            .hit(&format!("mail:{email}"), s.email_address_window)
+            .await?;
+        if hit.count > s.email_address_max {
+            self.metrics.rate_limited("email_address");
+            return Ok(false);
+        }
+        Ok(true)
+    }
+}
+
+fn ban_detail(ban: &Ban) -> String {
+    let mut parts = vec![format!("ban {}", ban.id)];
+    if let Some(ip) = &ban.ip {
+        parts.push(format!("ip {ip}"));
+    }
+    parts.push(format!("until {}", ban.expires_at.and_utc().to_rfc3339()));
+    if let Some(r) = &ban.reason {
+        parts.push(r.clone());
+    }
+    parts.join(", ")
+}

@@ -1,0 +1,151 @@
+//! Limits, violation scores and bans, with LibreChat's names, units and defaults: windows
+//! in minutes, `*_MAX` requests per window per client IP, `BAN_DURATION` in milliseconds.
+
+use std::time::Duration;
+
+use secrecy::SecretString;
+
+use super::parse::{bad, parse_bool, parse_num, parse_product, SettingsError};
+use super::sources::Raw;
+
+/// At most `max` requests per `window` from one client.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limit {
+    pub max: u64,
+    pub window: Duration,
+}
+
+#[derive(Clone, Debug)]
+pub struct ModerationSettings {
+    pub login: Limit,
+    pub register: Limit,
+    pub reset_password: Limit,
+    pub verify_email: Limit,
+    /// `BAN_VIOLATIONS`: scores lead to bans (limits apply either way).
+    pub ban_violations: bool,
+    pub ban_duration: Duration,
+    /// Points that ban.
+    pub ban_interval: u64,
+    pub login_score: u64,
+    pub registration_score: u64,
+    pub non_browser_score: u64,
+    /// One address receives at most this many emails per `email_address_window`.
+    pub email_address_max: u64,
+    pub email_address_window: Duration,
+    /// `USE_REDIS` with `REDIS_URI`: counters in Redis instead of the database.
+    pub redis: Option<RedisSettings>,
+}
+
+#[derive(Clone, Debug)]
+pub struct RedisSettings {
+    pub uri: SecretString,
+    /// Put before every key, so several deployments can share one Redis.
+    pub key_prefix: String,
+}
+
+pub fn moderation(raw: &Raw) -> Result<ModerationSettings, SettingsError> {
+    let num = |n: &str, default: u64| raw.get(n).map_or(Ok(default), |v| parse_num::<u64>(n, v));
+    let limit = |max: &str, window: &str, default_max: u64, default_minutes: u64| {
+        let minutes = num(window, default_minutes)?;
+        if minutes == 0 {
+            return Err(bad(window, "is in minutes and must be at least 1"));
+        }
+        Ok(Limit {
+            max: num(max, default_max)?,
+            window: Duration::from_secs(minutes * 60),
+        })
+    };
+    let ban_ms = raw
+        .get("BAN_DURATION")
+        .map_or(Ok(2 * 60 * 60 * 1000), |v| parse_product("BAN_DURATION", v))?;
+    if ban_ms < 1000 {
+        return Err(bad(
+            "BAN_DURATION",
+            "is in milliseconds and must be at least 1000",
+        ));
+    }
+    let ban_interval = num("BAN_INTERVAL", 20)?;
+    if ban_interval == 0 {
+        return Err(bad("BAN_INTERVAL", "must be at least 1"));
+    }
+    let use_redis = raw
+        .get("USE_REDIS")
+        .map_or(Ok(false), |v| parse_bool("USE_REDIS", v))?;
+    let redis = match (use_redis, raw.get("REDIS_URI")) {
+        (true, Some(uri)) => {
+            url::Url::parse(uri)
+                .ok()
+                .filter(|u| matches!(u.scheme(), "redis" | "rediss" | "unix" | "redis+unix"))
+                .ok_or_else(|| bad("REDIS_URI", "expected redis://HOST:PORT (or rediss://)"))?;
+            Some(RedisSettings {
+                uri: SecretString::from(uri.to_string()),
+                key_prefix: raw.get("REDIS_KEY_PREFIX").unwrap_or("latch").to_string(),
+            })
+        }
+        (true, None) => return Err(bad("USE_REDIS", "needs REDIS_URI")),
+        (false, _) => None,
+    };
+    let email_minutes = num("EMAIL_ADDRESS_WINDOW", 15)?;
+    if email_minutes == 0 {
+        return Err(bad(
+            "EMAIL_ADDRESS_WINDOW",
+            "is in minutes and must be at least 1",
+        ));
+    }
+    Ok(ModerationSettings {
+        login: limit("LOGIN_MAX", "LOGIN_WINDOW", 7, 5)?,
+        register: limit("REGISTER_MAX", "REGISTER_WINDOW", 5, 60)?,
+        reset_password: limit("RESET_PASSWORD_MAX", "RESET_PASSWORD_WINDOW", 2, 2)?,
+        verify_email: limit("VERIFY_EMAIL_MAX", "VERIFY_EMAIL_WINDOW", 2, 2)?,
+        ban_violations: raw
+            .get("BAN_VIOLATIONS")
+            .map_or(Ok(true), |v| parse_bool("BAN_VIOLATIONS", v))?,
+        ban_duration: Duration::from_millis(ban_ms),
+        ban_interval,
+        login_score: num("LOGIN_VIOLATION_SCORE", 1)?,
+        registration_score: num("REGISTRATION_VIOLATION_SCORE", 1)?,
+        non_browser_score: num("NON_BROWSER_VIOLATION_SCORE", 20)?,
+        email_address_max: num("EMAIL_ADDRESS_MAX", 3)?,
+        email_address_window: Duration::from_secs(email_minutes * 60),
+        redis,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn librechat_defaults_and_units() {
+        let m = moderation(&Raw::default()).unwrap();
+        assert_eq!(
+            m.login,
+            Limit {
+                max: 7,
+                window: Duration::from_secs(300)
+            }
+        );
+        assert_eq!(
+            m.register,
+            Limit {
+                max: 5,
+                window: Duration::from_secs(3600)
+            }
+        );
+        assert_eq!(m.reset_password.max, 2);
+        assert_eq!(m.verify_email.window, Duration::from_secs(120));
+        assert_eq!(m.ban_duration, Duration::from_secs(7200));
+        assert_eq!((m.ban_interval, m.non_browser_score), (20, 20));
+        assert!(m.ban_violations && m.redis.is_none());
+        let m = moderation(&Raw::from_pairs(&[("BAN_DURATION", "1000 * 60 * 30")])).unwrap();
+        assert_eq!(m.ban_duration, Duration::from_secs(1800));
+        let e = moderation(&Raw::from_pairs(&[("USE_REDIS", "true")]))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("REDIS_URI"), "{e}");
+        let e = moderation(&Raw::from_pairs(&[("LOGIN_WINDOW", "0")]))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("LOGIN_WINDOW"), "{e}");
+    }
+}

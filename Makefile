@@ -15,7 +15,7 @@ run:
 ## installed into tests/providers/node_modules on first use).
 TEST_VENV := target/test-venv
 PROVIDERS := tests/providers
-test: $(TEST_VENV)/.ready $(PROVIDERS)/node_modules/.ready
+test: $(TEST_VENV)/.ready $(PROVIDERS)/node_modules/.ready chromium
 	LATCH_TEST_PYTHON=$(TEST_VENV)/bin/python scripts/with-postgres scripts/with-redis $(CARGO) test --all-targets
 
 $(PROVIDERS)/node_modules/.ready: $(PROVIDERS)/package-lock.json
@@ -23,10 +23,23 @@ $(PROVIDERS)/node_modules/.ready: $(PROVIDERS)/package-lock.json
 	cd $(PROVIDERS) && npm ci --no-audit --no-fund
 	touch $@
 
-$(TEST_VENV)/.ready:
+$(TEST_VENV)/.ready: Makefile
 	python3 -m venv $(TEST_VENV)
-	$(TEST_VENV)/bin/pip install --quiet --disable-pip-version-check aiosmtpd==1.4.6
+	$(TEST_VENV)/bin/pip install --quiet --disable-pip-version-check aiosmtpd==1.4.6 selenium==4.51.0
 	touch $@
+
+## Headless Chromium and its WebDriver, from Debian's packages (the browser tests drive them).
+.PHONY: chromium
+chromium:
+	@if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+			echo "make test: installing chromium and chromium-driver"; \
+			DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium chromium-driver >/dev/null \
+			|| { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium chromium-driver >/dev/null; }; \
+		else \
+			echo "make test: /usr/bin/chromium and /usr/bin/chromedriver are needed (Debian: apt-get install chromium chromium-driver)" >&2; exit 1; \
+		fi; \
+	fi
 
 build:
 	$(CARGO) build

@@ -83,11 +83,22 @@ pub enum Command {
         #[command(subcommand)]
         command: KeysCommand,
     },
+    /// Second factors.
+    Mfa {
+        #[command(subcommand)]
+        command: MfaCommand,
+    },
     /// List or lift bans.
     Bans {
         #[command(subcommand)]
         command: BansCommand,
     },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum MfaCommand {
+    /// Remove an account's TOTP, backup codes and passkeys (a lost phone).
+    Reset { email: String },
 }
 
 #[derive(Subcommand, Debug)]

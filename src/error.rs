@@ -68,6 +68,9 @@ pub enum ApiError {
     /// A wrong *current* password from a signed-in caller: not a reason to get a new token.
     #[error("wrong current password")]
     WrongPassword,
+    /// A wrong second-factor code from a signed-in caller (setting factors up or down).
+    #[error("wrong code")]
+    WrongCode,
     #[error("refresh token reused")]
     RefreshTokenReused,
     #[error("forbidden")]
@@ -150,6 +153,12 @@ impl ApiError {
                 "invalid_credentials",
                 "Invalid credentials",
                 s("The current password is wrong."),
+            ),
+            WrongCode => (
+                StatusCode::FORBIDDEN,
+                "invalid_credentials",
+                "Invalid credentials",
+                s("The code is wrong or was used already."),
             ),
             RefreshTokenReused => (
                 StatusCode::UNAUTHORIZED,

@@ -3,11 +3,13 @@
 
 pub mod auth;
 pub mod cli;
+pub mod crypto;
 pub mod db;
 pub mod domain;
 pub mod error;
 pub mod mail;
 pub mod metrics;
+pub mod mfa;
 pub mod moderation;
 pub mod openapi;
 pub mod routes;

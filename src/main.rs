@@ -45,7 +45,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             | Command::ListUsers { .. }
             | Command::SetPassword { .. }
             | Command::Keys { .. }
-            | Command::Bans { .. }),
+            | Command::Bans { .. }
+            | Command::Mfa { .. }),
         ) => {
             let db = Db::new(&settings.database_url, 1)?;
             tokio::task::spawn_blocking(move || {

@@ -18,6 +18,8 @@ pub struct Metrics {
     pub rate_limited: IntCounterVec,
     /// Bans, by what was banned (`user` or `ip`).
     pub bans: IntCounterVec,
+    /// Second-factor events: enabled, disabled, verified, failed, passkeys added…
+    pub second_factors: IntCounterVec,
 }
 
 impl Metrics {
@@ -59,6 +61,11 @@ impl Metrics {
             &["subject"],
         )?;
         registry.register(Box::new(bans.clone()))?;
+        let second_factors = IntCounterVec::new(
+            Opts::new("latch_second_factor_events_total", "Second-factor events"),
+            &["event"],
+        )?;
+        registry.register(Box::new(second_factors.clone()))?;
         registry.register(Box::new(mail.clone()))?;
         registry.register(Box::new(sign_ins.clone()))?;
         registry.register(Box::new(refreshes.clone()))?;
@@ -70,6 +77,7 @@ impl Metrics {
             social,
             rate_limited,
             bans,
+            second_factors,
         })
     }
 
@@ -83,6 +91,10 @@ impl Metrics {
 
     pub fn rate_limited(&self, kind: &str) {
         self.rate_limited.with_label_values(&[kind]).inc();
+    }
+
+    pub fn second_factor(&self, event: &str) {
+        self.second_factors.with_label_values(&[event]).inc();
     }
 
     pub fn banned(&self, subject: &str) {

@@ -21,7 +21,8 @@ use crate::routes::problems::{
         license(name = "MIT OR Apache-2.0")
     ),
     components(
-        schemas(Problem, FieldError, crate::routes::auth::PendingVerification),
+        schemas(Problem, FieldError, crate::routes::auth::PendingVerification,
+            crate::routes::SecondFactorRequired),
         responses(BadRequest, Unauthorized, InvalidCredentials, Forbidden, NotFound, Conflict,
             PayloadTooLarge, UnsupportedMediaType, ValidationFailed, Unavailable, TooManyRequests)
     ),

@@ -111,6 +111,25 @@ impl Application {
             policy: std::sync::Arc::new(settings.policy.clone()),
             sessions: settings.refresh.policy(),
             key: TokenKey::new(settings.token_key()),
+            second: crate::mfa::SecondFactors::new(
+                settings.token_key(),
+                TokenKey::new(settings.token_key()),
+                &settings.app_title,
+                metrics.clone(),
+                mail.clone(),
+            ),
+            passkeys: match &settings.webauthn {
+                Some(w) => Some(
+                    crate::mfa::passkeys::Passkeys::new(&w.rp_id, &w.rp_origin, &w.rp_name)
+                        .map_err(|e| anyhow::anyhow!("setting WEBAUTHN_RP_ID: {e}"))?,
+                ),
+                None => {
+                    tracing::warn!(
+                        "APP_URL is an IP address: passkeys are off unless WEBAUTHN_RP_ID is set"
+                    );
+                    None
+                }
+            },
             mail,
             moderation: moderation.clone(),
         };

@@ -8,7 +8,7 @@ use anyhow::{bail, Context};
 use crate::auth::accounts::{create_user_in, delete_user_in, set_password_in};
 use crate::auth::keys::KeyRing;
 use crate::auth::password::hash_blocking;
-use crate::cli::{BansCommand, Command, KeysCommand};
+use crate::cli::{BansCommand, Command, KeysCommand, MfaCommand};
 use crate::db::models::User;
 use crate::db::{write_tx, Db};
 use crate::domain::{Email, Password, UserName};
@@ -164,6 +164,21 @@ pub fn run(command: &Command, settings: &Settings, db: &Db) -> anyhow::Result<bo
                 bail!("no active ban {id}");
             }
             println!("lifted ban {id}");
+        }
+        Command::Mfa {
+            command: MfaCommand::Reset { email },
+        } => {
+            let user = find(conn, email)?;
+            // The notice is queued here; a running server's mail worker sends it.
+            let mail = match &settings.mail {
+                Some(_) => Some(crate::mail::MailService::new(settings)?),
+                None => None,
+            };
+            write_tx(conn, |conn| {
+                crate::mfa::reset_in(conn, &user, None, mail.as_ref())
+            })
+            .map_err(api)?;
+            println!("removed every second factor of {}", user.email);
         }
         Command::Serve { .. } | Command::Migrate | Command::Openapi => return Ok(false),
     }

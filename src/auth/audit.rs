@@ -24,6 +24,13 @@ pub mod kind {
     pub const BANNED: &str = "banned";
     pub const UNBANNED: &str = "unbanned";
     pub const VIOLATION: &str = "violation";
+    pub const TOTP_ENABLED: &str = "totp_enabled";
+    pub const TOTP_DISABLED: &str = "totp_disabled";
+    pub const BACKUP_CODES_REGENERATED: &str = "backup_codes_regenerated";
+    pub const PASSKEY_ADDED: &str = "passkey_added";
+    pub const PASSKEY_REMOVED: &str = "passkey_removed";
+    pub const SECOND_FACTOR_RESET: &str = "second_factor_reset";
+    pub const SECOND_FACTOR_REQUIRED: &str = "second_factor_required";
     pub const ADMIN_USER_CREATED: &str = "admin_user_created";
     pub const ADMIN_USER_UPDATED: &str = "admin_user_updated";
     pub const ADMIN_USER_DELETED: &str = "admin_user_deleted";

@@ -136,6 +136,7 @@ impl SignIn {
                         created_at: now,
                         updated_at: now,
                         banned_until: None,
+                        webauthn_id: None,
                     })
                 })
             })

@@ -51,7 +51,14 @@ pub fn send_in(
             password_hash: link.password_hash.map(str::to_string),
         },
     )?;
-    mail.queue_in(conn, link.kind, link.name, link.email, Some(&fresh.token))
+    mail.queue_in(
+        conn,
+        link.kind,
+        link.name,
+        link.email,
+        Some(&fresh.token),
+        None,
+    )
 }
 
 /// Queues a notice that carries no link (password changed, account exists), when mail
@@ -62,8 +69,19 @@ pub fn notice_in(
     kind: Kind,
     user: &User,
 ) -> ApiResult<()> {
+    notice_saying_in(conn, mail, kind, user, None)
+}
+
+/// A notice that says what happened (`detail`), when mail is on.
+pub fn notice_saying_in(
+    conn: &mut DbConn,
+    mail: Option<&MailService>,
+    kind: Kind,
+    user: &User,
+    detail: Option<&str>,
+) -> ApiResult<()> {
     match mail {
-        Some(mail) => mail.queue_in(conn, kind, &user.name, &user.email, None),
+        Some(mail) => mail.queue_in(conn, kind, &user.name, &user.email, None, detail),
         None => Ok(()),
     }
 }

@@ -298,13 +298,15 @@ pub fn prune_in(
     let one_time = crate::db::models::OneTimeToken::delete_expired(conn, now)?;
     let oauth = crate::db::models::OAuthState::delete_expired(conn, now)?;
     let counters = crate::moderation::counters::prune_in(conn, now)?;
+    let mfa = crate::db::models::second_factor::MfaChallenge::delete_expired(conn, now)?
+        + crate::db::models::second_factor::WebauthnChallenge::delete_expired(conn, now)?;
     // Ended bans stay a day for the record (the audit log keeps them longer).
     let bans = crate::db::models::Ban::delete_ended(conn, now - chrono::Duration::days(1))?;
     let audit = match audit_before {
         Some(before) => crate::db::models::AuditEvent::delete_before(conn, before)?,
         None => 0,
     };
-    Ok(tokens + sessions + one_time + oauth + counters + bans + audit)
+    Ok(tokens + sessions + one_time + oauth + counters + mfa + bans + audit)
 }
 
 /// Prunes once an hour, for as long as the server runs.

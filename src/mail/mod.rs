@@ -47,12 +47,13 @@ impl MailService {
             Kind::PasswordReset => Some((f.reset_ttl, &f.reset_path)),
             Kind::MagicLink => Some((f.magic_link_ttl, &f.magic_link_path)),
             Kind::Invite => Some((f.invite_ttl, &f.invite_path)),
-            Kind::PasswordChanged | Kind::AccountExists => None,
+            Kind::PasswordChanged | Kind::AccountExists | Kind::SecondFactorChanged => None,
         }
     }
 
     /// Renders a message of `kind` to `email` and queues it in the caller's transaction;
-    /// `token` goes into the link of the kinds that carry one.
+    /// `token` goes into the link of the kinds that carry one, `detail` into the notices
+    /// that say what happened.
     pub fn queue_in(
         &self,
         conn: &mut DbConn,
@@ -60,6 +61,7 @@ impl MailService {
         name: &str,
         email: &str,
         token: Option<&str>,
+        detail: Option<&str>,
     ) -> ApiResult<()> {
         let terms = self.link_terms(kind);
         let url = terms
@@ -73,6 +75,7 @@ impl MailService {
                 email,
                 link: url.as_deref(),
                 expires_in: terms.map(|(ttl, _)| human_duration(ttl)),
+                detail,
             },
         )?;
         outbox::enqueue_in(conn, kind, email, rendered)

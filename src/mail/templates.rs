@@ -18,16 +18,19 @@ pub enum Kind {
     Invite,
     PasswordChanged,
     AccountExists,
+    /// A second factor was added, removed or reset.
+    SecondFactorChanged,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 6] = [
+    pub const ALL: [Kind; 7] = [
         Kind::VerifyEmail,
         Kind::PasswordReset,
         Kind::MagicLink,
         Kind::Invite,
         Kind::PasswordChanged,
         Kind::AccountExists,
+        Kind::SecondFactorChanged,
     ];
 
     pub fn name(self) -> &'static str {
@@ -38,6 +41,7 @@ impl Kind {
             Kind::Invite => "invite",
             Kind::PasswordChanged => "password_changed",
             Kind::AccountExists => "account_exists",
+            Kind::SecondFactorChanged => "second_factor_changed",
         }
     }
 }
@@ -67,6 +71,9 @@ const BUILTIN: &[(&str, &str)] = builtin!(
     "account_exists.subject.txt",
     "account_exists.txt",
     "account_exists.html",
+    "second_factor_changed.subject.txt",
+    "second_factor_changed.txt",
+    "second_factor_changed.html",
 );
 
 /// The values a template may use.
@@ -79,6 +86,8 @@ pub struct Context<'a> {
     pub link: Option<&'a str>,
     /// "15 minutes", "7 days".
     pub expires_in: Option<String>,
+    /// What happened, for the notices that say (a second factor added or removed).
+    pub detail: Option<&'a str>,
 }
 
 /// A rendered message.
@@ -125,6 +134,7 @@ impl Templates {
                         email: "ada@example.com",
                         link: Some("https://example.com/?token=x"),
                         expires_in: Some("15 minutes".into()),
+                        detail: Some("A second factor was added"),
                     },
                 )
                 .with_context(|| format!("rendering the {} templates", kind.name()))?;
@@ -175,6 +185,7 @@ mod tests {
             email: "ada@example.com",
             link: Some("https://chat.example.com/reset-password?token=abc&x=1"),
             expires_in: Some(human_duration(Duration::from_secs(900))),
+            detail: Some("A <b>passkey</b> was added"),
         };
         let r = t.render(Kind::PasswordReset, &ctx).unwrap();
         assert_eq!(r.subject, "Reset your Chat password");
@@ -187,6 +198,16 @@ mod tests {
         for kind in Kind::ALL {
             assert!(!t.render(kind, &ctx).unwrap().subject.is_empty());
         }
+        let r = t.render(Kind::SecondFactorChanged, &ctx).unwrap();
+        assert!(r
+            .text
+            .contains("A <b>passkey</b> was added on your Chat account"));
+        assert!(
+            r.html
+                .contains("A &lt;b&gt;passkey&lt;&#x2f;b&gt; was added"),
+            "{}",
+            r.html
+        );
     }
 
     #[test]
@@ -211,6 +232,7 @@ mod tests {
             email: "a@example.com",
             link: Some("l"),
             expires_in: None,
+            detail: None,
         };
         assert_eq!(
             t.render(Kind::MagicLink, &ctx).unwrap().subject,

@@ -16,7 +16,8 @@ use crate::error::{ApiError, ApiResult};
 use crate::moderation::guard::{self, Limited};
 use crate::routes::json::{Json, OptionalJson};
 use crate::routes::{
-    clear_refresh_cookie, presented_refresh_token, signed_in, SignInResponse, UserView,
+    answer, clear_refresh_cookie, presented_refresh_token, signed_in, SignInResponse, SignInResult,
+    UserView,
 };
 use crate::state::AppState;
 
@@ -152,8 +153,8 @@ pub async fn register(
         name,
         password,
     };
-    let signed = state.signin.sign_in(factor, state.client(&req)).await?;
-    Ok(signed_in(&state, StatusCode::CREATED, signed))
+    let outcome = state.signin.sign_in(factor, state.client(&req)).await?;
+    Ok(answer(&state, StatusCode::CREATED, outcome))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -168,7 +169,7 @@ pub struct LoginRequest {
     operation_id = "login",
     request_body = LoginRequest,
     responses(
-        (status = 200, description = "Signed in; the refresh token is set as a cookie", body = SignInResponse),
+        (status = 200, description = "Signed in (the refresh token is set as a cookie), or, for an account with a second factor, `SecondFactorRequired`", body = SignInResult),
         crate::routes::problems::JsonBodyErrors,
         (status = 401, response = crate::routes::problems::InvalidCredentials),
         (status = 403, response = crate::routes::problems::Forbidden),
@@ -191,8 +192,8 @@ pub async fn login(
         email: body.email,
         password: SecretString::from(body.password),
     };
-    let signed = state.signin.sign_in(factor, state.client(&req)).await?;
-    Ok(signed_in(&state, StatusCode::OK, signed))
+    let outcome = state.signin.sign_in(factor, state.client(&req)).await?;
+    Ok(answer(&state, StatusCode::OK, outcome))
 }
 
 /// Optional body of `/auth/refresh`.
@@ -306,7 +307,7 @@ pub struct DevLoginRequest {
     operation_id = "devLogin",
     request_body = DevLoginRequest,
     responses(
-        (status = 200, description = "Signed in without a password (development only; the account is created if missing)", body = SignInResponse),
+        (status = 200, description = "Signed in without a password (development only; the account is created if missing), or `SecondFactorRequired`", body = SignInResult),
         crate::routes::problems::JsonBodyErrors,
         (status = 403, response = crate::routes::problems::Forbidden),
         (status = 422, response = crate::routes::problems::ValidationFailed),
@@ -325,9 +326,9 @@ pub async fn dev_login(
         return Err(ApiError::FeatureDisabled("Dev login (DEV_LOGIN)"));
     }
     let email = Email::parse("email", &body.email)?;
-    let signed = state
+    let outcome = state
         .signin
         .sign_in(FirstFactor::Dev { email }, state.client(&req))
         .await?;
-    Ok(signed_in(&state, StatusCode::OK, signed))
+    Ok(answer(&state, StatusCode::OK, outcome))
 }

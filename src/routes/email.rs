@@ -10,7 +10,7 @@ use crate::domain::{Email, Password};
 use crate::error::ApiResult;
 use crate::moderation::guard::{self, Limited};
 use crate::routes::json::Json;
-use crate::routes::{signed_in, SignInResponse, UserView};
+use crate::routes::{answer, SignInResult, UserView};
 use crate::state::AppState;
 
 #[derive(Deserialize, ToSchema)]
@@ -69,7 +69,7 @@ pub async fn forgot_password(
     operation_id = "resetPassword",
     request_body = TokenPasswordRequest,
     responses(
-        (status = 200, description = "Password set and signed in; every other session is signed out", body = SignInResponse),
+        (status = 200, description = "Password set and signed in; every other session is signed out. With a second factor: `SecondFactorRequired` (the password is set)", body = SignInResult),
         crate::routes::problems::JsonBodyErrors,
         (status = 403, response = crate::routes::problems::Forbidden),
         (status = 422, response = crate::routes::problems::ValidationFailed),
@@ -92,8 +92,8 @@ pub async fn reset_password(
         token: body.token,
         password,
     };
-    let signed = state.signin.sign_in(factor, state.client(&req)).await?;
-    Ok(signed_in(&state, StatusCode::OK, signed))
+    let outcome = state.signin.sign_in(factor, state.client(&req)).await?;
+    Ok(answer(&state, StatusCode::OK, outcome))
 }
 
 #[utoipa::path(
@@ -124,7 +124,7 @@ pub async fn magic_link(
     operation_id = "verifyMagicLink",
     request_body = TokenRequest,
     responses(
-        (status = 200, description = "Signed in (the account is created for a new address where registration is on)", body = SignInResponse),
+        (status = 200, description = "Signed in (the account is created for a new address where registration is on), or `SecondFactorRequired`", body = SignInResult),
         crate::routes::problems::JsonBodyErrors,
         (status = 403, response = crate::routes::problems::Forbidden),
         (status = 429, response = crate::routes::problems::TooManyRequests),
@@ -142,8 +142,8 @@ pub async fn verify_magic_link(
     let factor = FirstFactor::MagicLink {
         token: body.into_inner().token,
     };
-    let signed = state.signin.sign_in(factor, state.client(&req)).await?;
-    Ok(signed_in(&state, StatusCode::OK, signed))
+    let outcome = state.signin.sign_in(factor, state.client(&req)).await?;
+    Ok(answer(&state, StatusCode::OK, outcome))
 }
 
 #[utoipa::path(
@@ -195,7 +195,7 @@ pub async fn resend_verification(
     operation_id = "acceptInvite",
     request_body = TokenPasswordRequest,
     responses(
-        (status = 200, description = "Invitation accepted: password set and signed in", body = SignInResponse),
+        (status = 200, description = "Invitation accepted: password set and signed in", body = SignInResult),
         crate::routes::problems::JsonBodyErrors,
         (status = 403, response = crate::routes::problems::Forbidden),
         (status = 422, response = crate::routes::problems::ValidationFailed),
@@ -217,6 +217,6 @@ pub async fn accept_invite(
         token: body.token,
         password,
     };
-    let signed = state.signin.sign_in(factor, state.client(&req)).await?;
-    Ok(signed_in(&state, StatusCode::OK, signed))
+    let outcome = state.signin.sign_in(factor, state.client(&req)).await?;
+    Ok(answer(&state, StatusCode::OK, outcome))
 }

@@ -8,7 +8,9 @@ pub mod docs;
 pub mod email;
 pub mod health;
 pub mod json;
+pub mod mfa;
 pub mod oauth;
+pub mod passkeys;
 pub mod problems;
 pub mod service;
 pub mod sessions;
@@ -21,7 +23,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
 
-use crate::auth::signin::SignedIn;
+use crate::auth::signin::{Outcome, SignedIn};
 use crate::db::models::user::Role;
 use crate::db::models::User;
 use crate::error::ApiError;
@@ -65,6 +67,17 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(oauth::callback_form)
         .service(oauth::list_identities)
         .service(oauth::unlink_identity)
+        .service(mfa::verify)
+        .service(mfa::setup)
+        .service(mfa::enable)
+        .service(mfa::disable)
+        .service(mfa::regenerate)
+        .service(passkeys::register_options)
+        .service(passkeys::register)
+        .service(passkeys::login_options)
+        .service(passkeys::login)
+        .service(passkeys::list)
+        .service(passkeys::remove)
         .configure(admin::configure)
         .map(|c| c.service(docs::docs_asset));
 }
@@ -106,6 +119,41 @@ pub struct SignInResponse {
     /// Only with `REFRESH_TOKEN_DELIVERY=body` or `both`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub refresh_token: Option<String>,
+}
+
+/// The answer when a second factor is needed: no session, no tokens, no cookie.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SecondFactorRequired {
+    /// Always `true`.
+    pub mfa_required: bool,
+    /// For `POST /auth/mfa/verify`, with a TOTP or backup code.
+    pub mfa_token: String,
+    /// Seconds the token lives.
+    pub expires_in: u64,
+}
+
+/// What a sign-in answers: signed in, or a second factor to give first.
+#[derive(Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum SignInResult {
+    SignedIn(SignInResponse),
+    SecondFactor(SecondFactorRequired),
+}
+
+/// The answer to a sign-in: signed in (`status`), or `200` asking for the second factor.
+pub fn answer(state: &AppState, status: StatusCode, outcome: Outcome) -> HttpResponse {
+    match outcome {
+        Outcome::SignedIn(signed) => signed_in(state, status, *signed),
+        Outcome::SecondFactor { mfa_token } => {
+            let mut res = HttpResponseBuilder::new(StatusCode::OK);
+            no_store(&mut res);
+            res.json(SecondFactorRequired {
+                mfa_required: true,
+                mfa_token,
+                expires_in: crate::mfa::CHALLENGE_LIFETIME.as_secs(),
+            })
+        }
+    }
 }
 
 /// Builds the sign-in answer: JSON, plus the refresh token as cookie and/or in the body

@@ -11,7 +11,7 @@ use utoipa::ToSchema;
 
 use crate::auth::audit;
 use crate::auth::extractor::CurrentUser;
-use crate::auth::signin::FirstFactor;
+use crate::auth::signin::{FirstFactor, Outcome};
 use crate::db::models::Identity;
 use crate::db::write_tx;
 use crate::error::{ApiError, ApiResult};
@@ -174,10 +174,17 @@ async fn finish(
         .sign_in(FirstFactor::Social(identity), state.client(req))
         .await;
     match signed {
-        Ok(signed) => {
+        Ok(Outcome::SignedIn(signed)) => {
             state.metrics.social(&id, "success");
             let cookie = refresh_cookie(state, signed.refresh_token.unwrap_or_default());
             Ok(back_to_app(state, Ok(())).cookie(cookie).finish())
+        }
+        Ok(Outcome::SecondFactor { mfa_token }) => {
+            state.metrics.social(&id, "second_factor_required");
+            let mut url =
+                url::Url::parse(&state.settings.app_url).expect("APP_URL was checked at start");
+            url.query_pairs_mut().append_pair("mfa_token", &mfa_token);
+            Ok(redirect(url.as_str()).finish())
         }
         Err(e) => {
             let code = refusal_code(&e);
@@ -318,7 +325,8 @@ pub async fn unlink_identity(
                 let mine = Identity::for_user(conn, &user.id)?;
                 let target = mine.iter().find(|i| i.id == id).ok_or(ApiError::NotFound)?;
                 let others = mine.len() - 1;
-                if user.password_hash.is_none() && others == 0 && !magic_link {
+                let passkeys = crate::db::models::second_factor::PasskeyRow::count(conn, &user.id)?;
+                if user.password_hash.is_none() && others == 0 && passkeys == 0 && !magic_link {
                     return Err(ApiError::Conflict("last_sign_in_method"));
                 }
                 Identity::delete(conn, &user.id, &id)?;

@@ -167,6 +167,9 @@ pub const KNOWN: &[&str] = &[
     "USE_REDIS",
     "REDIS_URI",
     "REDIS_KEY_PREFIX",
+    "WEBAUTHN_RP_ID",
+    "WEBAUTHN_RP_ORIGIN",
+    "WEBAUTHN_RP_NAME",
 ];
 
 /// LibreChat names that have no use in Latch: read, so that a start can say so.
@@ -201,12 +204,23 @@ pub struct Settings {
     pub email: EmailFlows,
     pub social: SocialSettings,
     pub moderation: ModerationSettings,
+    /// The passkeys' relying party; `None` when `APP_URL` names none (an IP address) and
+    /// `WEBAUTHN_RP_ID` is not set.
+    pub webauthn: Option<WebauthnSettings>,
     /// The admin made on first start.
     pub initial_user: Option<InitialUser>,
     /// How long audit events are kept; `None` keeps them forever.
     pub audit_retention: Option<Duration>,
     /// LibreChat settings that are set but mean nothing to Latch (logged at start).
     pub unused: Vec<&'static str>,
+}
+
+/// The passkeys' relying party.
+#[derive(Clone, Debug)]
+pub struct WebauthnSettings {
+    pub rp_id: String,
+    pub rp_origin: String,
+    pub rp_name: String,
 }
 
 #[derive(Clone, Debug)]
@@ -280,6 +294,7 @@ impl Settings {
             email: signin::email_flows(raw)?,
             social: social_with_a_server(raw, server_url.as_deref())?,
             moderation: moderation::moderation(raw)?,
+            webauthn: webauthn(raw, &app_url, &app_title)?,
             initial_user: initial_user(raw, passwords)?,
             audit_retention: (retention_days > 0)
                 .then(|| Duration::from_secs(retention_days * 24 * 60 * 60)),
@@ -321,6 +336,48 @@ impl Settings {
             None => PathBuf::from("latch.secrets"),
         }
     }
+}
+
+/// `WEBAUTHN_RP_ID` (default: the host of `APP_URL`, unless an IP address),
+/// `WEBAUTHN_RP_ORIGIN` (default: the origin of `APP_URL`), `WEBAUTHN_RP_NAME` (default:
+/// `APP_TITLE`). The origin's host must be the RP ID or under it.
+fn webauthn(
+    raw: &Raw,
+    app_url: &str,
+    app_title: &str,
+) -> Result<Option<WebauthnSettings>, SettingsError> {
+    let origin = match raw.get("WEBAUTHN_RP_ORIGIN") {
+        Some(o) => origin_of(o)
+            .ok_or_else(|| bad("WEBAUTHN_RP_ORIGIN", format!("`{o}` is not an origin")))?,
+        None => origin_of(app_url).unwrap_or_default(),
+    };
+    let host = url::Url::parse(&origin)
+        .ok()
+        .and_then(|u| u.domain().map(str::to_string));
+    let rp_id = match raw.get("WEBAUTHN_RP_ID") {
+        Some(id) => {
+            let fits = host
+                .as_deref()
+                .is_some_and(|h| h == id || h.ends_with(&format!(".{id}")));
+            if !fits {
+                return Err(bad(
+                    "WEBAUTHN_RP_ID",
+                    format!("`{id}` must be the host of {origin} or a parent domain of it"),
+                ));
+            }
+            id.to_string()
+        }
+        // An IP address names no relying party: passkeys stay off.
+        None => match host {
+            Some(h) => h,
+            None => return Ok(None),
+        },
+    };
+    Ok(Some(WebauthnSettings {
+        rp_id,
+        rp_origin: origin,
+        rp_name: raw.get("WEBAUTHN_RP_NAME").unwrap_or(app_title).to_string(),
+    }))
 }
 
 /// Social settings, refusing providers without `DOMAIN_SERVER`: their redirect URI is

@@ -43,7 +43,7 @@ impl Mail {
 }
 
 /// The Python with aiosmtpd: `LATCH_TEST_PYTHON`, else the venv `make test` makes.
-fn python() -> String {
+pub fn python() -> String {
     std::env::var("LATCH_TEST_PYTHON").unwrap_or_else(|_| {
         let venv = concat!(env!("CARGO_MANIFEST_DIR"), "/target/test-venv/bin/python");
         if Path::new(venv).exists() {

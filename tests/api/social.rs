@@ -24,6 +24,7 @@ both_backends!(
     a_form_post_callback_and_librechat_paths_work,
     a_disabled_account_is_refused,
     config_file_providers_and_base_url_presets_sign_in,
+    a_second_factor_is_asked_after_a_social_sign_in,
 );
 
 const CLIENT_ID: &str = "latch";
@@ -744,4 +745,41 @@ scopes = ["profile", "email"]
     let seen = idp.seen().await;
     assert!(seen["lastAuthorize"]["nonce"].is_null());
     assert_eq!(seen["lastAuthorize"]["code_challenge_method"], "S256");
+}
+
+async fn a_second_factor_is_asked_after_a_social_sign_in(backend: Backend) {
+    let idp = ProviderProcess::oidc(CLIENT_ID, CLIENT_SECRET);
+    let app = app_with_openid(backend, &idp, &[]).await;
+    let token = app.register("ada@example.com").await.access_token();
+    let mut authn = crate::soft_authenticator::SoftAuthenticator::new("http://app.test");
+    let o = app
+        .post("/auth/passkeys/register/options", &json!({}), Some(&token))
+        .await;
+    let credential = authn.create(&o.body["publicKey"]);
+    let r = app
+        .post(
+            "/auth/passkeys/register",
+            &json!({"challenge_id": o.body["challenge_id"], "credential": credential}),
+            Some(&token),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    // The provider proves the first factor; the browser goes back with an mfa_token and
+    // no session.
+    idp.control(
+        json!({"persist": true, "claims": {"email": "ada@example.com", "email_verified": true}}),
+    )
+    .await;
+    let b = browser();
+    let landing = sign_in_with(&app, &b, "openid").await;
+    assert_eq!(landing.error(), None, "{}", landing.location);
+    assert!(landing.reply.refresh_cookie().is_none());
+    let mfa = landing
+        .location
+        .query_pairs()
+        .find(|(k, _)| k == "mfa_token")
+        .map(|(_, v)| v.into_owned());
+    assert!(mfa.is_some_and(|t| t.len() == 43), "{}", landing.location);
+    let r = b.post(app.url("/auth/refresh")).send().await.unwrap();
+    assert_eq!(r.status(), 401, "no session yet");
 }

@@ -18,10 +18,11 @@ use crate::auth::links::{self, Link};
 use crate::db::models::session::reason;
 use crate::db::models::user::Role;
 use crate::db::models::{new_id, now, Identity, User};
-use crate::db::DbConn;
+use crate::db::{write_tx, DbConn};
 use crate::domain::{Email, Password, UserName};
 use crate::error::{ApiError, ApiResult};
 use crate::mail::templates::Kind;
+use crate::mfa::Code;
 use crate::social::ExternalIdentity;
 
 /// Everything that can prove who someone is.
@@ -55,6 +56,16 @@ pub enum FirstFactor {
     },
     /// A person a social provider vouches for, after every protocol check.
     Social(ExternalIdentity),
+    /// The second step of a sign-in: its `mfa_token` and a TOTP or backup code.
+    SecondFactor {
+        mfa_token: String,
+        code: Code,
+    },
+    /// A WebAuthn assertion for a ceremony begun by `/auth/passkeys/login/options`.
+    Passkey {
+        challenge_id: String,
+        credential: serde_json::Value,
+    },
 }
 
 /// How someone signed in, as audit rows and metrics name it.
@@ -67,6 +78,8 @@ pub enum Method {
     Dev,
     Register,
     Social,
+    SecondFactor,
+    Passkey,
 }
 
 impl Method {
@@ -79,6 +92,8 @@ impl Method {
             Method::Dev => "dev",
             Method::Register => "register",
             Method::Social => "social",
+            Method::SecondFactor => "second_factor",
+            Method::Passkey => "passkey",
         }
     }
 }
@@ -93,6 +108,8 @@ impl FirstFactor {
             FirstFactor::Dev { .. } => Method::Dev,
             FirstFactor::Registration { .. } => Method::Register,
             FirstFactor::Social(_) => Method::Social,
+            FirstFactor::SecondFactor { .. } => Method::SecondFactor,
+            FirstFactor::Passkey { .. } => Method::Passkey,
         }
     }
 }
@@ -120,6 +137,10 @@ pub enum Proof {
         password_hash: String,
     },
     Social(ExternalIdentity),
+    /// Both factors proven for this user (a completed `mfa_token`, or a passkey).
+    BothFactors {
+        user_id: String,
+    },
 }
 
 /// Proves the first factor. A password is checked against the account's hash (or a dummy
@@ -150,6 +171,36 @@ pub async fn prove(ctx: &SignIn, factor: FirstFactor) -> Result<Proof, Refused> 
             password_hash: ctx.hasher.hash(password.into_secret()).await?,
         }),
         FirstFactor::Social(identity) => Ok(Proof::Social(identity)),
+        FirstFactor::SecondFactor { mfa_token, code } => {
+            let second = ctx.second.clone();
+            let user_id = ctx
+                .db
+                .run(move |conn| {
+                    write_tx(conn, |conn| {
+                        second.complete_in(conn, &mfa_token, &code, now())
+                    })
+                })
+                .await??;
+            Ok(Proof::BothFactors { user_id })
+        }
+        FirstFactor::Passkey {
+            challenge_id,
+            credential,
+        } => {
+            let passkeys = ctx
+                .passkeys
+                .clone()
+                .ok_or(ApiError::FeatureDisabled("Passkeys (WEBAUTHN_RP_ID)"))?;
+            let user_id = ctx
+                .db
+                .run(move |conn| {
+                    write_tx(conn, |conn| {
+                        passkeys.login_in(conn, &challenge_id, credential, now())
+                    })
+                })
+                .await??;
+            Ok(Proof::BothFactors { user_id })
+        }
     }
 }
 
@@ -240,8 +291,12 @@ pub fn identify_in(
 ) -> ApiResult<Identified> {
     let by_password = FirstFactorFacts {
         proves_email: false,
+        second_factor_done: false,
     };
-    let by_link = FirstFactorFacts { proves_email: true };
+    let by_link = FirstFactorFacts {
+        proves_email: true,
+        second_factor_done: false,
+    };
     match proof {
         Proof::Password { user_id, rehash } => {
             // Deleted since the password was checked: as if it never matched.
@@ -326,6 +381,18 @@ pub fn identify_in(
             })
         }
         Proof::Social(external) => identify_social_in(conn, ctx, external, now),
+        Proof::BothFactors { user_id } => {
+            // Deleted meanwhile: as if the factor never matched.
+            let user = User::find(conn, &user_id)?.ok_or(ApiError::InvalidCredentials)?;
+            Ok(Identified {
+                user,
+                facts: FirstFactorFacts {
+                    proves_email: true,
+                    second_factor_done: true,
+                },
+                effect: Effect::None,
+            })
+        }
     }
 }
 
@@ -340,7 +407,10 @@ fn identify_social_in(
 ) -> ApiResult<Identified> {
     // A social sign-in proves the person, not a password: the verification rule for
     // password sign-ins does not apply.
-    let facts = FirstFactorFacts { proves_email: true };
+    let facts = FirstFactorFacts {
+        proves_email: true,
+        second_factor_done: false,
+    };
     if let Some(known) = Identity::find(conn, &external.provider, &external.subject)? {
         Identity::touch(conn, &known.id, now)?;
         let user = User::find(conn, &known.user_id)?.ok_or(ApiError::InvalidCredentials)?;

@@ -36,11 +36,21 @@ impl Refusal {
     }
 }
 
-/// What the gate needs to know about the first factor.
+/// What the gate needs to know about what was proven.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FirstFactorFacts {
     /// Following an emailed link proves the address; a password does not.
     pub proves_email: bool,
+    /// A passkey counts as both factors; an `mfa_token` completed with a code is the
+    /// second.
+    pub second_factor_done: bool,
+}
+
+/// The gate let the sign-in through: to a session, or to its second factor first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pass {
+    Open,
+    SecondFactor,
 }
 
 /// What the gate needs to know besides the account.
@@ -49,17 +59,22 @@ pub struct Context {
     pub require_email_verification: bool,
     /// Until when the request's IP is banned, if it is.
     pub ip_banned_until: Option<NaiveDateTime>,
+    /// The account has a second factor (TOTP or a passkey).
+    pub has_second_factor: bool,
     pub now: NaiveDateTime,
 }
 
-/// The gate: disabled, banned (the user or the IP), then verification. `Ok` lets the
-/// sign-in open its session.
-pub fn decide(user: &User, facts: FirstFactorFacts, cx: Context) -> Result<(), Refusal> {
+/// The gate: disabled, banned (the user or the IP), verification, then the second factor.
+/// A second factor is never a way around the rest: they are checked again when it is done.
+pub fn decide(user: &User, facts: FirstFactorFacts, cx: Context) -> Result<Pass, Refusal> {
     standing(user, cx.ip_banned_until, cx.now)?;
     if cx.require_email_verification && !user.email_verified && !facts.proves_email {
         return Err(Refusal::Unverified);
     }
-    Ok(())
+    if cx.has_second_factor && !facts.second_factor_done {
+        return Ok(Pass::SecondFactor);
+    }
+    Ok(Pass::Open)
 }
 
 /// Whether an account may go on using a session it already has (from an IP banned until
@@ -97,6 +112,7 @@ mod tests {
             created_at: now,
             updated_at: now,
             banned_until: None,
+            webauthn_id: None,
         }
     }
 
@@ -104,18 +120,27 @@ mod tests {
         Context {
             require_email_verification: require,
             ip_banned_until: None,
+            has_second_factor: false,
             now: crate::db::models::now(),
         }
     }
 
     const PASSWORD: FirstFactorFacts = FirstFactorFacts {
         proves_email: false,
+        second_factor_done: false,
     };
-    const LINK: FirstFactorFacts = FirstFactorFacts { proves_email: true };
+    const LINK: FirstFactorFacts = FirstFactorFacts {
+        proves_email: true,
+        second_factor_done: false,
+    };
+    const PASSKEY: FirstFactorFacts = FirstFactorFacts {
+        proves_email: true,
+        second_factor_done: true,
+    };
 
     #[test]
     fn a_verified_enabled_account_passes() {
-        assert_eq!(decide(&user(), PASSWORD, cx(true)), Ok(()));
+        assert_eq!(decide(&user(), PASSWORD, cx(true)), Ok(Pass::Open));
     }
 
     #[test]
@@ -137,8 +162,8 @@ mod tests {
             ..user()
         };
         assert_eq!(decide(&u, PASSWORD, cx(true)), Err(Refusal::Unverified));
-        assert_eq!(decide(&u, PASSWORD, cx(false)), Ok(()));
-        assert_eq!(decide(&u, LINK, cx(true)), Ok(()));
+        assert_eq!(decide(&u, PASSWORD, cx(false)), Ok(Pass::Open));
+        assert_eq!(decide(&u, LINK, cx(true)), Ok(Pass::Open));
         assert_eq!(
             standing(&u, None, cx(true).now),
             Ok(()),
@@ -180,5 +205,36 @@ mod tests {
             ..banned
         };
         assert_eq!(standing(&both, None, now), Err(Refusal::Disabled));
+    }
+
+    #[test]
+    fn a_second_factor_comes_after_everything_else() {
+        let with_mfa = Context {
+            has_second_factor: true,
+            ..cx(true)
+        };
+        assert_eq!(decide(&user(), PASSWORD, with_mfa), Ok(Pass::SecondFactor));
+        assert_eq!(decide(&user(), LINK, with_mfa), Ok(Pass::SecondFactor));
+        assert_eq!(decide(&user(), PASSKEY, with_mfa), Ok(Pass::Open));
+        let done = FirstFactorFacts {
+            second_factor_done: true,
+            ..PASSWORD
+        };
+        assert_eq!(decide(&user(), done, with_mfa), Ok(Pass::Open));
+        // Never a way around a ban or a disabled account.
+        let later = with_mfa.now + chrono::Duration::hours(1);
+        let banned = User {
+            banned_until: Some(later),
+            ..user()
+        };
+        assert_eq!(
+            decide(&banned, PASSKEY, with_mfa),
+            Err(Refusal::Banned(later))
+        );
+        let disabled = User {
+            disabled: true,
+            ..user()
+        };
+        assert_eq!(decide(&disabled, done, with_mfa), Err(Refusal::Disabled));
     }
 }

@@ -23,6 +23,7 @@ use crate::auth::client::ClientInfo;
 use crate::auth::opaque_token::TokenKey;
 use crate::auth::password::PasswordHasher;
 use crate::auth::tokens::TokenIssuer;
+use crate::db::models::second_factor::has_second_factor;
 use crate::db::models::{now, Ban};
 use crate::db::{write_tx, Db};
 use crate::error::{ApiError, ApiResult};
@@ -44,6 +45,19 @@ pub struct SignIn {
     pub mail: Option<MailService>,
     /// Bans and limits, and the per-address mail throttle.
     pub moderation: crate::moderation::Moderation,
+    /// TOTP and backup codes.
+    pub second: crate::mfa::SecondFactors,
+    /// `None` when `APP_URL` (or `WEBAUTHN_RP_ID`) cannot name a relying party.
+    pub passkeys: Option<crate::mfa::passkeys::Passkeys>,
+}
+
+/// How a sign-in ended well.
+pub enum Outcome {
+    SignedIn(Box<SignedIn>),
+    /// The account has a second factor: `/auth/mfa/verify` with this token finishes.
+    SecondFactor {
+        mfa_token: String,
+    },
 }
 
 /// A failed sign-in, with the account it concerned when that is known.
@@ -62,7 +76,8 @@ impl From<ApiError> for Refused {
 }
 
 enum Attempt {
-    Opened(SignedIn),
+    Opened(Box<SignedIn>),
+    SecondFactor(String),
     Denied {
         error: ApiError,
         outcome: &'static str,
@@ -72,15 +87,19 @@ enum Attempt {
 impl SignIn {
     /// Signs in with `factor` from `client`: the answer carries a new session, or says why
     /// not. Every outcome is counted; refusals are also audited.
-    pub async fn sign_in(&self, factor: FirstFactor, client: ClientInfo) -> ApiResult<SignedIn> {
+    pub async fn sign_in(&self, factor: FirstFactor, client: ClientInfo) -> ApiResult<Outcome> {
         let method = factor.method();
         match self.attempt(factor, &client).await {
             Ok(Attempt::Opened(signed)) => {
                 self.metrics.sign_in(method.name(), "success");
-                if let Some(mail) = &self.mail {
-                    mail.wake();
-                }
-                Ok(signed)
+                self.wake_mail();
+                Ok(Outcome::SignedIn(signed))
+            }
+            Ok(Attempt::SecondFactor(mfa_token)) => {
+                self.metrics
+                    .sign_in(method.name(), "second_factor_required");
+                self.wake_mail();
+                Ok(Outcome::SecondFactor { mfa_token })
             }
             Ok(Attempt::Denied { error, outcome }) => {
                 self.metrics.sign_in(method.name(), outcome);
@@ -115,15 +134,31 @@ impl SignIn {
                     let cx = gate::Context {
                         require_email_verification: ctx.policy.require_email_verification,
                         ip_banned_until,
+                        has_second_factor: has_second_factor(conn, &id.user.id)?,
                         now,
                     };
-                    if let Err(refusal) = gate::decide(&id.user, id.facts, cx) {
-                        let outcome = refusal.outcome();
-                        let event = refused_event(method, outcome, Some(&id.user.id), &client);
-                        audit::record_in(conn, event)?;
-                        return Ok(Err((refusal.error(), outcome)));
-                    }
+                    let pass = match gate::decide(&id.user, id.facts, cx) {
+                        Ok(pass) => pass,
+                        Err(refusal) => {
+                            let outcome = refusal.outcome();
+                            let event = refused_event(method, outcome, Some(&id.user.id), &client);
+                            audit::record_in(conn, event)?;
+                            return Ok(Err((refusal.error(), outcome)));
+                        }
+                    };
                     factor::apply_in(conn, &ctx, &mut id, &client, now)?;
+                    if pass == gate::Pass::SecondFactor {
+                        let token =
+                            ctx.second
+                                .challenge_in(conn, &id.user.id, method.name(), now)?;
+                        let event = audit::Event::by_self(
+                            audit::kind::SECOND_FACTOR_REQUIRED,
+                            &id.user.id,
+                            &client,
+                        );
+                        audit::record_in(conn, event.detail(method.name()))?;
+                        return Ok(Ok(Err(token)));
+                    }
                     let policy = &ctx.sessions;
                     let sid = session::open_in(
                         conn,
@@ -134,15 +169,16 @@ impl SignIn {
                         method.name(),
                         now,
                     )?;
-                    Ok(Ok((id.user, sid)))
+                    Ok(Ok(Ok((id.user, sid))))
                 })
             })
             .await?;
         match attempt {
-            Ok((user, sid)) => {
+            Ok(Ok((user, sid))) => {
                 let signed = session::issue(&self.tokens, user, sid, Some(fresh.token))?;
-                Ok(Attempt::Opened(signed))
+                Ok(Attempt::Opened(Box::new(signed)))
             }
+            Ok(Err(mfa_token)) => Ok(Attempt::SecondFactor(mfa_token)),
             Err((error, outcome)) => Ok(Attempt::Denied { error, outcome }),
         }
     }

@@ -8,6 +8,7 @@ pub mod oauth_state;
 pub mod one_time_token;
 pub mod outbox;
 pub mod refresh_token;
+pub mod second_factor;
 pub mod session;
 pub mod signing_key;
 pub mod user;

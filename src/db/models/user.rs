@@ -21,6 +21,8 @@ pub struct User {
     pub updated_at: NaiveDateTime,
     /// The end of the latest active ban, if any (see `Ban`).
     pub banned_until: Option<NaiveDateTime>,
+    /// The WebAuthn user handle, made at the first passkey.
+    pub webauthn_id: Option<String>,
 }
 
 /// Everything but the password hash.
@@ -192,6 +194,20 @@ impl User {
             .filter(users::disabled.eq(false))
             .count()
             .get_result(conn)
+    }
+
+    pub fn set_webauthn_id(conn: &mut DbConn, id: &str, handle: &str) -> QueryResult<usize> {
+        diesel::update(users::table.find(id).filter(users::webauthn_id.is_null()))
+            .set(users::webauthn_id.eq(handle))
+            .execute(conn)
+    }
+
+    pub fn find_by_webauthn_id(conn: &mut DbConn, handle: &str) -> QueryResult<Option<User>> {
+        users::table
+            .filter(users::webauthn_id.eq(handle))
+            .select(User::as_select())
+            .first(conn)
+            .optional()
     }
 
     pub fn set_banned_until(

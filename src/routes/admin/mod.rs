@@ -21,6 +21,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(users::delete_user)
         .service(users::set_password)
         .service(users::revoke_sessions)
+        .service(users::reset_second_factors)
         .service(bans::create_ban)
         .service(bans::list_bans)
         .service(bans::lift_ban)

@@ -434,3 +434,32 @@ pub async fn revoke_sessions(
         .await?;
     Ok(HttpResponse::NoContent().finish())
 }
+
+#[utoipa::path(
+    tag = "admin",
+    operation_id = "resetUserSecondFactors",
+    params(("id" = uuid::Uuid, Path, description = "A user id")),
+    responses(
+        (status = 204, description = "The user's TOTP, backup codes and passkeys are gone (a lost phone); the user is mailed a notice"),
+        (status = 401, response = crate::routes::problems::Unauthorized),
+        (status = 403, response = crate::routes::problems::Forbidden),
+        (status = 404, response = crate::routes::problems::NotFound),
+        (status = 503, response = crate::routes::problems::Unavailable),
+    ),
+    security(("bearer" = []))
+)]
+#[delete("/admin/users/{id}/mfa")]
+pub async fn reset_second_factors(
+    state: web::Data<AppState>,
+    admin: AdminUser,
+    id: web::Path<uuid::Uuid>,
+) -> ApiResult<HttpResponse> {
+    let user = target(&state, id.into_inner()).await?;
+    let (second, admin_id) = (state.signin.second.clone(), admin.id().to_string());
+    state
+        .db
+        .run(move |c| write_tx(c, |c| second.reset_in(c, &user, Some(&admin_id))))
+        .await?;
+    state.signin.wake_mail();
+    Ok(HttpResponse::NoContent().finish())
+}

@@ -1,0 +1,345 @@
+//! Second factors: TOTP with backup codes, and passkeys. A user with a confirmed TOTP
+//! secret or a passkey has a second factor; every sign-in by a first factor then ends in an
+//! `mfa_token` that `POST /auth/mfa/verify` completes (the sign-in pipeline does both).
+
+pub mod passkeys;
+pub mod totp;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::NaiveDateTime;
+
+use crate::auth::audit;
+use crate::auth::client::ClientInfo;
+use crate::auth::links::notice_saying_in;
+use crate::auth::opaque_token::{looks_valid, TokenKey};
+use crate::crypto::Sealer;
+use crate::db::models::second_factor::{BackupCode, MfaChallenge, PasskeyRow, TotpSecret};
+use crate::db::models::{new_id, span, User};
+use crate::db::DbConn;
+use crate::error::{ApiError, ApiResult};
+use crate::mail::templates::Kind;
+use crate::mail::MailService;
+use crate::metrics::Metrics;
+
+/// How long an `mfa_token` lives, and how many wrong codes it takes.
+pub const CHALLENGE_LIFETIME: Duration = Duration::from_secs(300);
+pub const MAX_ATTEMPTS: i32 = 5;
+
+/// A second factor as presented.
+#[derive(Debug, Clone)]
+pub enum Code {
+    Totp(String),
+    Backup(String),
+}
+
+/// What TOTP and backup codes need. Cheap to clone.
+#[derive(Clone)]
+pub struct SecondFactors {
+    sealer: Sealer,
+    key: TokenKey,
+    issuer: Arc<str>,
+    metrics: Metrics,
+    mail: Option<MailService>,
+}
+
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+impl SecondFactors {
+    pub fn new(
+        secret: &[u8],
+        key: TokenKey,
+        issuer: &str,
+        metrics: Metrics,
+        mail: Option<MailService>,
+    ) -> Self {
+        SecondFactors {
+            sealer: Sealer::new(secret, "totp secrets"),
+            key,
+            issuer: issuer.into(),
+            metrics,
+            mail,
+        }
+    }
+
+    fn secret_of(&self, row: &TotpSecret) -> ApiResult<Vec<u8>> {
+        self.sealer.open(&row.secret, &row.user_id).map_err(|e| {
+            ApiError::Unexpected(anyhow::anyhow!("TOTP secret of {}: {e}", row.user_id))
+        })
+    }
+
+    /// A new, unconfirmed secret for `user` (replacing an unconfirmed one): the base32
+    /// secret and the `otpauth://` URI. `409 totp_enabled` while one is confirmed.
+    pub fn setup_in(
+        &self,
+        conn: &mut DbConn,
+        user: &User,
+        now: NaiveDateTime,
+    ) -> ApiResult<(String, String)> {
+        if TotpSecret::find(conn, &user.id)?.is_some_and(|t| t.confirmed_at.is_some()) {
+            return Err(ApiError::Conflict("totp_enabled"));
+        }
+        let secret = totp::new_secret();
+        TotpSecret::replace_unconfirmed(
+            conn,
+            &TotpSecret {
+                user_id: user.id.clone(),
+                secret: self.sealer.seal(&secret, &user.id),
+                confirmed_at: None,
+                last_used_step: None,
+                created_at: now,
+            },
+        )?;
+        totp::provisioning(&secret, &self.issuer, &user.email).map_err(ApiError::Unexpected)
+    }
+
+    /// Whether `code` is the user's current TOTP code (the pending secret's with
+    /// `pending`), accepted once: its step may never be accepted again.
+    fn totp_in(
+        &self,
+        conn: &mut DbConn,
+        user_id: &str,
+        code: &str,
+        pending: bool,
+    ) -> ApiResult<bool> {
+        let Some(row) = TotpSecret::find(conn, user_id)? else {
+            return Ok(false);
+        };
+        if row.confirmed_at.is_some() == pending {
+            return Ok(false);
+        }
+        let secret = self.secret_of(&row)?;
+        let Some(step) = totp::matched_step(&secret, code, unix_now()) else {
+            return Ok(false);
+        };
+        Ok(TotpSecret::use_step(conn, user_id, step as i64)? == 1)
+    }
+
+    /// Whether `code` is good for the user: a TOTP code, or an unused backup code (spent).
+    pub fn check_in(
+        &self,
+        conn: &mut DbConn,
+        user_id: &str,
+        code: &Code,
+        now: NaiveDateTime,
+    ) -> ApiResult<bool> {
+        match code {
+            Code::Totp(c) => self.totp_in(conn, user_id, c, false),
+            Code::Backup(c) => {
+                let hash = self.key.hash(&totp::normalise_backup_code(c));
+                Ok(BackupCode::spend(conn, user_id, &hash, now)? == 1)
+            }
+        }
+    }
+
+    fn new_backup_codes_in(
+        &self,
+        conn: &mut DbConn,
+        user_id: &str,
+        now: NaiveDateTime,
+    ) -> ApiResult<Vec<String>> {
+        let codes = totp::new_backup_codes();
+        let rows: Vec<BackupCode> = codes
+            .iter()
+            .map(|c| BackupCode {
+                id: new_id(),
+                user_id: user_id.to_string(),
+                code_hash: self.key.hash(&totp::normalise_backup_code(c)),
+                used_at: None,
+                created_at: now,
+            })
+            .collect();
+        BackupCode::replace_all(conn, user_id, &rows)?;
+        Ok(codes)
+    }
+
+    /// Confirms the pending secret with a code from it: TOTP is on, and the user gets ten
+    /// backup codes. The inner error (a wrong code) changes nothing.
+    pub fn enable_in(
+        &self,
+        conn: &mut DbConn,
+        user: &User,
+        code: &str,
+        client: &ClientInfo,
+        now: NaiveDateTime,
+    ) -> ApiResult<Vec<String>> {
+        let pending = TotpSecret::find(conn, &user.id)?.filter(|t| t.confirmed_at.is_none());
+        if pending.is_none() {
+            return Err(ApiError::Conflict("totp_not_set_up"));
+        }
+        if !self.totp_in(conn, &user.id, code, true)? {
+            return Err(ApiError::WrongCode);
+        }
+        TotpSecret::confirm(conn, &user.id, now)?;
+        let codes = self.new_backup_codes_in(conn, &user.id, now)?;
+        self.changed_in(
+            conn,
+            user,
+            client,
+            audit::kind::TOTP_ENABLED,
+            "An authenticator app was set up as a second factor",
+        )?;
+        Ok(codes)
+    }
+
+    /// Turns TOTP off (the caller checked the password, or `code` is checked here).
+    pub fn disable_in(
+        &self,
+        conn: &mut DbConn,
+        user: &User,
+        code: Option<&Code>,
+        client: &ClientInfo,
+        now: NaiveDateTime,
+    ) -> ApiResult<()> {
+        if TotpSecret::find(conn, &user.id)?.is_none_or(|t| t.confirmed_at.is_none()) {
+            return Err(ApiError::Conflict("totp_not_enabled"));
+        }
+        if let Some(code) = code {
+            if !self.check_in(conn, &user.id, code, now)? {
+                return Err(ApiError::WrongCode);
+            }
+        }
+        TotpSecret::delete(conn, &user.id)?;
+        BackupCode::delete_all(conn, &user.id)?;
+        self.changed_in(
+            conn,
+            user,
+            client,
+            audit::kind::TOTP_DISABLED,
+            "The authenticator app was removed as a second factor",
+        )
+    }
+
+    /// New backup codes (the earlier ones stop working), for a current TOTP code.
+    pub fn regenerate_in(
+        &self,
+        conn: &mut DbConn,
+        user: &User,
+        code: &str,
+        client: &ClientInfo,
+        now: NaiveDateTime,
+    ) -> ApiResult<Vec<String>> {
+        if TotpSecret::find(conn, &user.id)?.is_none_or(|t| t.confirmed_at.is_none()) {
+            return Err(ApiError::Conflict("totp_not_enabled"));
+        }
+        if !self.totp_in(conn, &user.id, code, false)? {
+            return Err(ApiError::WrongCode);
+        }
+        let codes = self.new_backup_codes_in(conn, &user.id, now)?;
+        let event = audit::Event::by_self(audit::kind::BACKUP_CODES_REGENERATED, &user.id, client);
+        audit::record_in(conn, event)?;
+        Ok(codes)
+    }
+
+    /// Removes every second factor of `user` (an admin's reset: a lost phone).
+    pub fn reset_in(&self, conn: &mut DbConn, user: &User, admin: Option<&str>) -> ApiResult<()> {
+        reset_in(conn, user, admin, self.mail.as_ref())?;
+        self.metrics.second_factor("reset");
+        Ok(())
+    }
+
+    /// Audits and announces a change of the user's own second factors.
+    pub fn changed_in(
+        &self,
+        conn: &mut DbConn,
+        user: &User,
+        client: &ClientInfo,
+        kind: &'static str,
+        notice: &str,
+    ) -> ApiResult<()> {
+        audit::record_in(conn, audit::Event::by_self(kind, &user.id, client))?;
+        self.metrics.second_factor(kind);
+        notice_saying_in(
+            conn,
+            self.mail.as_ref(),
+            Kind::SecondFactorChanged,
+            user,
+            Some(notice),
+        )
+    }
+
+    /// Starts the second step of a sign-in by `method`: the `mfa_token` to send back.
+    pub fn challenge_in(
+        &self,
+        conn: &mut DbConn,
+        user_id: &str,
+        method: &str,
+        now: NaiveDateTime,
+    ) -> ApiResult<String> {
+        let fresh = self.key.fresh();
+        MfaChallenge::insert(
+            conn,
+            &MfaChallenge {
+                id: new_id(),
+                token_hash: fresh.hash,
+                user_id: user_id.to_string(),
+                method: method.to_string(),
+                attempts: 0,
+                created_at: now,
+                expires_at: now + span(CHALLENGE_LIFETIME),
+                used_at: None,
+            },
+        )?;
+        Ok(fresh.token)
+    }
+
+    /// Checks the second factor for an `mfa_token`: the user it signs in. A wrong code is
+    /// counted (the token is void after five) and is an inner error, to be committed; a
+    /// void token is `400 invalid_token`.
+    pub fn complete_in(
+        &self,
+        conn: &mut DbConn,
+        mfa_token: &str,
+        code: &Code,
+        now: NaiveDateTime,
+    ) -> ApiResult<ApiResult<String>> {
+        if !looks_valid(mfa_token) {
+            return Ok(Err(ApiError::InvalidToken));
+        }
+        let hash = self.key.hash(mfa_token);
+        let Some(challenge) = MfaChallenge::find_live(conn, &hash, MAX_ATTEMPTS, now)? else {
+            return Ok(Err(ApiError::InvalidToken));
+        };
+        if !self.check_in(conn, &challenge.user_id, code, now)? {
+            MfaChallenge::fail(conn, &challenge.id)?;
+            self.metrics.second_factor("failed");
+            return Ok(Err(ApiError::InvalidCredentials));
+        }
+        if MfaChallenge::spend(conn, &challenge.id, now)? != 1 {
+            return Ok(Err(ApiError::InvalidToken));
+        }
+        self.metrics.second_factor("verified");
+        Ok(Ok(challenge.user_id))
+    }
+}
+
+/// Removes every second factor of `user`, audits it (as `admin`'s act, or the command
+/// line's) and mails the user a notice when mail is on.
+pub fn reset_in(
+    conn: &mut DbConn,
+    user: &User,
+    admin: Option<&str>,
+    mail: Option<&MailService>,
+) -> ApiResult<()> {
+    TotpSecret::delete(conn, &user.id)?;
+    BackupCode::delete_all(conn, &user.id)?;
+    PasskeyRow::delete_all(conn, &user.id)?;
+    let event = audit::Event {
+        actor: admin,
+        subject: Some(&user.id),
+        ..audit::Event::new(audit::kind::SECOND_FACTOR_RESET)
+    };
+    audit::record_in(conn, event)?;
+    notice_saying_in(
+        conn,
+        mail,
+        Kind::SecondFactorChanged,
+        user,
+        Some("An administrator removed every second factor"),
+    )
+}

@@ -1,0 +1,271 @@
+//! The second step of a sign-in, and TOTP for the signed-in user.
+
+use actix_web::http::StatusCode;
+use actix_web::{post, web, HttpRequest, HttpResponse};
+use secrecy::SecretString;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::auth::extractor::CurrentUser;
+use crate::auth::signin::FirstFactor;
+use crate::db::models::now;
+use crate::db::write_tx;
+use crate::error::{ApiError, ApiResult, FieldError};
+use crate::mfa::Code;
+use crate::moderation::guard::{self, Limited};
+use crate::routes::json::Json;
+use crate::routes::{answer, no_store, SignInResult};
+use crate::state::AppState;
+
+#[derive(Deserialize, ToSchema)]
+pub struct MfaVerifyRequest {
+    /// From the sign-in's `SecondFactorRequired` answer.
+    pub mfa_token: String,
+    /// A code from the authenticator app.
+    pub code: Option<String>,
+    /// Or one of the backup codes.
+    pub backup_code: Option<String>,
+}
+
+/// Exactly one of a TOTP code or a backup code.
+fn one_code(code: Option<String>, backup: Option<String>) -> ApiResult<Code> {
+    match (code, backup) {
+        (Some(c), None) => Ok(Code::Totp(c)),
+        (None, Some(b)) => Ok(Code::Backup(b)),
+        _ => Err(ApiError::Validation(vec![FieldError::new(
+            "code",
+            "required",
+            "Give either `code` or `backup_code`.",
+        )])),
+    }
+}
+
+#[utoipa::path(
+    tag = "auth",
+    operation_id = "verifySecondFactor",
+    request_body = MfaVerifyRequest,
+    responses(
+        (status = 200, description = "Signed in (the refresh token is set as a cookie)", body = SignInResult),
+        crate::routes::problems::JsonBodyErrors,
+        (status = 401, response = crate::routes::problems::InvalidCredentials),
+        (status = 403, response = crate::routes::problems::Forbidden),
+        (status = 422, response = crate::routes::problems::ValidationFailed),
+        (status = 429, response = crate::routes::problems::TooManyRequests),
+        (status = 503, response = crate::routes::problems::Unavailable),
+    )
+)]
+#[post("/auth/mfa/verify")]
+pub async fn verify(
+    state: web::Data<AppState>,
+    _limit: Limited<guard::Login>,
+    req: HttpRequest,
+    body: Json<MfaVerifyRequest>,
+) -> ApiResult<HttpResponse> {
+    let body = body.into_inner();
+    let code = one_code(body.code, body.backup_code)?;
+    let factor = FirstFactor::SecondFactor {
+        mfa_token: body.mfa_token,
+        code,
+    };
+    let outcome = state.signin.sign_in(factor, state.client(&req)).await?;
+    Ok(answer(&state, StatusCode::OK, outcome))
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct TotpSetup {
+    /// The secret in base32, for typing into an authenticator app.
+    pub secret: String,
+    /// `otpauth://totp/…`, for a QR code; the issuer is `APP_TITLE`.
+    pub otpauth_uri: String,
+}
+
+#[utoipa::path(
+    tag = "second factor",
+    operation_id = "setUpTotp",
+    responses(
+        (status = 200, description = "A new secret, not active until confirmed with `enableTotp`", body = TotpSetup),
+        (status = 401, response = crate::routes::problems::Unauthorized),
+        (status = 403, response = crate::routes::problems::Forbidden),
+        (status = 409, response = crate::routes::problems::Conflict),
+        (status = 503, response = crate::routes::problems::Unavailable),
+    ),
+    security(("bearer" = []))
+)]
+#[post("/auth/mfa/totp/setup")]
+pub async fn setup(state: web::Data<AppState>, current: CurrentUser) -> ApiResult<HttpResponse> {
+    let second = state.signin.second.clone();
+    let (secret, otpauth_uri) = state
+        .db
+        .run(move |c| write_tx(c, |c| second.setup_in(c, &current.user, now())))
+        .await?;
+    let mut res = HttpResponse::Ok();
+    no_store(&mut res);
+    Ok(res.json(TotpSetup {
+        secret,
+        otpauth_uri,
+    }))
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct CodeRequest {
+    /// A current code from the authenticator app.
+    pub code: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct BackupCodes {
+    /// Ten single-use codes, shown this once.
+    pub backup_codes: Vec<String>,
+}
+
+fn backup_codes(codes: Vec<String>) -> HttpResponse {
+    let mut res = HttpResponse::Ok();
+    no_store(&mut res);
+    res.json(BackupCodes {
+        backup_codes: codes,
+    })
+}
+
+#[utoipa::path(
+    tag = "second factor",
+    operation_id = "enableTotp",
+    request_body = CodeRequest,
+    responses(
+        (status = 200, description = "TOTP is on: every sign-in now needs a second factor. Ten backup codes, shown once", body = BackupCodes),
+        crate::routes::problems::JsonBodyErrors,
+        (status = 401, response = crate::routes::problems::Unauthorized),
+        (status = 403, response = crate::routes::problems::Forbidden),
+        (status = 409, response = crate::routes::problems::Conflict),
+        (status = 503, response = crate::routes::problems::Unavailable),
+    ),
+    security(("bearer" = []))
+)]
+#[post("/auth/mfa/totp/enable")]
+pub async fn enable(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    current: CurrentUser,
+    body: Json<CodeRequest>,
+) -> ApiResult<HttpResponse> {
+    let (second, client, code) = (
+        state.signin.second.clone(),
+        state.client(&req),
+        body.into_inner().code,
+    );
+    let codes = state
+        .db
+        .run(move |c| {
+            write_tx(c, |c| {
+                second.enable_in(c, &current.user, &code, &client, now())
+            })
+        })
+        .await?;
+    state.signin.wake_mail();
+    Ok(backup_codes(codes))
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct DisableTotpRequest {
+    /// The account's password…
+    pub password: Option<String>,
+    /// …or a current code…
+    pub code: Option<String>,
+    /// …or a backup code.
+    pub backup_code: Option<String>,
+}
+
+#[utoipa::path(
+    tag = "second factor",
+    operation_id = "disableTotp",
+    request_body = DisableTotpRequest,
+    responses(
+        (status = 204, description = "TOTP and its backup codes are gone"),
+        crate::routes::problems::JsonBodyErrors,
+        (status = 401, response = crate::routes::problems::Unauthorized),
+        (status = 403, response = crate::routes::problems::Forbidden),
+        (status = 409, response = crate::routes::problems::Conflict),
+        (status = 422, response = crate::routes::problems::ValidationFailed),
+        (status = 503, response = crate::routes::problems::Unavailable),
+    ),
+    security(("bearer" = []))
+)]
+#[post("/auth/mfa/totp/disable")]
+pub async fn disable(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    current: CurrentUser,
+    body: Json<DisableTotpRequest>,
+) -> ApiResult<HttpResponse> {
+    let body = body.into_inner();
+    let code = match (body.password, body.code, body.backup_code) {
+        (Some(password), None, None) => {
+            let verified = state
+                .hasher()
+                .verify(
+                    SecretString::from(password),
+                    current.user.password_hash.clone(),
+                )
+                .await?;
+            if !verified.ok {
+                return Err(ApiError::WrongPassword);
+            }
+            None
+        }
+        (None, code, backup) => Some(one_code(code, backup)?),
+        _ => {
+            return Err(ApiError::validation(
+                "password",
+                "required",
+                "Give one of `password`, `code` or `backup_code`.",
+            ))
+        }
+    };
+    let (second, client) = (state.signin.second.clone(), state.client(&req));
+    state
+        .db
+        .run(move |c| {
+            write_tx(c, |c| {
+                second.disable_in(c, &current.user, code.as_ref(), &client, now())
+            })
+        })
+        .await?;
+    state.signin.wake_mail();
+    Ok(HttpResponse::NoContent().finish())
+}
+
+#[utoipa::path(
+    tag = "second factor",
+    operation_id = "regenerateBackupCodes",
+    request_body = CodeRequest,
+    responses(
+        (status = 200, description = "Ten new backup codes; the earlier ones stop working", body = BackupCodes),
+        crate::routes::problems::JsonBodyErrors,
+        (status = 401, response = crate::routes::problems::Unauthorized),
+        (status = 403, response = crate::routes::problems::Forbidden),
+        (status = 409, response = crate::routes::problems::Conflict),
+        (status = 503, response = crate::routes::problems::Unavailable),
+    ),
+    security(("bearer" = []))
+)]
+#[post("/auth/mfa/backup-codes")]
+pub async fn regenerate(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    current: CurrentUser,
+    body: Json<CodeRequest>,
+) -> ApiResult<HttpResponse> {
+    let (second, client, code) = (
+        state.signin.second.clone(),
+        state.client(&req),
+        body.into_inner().code,
+    );
+    let codes = state
+        .db
+        .run(move |c| {
+            write_tx(c, |c| {
+                second.regenerate_in(c, &current.user, &code, &client, now())
+            })
+        })
+        .await?;
+    Ok(backup_codes(codes))
+}

@@ -10,22 +10,34 @@ run:
 	COOKIE_SECURE=$${COOKIE_SECURE:-false} $(CARGO) run -- serve
 
 ## Unit and integration tests, on SQLite and on PostgreSQL (found or started by
-## scripts/with-postgres), with a real SMTP server (aiosmtpd, installed into
-## target/test-venv on first use) and real identity providers (Node.js packages,
-## installed into tests/providers/node_modules on first use).
+## scripts/with-postgres) and Redis (scripts/with-redis), with a real SMTP server
+## (aiosmtpd), real identity providers, token verifiers from Node.js and Python, the
+## example SPA's generated TypeScript client, and headless Chromium. Everything is
+## installed on first use: Python packages into target/test-venv, Node.js packages into
+## each package's node_modules, Chromium from Debian's packages.
 TEST_VENV := target/test-venv
 PROVIDERS := tests/providers
-test: $(TEST_VENV)/.ready $(PROVIDERS)/node_modules/.ready chromium
+CLIENTS := tests/clients
+SPA := examples/spa
+test: $(TEST_VENV)/.ready $(PROVIDERS)/node_modules/.ready $(CLIENTS)/node_modules/.ready $(SPA)/dist/.ready chromium
 	LATCH_TEST_PYTHON=$(TEST_VENV)/bin/python scripts/with-postgres scripts/with-redis $(CARGO) test --all-targets
 
-$(PROVIDERS)/node_modules/.ready: $(PROVIDERS)/package-lock.json
-	@command -v node >/dev/null || { echo "make test: Node.js (node, npm) is needed for the identity-provider tests" >&2; exit 1; }
-	cd $(PROVIDERS) && npm ci --no-audit --no-fund
+.PHONY: node
+node:
+	@command -v node >/dev/null && command -v npm >/dev/null || { echo "make test: Node.js (node, npm) is needed for the provider, client and SPA tests" >&2; exit 1; }
+
+%/node_modules/.ready: %/package-lock.json | node
+	cd $* && npm ci --no-audit --no-fund
+	touch $@
+
+## The example SPA, its client regenerated from the committed OpenAPI document.
+$(SPA)/dist/.ready: $(SPA)/node_modules/.ready openapi/openapi.json $(wildcard $(SPA)/src/*.ts) $(SPA)/tsconfig.json
+	cd $(SPA) && npm run --silent build
 	touch $@
 
 $(TEST_VENV)/.ready: Makefile
 	python3 -m venv $(TEST_VENV)
-	$(TEST_VENV)/bin/pip install --quiet --disable-pip-version-check aiosmtpd==1.4.6 selenium==4.51.0
+	$(TEST_VENV)/bin/pip install --quiet --disable-pip-version-check aiosmtpd==1.4.6 selenium==4.51.0 pyjwt==2.15.1 cryptography==46.0.3
 	touch $@
 
 ## Headless Chromium and its WebDriver, from Debian's packages (the browser tests drive them).

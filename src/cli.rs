@@ -115,8 +115,14 @@ pub enum BansCommand {
 
 #[derive(Subcommand, Debug)]
 pub enum KeysCommand {
-    /// Make a new signing key; the old one stays published until its tokens expire.
-    Rotate,
+    /// Make a new signing key, published at once and signing after JWT_KEY_PREPUBLISH; the
+    /// old one stays published until its tokens expire.
+    Rotate {
+        /// Sign with the new key at once (the old key is compromised); verifiers holding a
+        /// cached JWKS reject new tokens until they refetch it.
+        #[arg(long)]
+        now: bool,
+    },
 }
 
 impl Cli {

@@ -134,6 +134,7 @@ impl Application {
             moderation: moderation.clone(),
         };
         let social = crate::social::Social::new(&settings)?;
+        let introspection_cache = settings.introspection_cache;
         let state = AppState {
             settings,
             db,
@@ -142,6 +143,7 @@ impl Application {
             signin,
             social,
             moderation,
+            introspection: crate::auth::introspection::SessionCache::new(introspection_cache),
         };
         let state = web::Data::new(state);
         tokio::spawn(reload_keys_periodically(state.clone()));
@@ -339,7 +341,7 @@ fn problem_for_bare_errors<B>(
 }
 
 /// How often an instance rereads the signing keys, to follow a rotation made by
-/// `latch keys rotate` or another instance.
+/// `latch keys rotate` or another instance, and makes a scheduled rotation when one is due.
 const KEY_RELOAD: std::time::Duration = std::time::Duration::from_secs(5);
 
 async fn reload_keys_periodically(state: web::Data<AppState>) {
@@ -348,11 +350,25 @@ async fn reload_keys_periodically(state: web::Data<AppState>) {
     loop {
         every.tick().await;
         let jwt = state.settings.jwt.clone();
-        match state
+        let due = jwt
+            .rotation
+            .is_some_and(|every| state.tokens.key_ring().rotation_due(every));
+        let reloaded = state
             .db
-            .run(move |c| KeyRing::reload(c, &jwt).map_err(ApiError::Unexpected))
-            .await
-        {
+            .run(move |c| {
+                if let (true, Some(every)) = (due, jwt.rotation) {
+                    let made = crate::db::write_tx(c, |c| {
+                        KeyRing::rotate_if_due(c, &jwt, every, jwt.prepublish)
+                            .map_err(ApiError::Unexpected)
+                    })?;
+                    if let Some(kid) = made {
+                        tracing::info!(%kid, "scheduled key rotation: the new key is published");
+                    }
+                }
+                KeyRing::reload(c, &jwt).map_err(ApiError::Unexpected)
+            })
+            .await;
+        match reloaded {
             Ok(Some(ring)) => state.tokens.replace_keys(ring),
             Ok(None) => return,
             Err(e) => tracing::warn!(error = %e, "could not reload the signing keys"),

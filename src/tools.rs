@@ -100,13 +100,28 @@ pub fn run(command: &Command, settings: &Settings, db: &Db) -> anyhow::Result<bo
             );
         }
         Command::Keys {
-            command: KeysCommand::Rotate,
+            command: KeysCommand::Rotate { now },
         } => {
+            let wait = if *now {
+                std::time::Duration::ZERO
+            } else {
+                settings.jwt.prepublish
+            };
+            let activates = crate::db::models::now() + crate::db::models::span(wait);
             let kid = write_tx(conn, |conn| {
-                KeyRing::rotate(conn, &settings.jwt).map_err(ApiError::Unexpected)
+                KeyRing::rotate(conn, &settings.jwt, activates).map_err(ApiError::Unexpected)
             })
             .map_err(api)?;
-            println!("new signing key {kid}; running servers pick it up within seconds");
+            if *now {
+                println!(
+                    "new signing key {kid} signs now; running servers pick it up within seconds"
+                );
+            } else {
+                println!(
+                    "new signing key {kid} is published now and signs from {} UTC",
+                    activates.format("%Y-%m-%d %H:%M:%S")
+                );
+            }
         }
         Command::Bans {
             command: BansCommand::List { json },

@@ -5,6 +5,7 @@ pub mod audit;
 pub mod client;
 pub mod email;
 pub mod extractor;
+pub mod introspection;
 pub mod keys;
 pub mod links;
 pub mod opaque_token;

@@ -3,6 +3,7 @@
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
+use anyhow::Context;
 use chrono::{DateTime, Utc};
 use josekit::jws::JwsHeader;
 use josekit::jwt::{self, JwtPayload};
@@ -74,15 +75,16 @@ impl TokenIssuer {
         self.keys.read().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
-    pub fn jwks(&self) -> serde_json::Value {
-        self.keys().jwks.clone()
+    /// The public keys in use, for the JWKS endpoint and discovery.
+    pub fn key_ring(&self) -> Arc<KeyRing> {
+        self.keys()
     }
 
     /// Takes `ring` if it differs from the keys in use.
     pub fn replace_keys(&self, ring: KeyRing) {
         let mut keys = self.keys.write().unwrap_or_else(|e| e.into_inner());
         if !keys.same_keys(&ring) {
-            tracing::info!(kid = %ring.kid, "signing keys changed");
+            tracing::info!(etag = %ring.etag, "signing keys changed");
             *keys = Arc::new(ring);
         }
     }
@@ -110,8 +112,11 @@ impl TokenIssuer {
         let mut header = JwsHeader::new();
         header.set_token_type("JWT");
         let keys = self.keys();
-        header.set_key_id(keys.kid.clone());
-        let token = jwt::encode_with_signer(&payload, &header, keys.signer())?;
+        let (kid, signer) = keys
+            .signer_at(now.naive_utc())
+            .context("no signing key is active")?;
+        header.set_key_id(kid);
+        let token = jwt::encode_with_signer(&payload, &header, signer)?;
         Ok(AccessToken {
             token,
             expires_at: DateTime::from_timestamp(claims.exp, 0).unwrap_or(exp),

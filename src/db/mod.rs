@@ -3,6 +3,7 @@
 //! Diesel is synchronous: every call goes through [`Db::run`], which takes a pooled
 //! connection on the blocking pool, never on the async executor.
 
+pub mod changes;
 pub mod models;
 pub mod schema;
 
@@ -17,6 +18,8 @@ use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 
 use crate::error::ApiResult;
 use crate::settings::DatabaseUrl;
+
+pub use changes::standing_changed;
 
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
 const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
@@ -96,6 +99,7 @@ pub struct Db {
     pool: Pool,
     backend: Backend,
     url: DatabaseUrl,
+    changes: changes::StandingChanges,
 }
 
 impl Db {
@@ -120,6 +124,7 @@ impl Db {
             pool,
             backend,
             url: url.clone(),
+            changes: Default::default(),
         })
     }
 
@@ -133,12 +138,17 @@ impl Db {
         F: FnOnce(&mut DbConn) -> ApiResult<T> + Send + 'static,
         T: Send + 'static,
     {
-        let pool = self.pool.clone();
+        let (pool, changes) = (self.pool.clone(), self.changes.clone());
         actix_web::web::block(move || {
             let mut conn = pool.get()?;
-            f(&mut conn)
+            changes.scope(|| f(&mut conn))
         })
         .await?
+    }
+
+    /// How many standing changes were made through this handle (see `changes`).
+    pub fn standing_epoch(&self) -> u64 {
+        self.changes.epoch()
     }
 
     /// A connection for synchronous callers (start-up, the command line).
@@ -224,6 +234,16 @@ fn run_migrations(conn: &mut DbConn) -> anyhow::Result<()> {
 /// then writes fails at once with `SQLITE_BUSY` when another writer got there first,
 /// instead of waiting out the busy timeout.
 pub fn write_tx<T>(conn: &mut DbConn, f: impl FnOnce(&mut DbConn) -> ApiResult<T>) -> ApiResult<T> {
+    let before = changes::epoch_now();
+    let result = write_tx_inner(conn, f);
+    changes::count_again_if_changed(before);
+    result
+}
+
+fn write_tx_inner<T>(
+    conn: &mut DbConn,
+    f: impl FnOnce(&mut DbConn) -> ApiResult<T>,
+) -> ApiResult<T> {
     match conn {
         DbConn::Postgres(_) => conn.transaction(f),
         DbConn::Sqlite(_) => {

@@ -49,6 +49,7 @@ diesel::table! {
         public_jwk -> Text,
         created_at -> Timestamp,
         retired_at -> Nullable<Timestamp>,
+        activates_at -> Nullable<Timestamp>,
     }
 }
 

@@ -1,4 +1,4 @@
-//! Liveness, readiness, metrics and the public keys.
+//! Liveness, readiness and metrics.
 
 use actix_web::{get, web, HttpResponse};
 use prometheus::Encoder;
@@ -86,27 +86,4 @@ pub async fn metrics(state: web::Data<AppState>) -> ApiResult<HttpResponse> {
     Ok(HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4")
         .body(buffer))
-}
-
-/// A JSON Web Key Set (RFC 7517).
-#[derive(ToSchema)]
-#[schema(example = json!({"keys": [{"kty": "EC", "crv": "P-256", "x": "...", "y": "...", "kid": "...", "alg": "ES256", "use": "sig"}]}))]
-pub struct Jwks {
-    pub keys: Vec<serde_json::Value>,
-}
-
-#[utoipa::path(
-    tag = "operations",
-    operation_id = "getJwks",
-    path = "/.well-known/jwks.json",
-    responses((status = 200, description = "Public keys that verify access tokens (empty with HS256)", body = Jwks))
-)]
-#[get("/.well-known/jwks.json")]
-pub async fn jwks(state: web::Data<AppState>) -> HttpResponse {
-    HttpResponse::Ok()
-        .insert_header((
-            actix_web::http::header::CACHE_CONTROL,
-            "public, max-age=300",
-        ))
-        .json(state.tokens.jwks())
 }

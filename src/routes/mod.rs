@@ -4,6 +4,7 @@
 pub mod account;
 pub mod admin;
 pub mod auth;
+pub mod discovery;
 pub mod docs;
 pub mod email;
 pub mod health;
@@ -40,7 +41,8 @@ pub fn configure(cfg: &mut ServiceConfig) {
     cfg.service(health::healthz)
         .service(health::readyz)
         .service(health::metrics)
-        .service(health::jwks)
+        .service(discovery::jwks)
+        .service(discovery::openid_configuration)
         .service(docs::openapi_json)
         .service(docs::docs)
         .service(auth::config)

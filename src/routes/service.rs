@@ -1,10 +1,13 @@
 //! Endpoints for other backend services, authenticated with `SERVICE_TOKENS`.
 
+use std::sync::Arc;
+
 use actix_web::{post, web, HttpResponse};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::auth::extractor::ServiceCaller;
+use crate::auth::introspection::Found;
 use crate::auth::signin::gate;
 use crate::auth::tokens::Claims;
 use crate::db::models::user::Role;
@@ -86,20 +89,34 @@ pub async fn introspect(
     let Ok(claims) = state.tokens.verify(&body.token) else {
         return Ok(HttpResponse::Ok().json(Introspection::default()));
     };
-    let sid = claims.sid.clone();
-    let found = state
-        .db
-        .run(move |conn| Ok(Session::find_with_user(conn, &sid)?))
-        .await?;
-    let answer = match found {
+    let found = session_of(&state, &claims.sid).await?;
+    let now = now();
+    let answer = match found.as_deref() {
         Some((session, user))
-            if session.is_active(now())
+            if session.is_active(now)
                 && user.id == claims.sub
-                && gate::standing(&user, None, now()).is_ok() =>
+                && gate::standing(user, None, now).is_ok() =>
         {
-            Introspection::active(claims, &user)
+            Introspection::active(claims, user)
         }
         _ => Introspection::default(),
     };
     Ok(HttpResponse::Ok().json(answer))
+}
+
+/// The session and its user, as read within the cache's bounded staleness.
+async fn session_of(state: &AppState, sid: &str) -> ApiResult<Found> {
+    // Taken before the read, so a change during it ends the answer's reuse.
+    let epoch = state.db.standing_epoch();
+    if let Some(found) = state.introspection.get(sid, epoch) {
+        return Ok(found);
+    }
+    let id = sid.to_string();
+    let found = state
+        .db
+        .run(move |conn| Ok(Session::find_with_user(conn, &id)?))
+        .await?
+        .map(Arc::new);
+    state.introspection.put(sid, epoch, found.clone());
+    Ok(found)
 }

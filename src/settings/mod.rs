@@ -52,6 +52,7 @@ pub const KNOWN: &[&str] = &[
     "ALLOW_REGISTRATION",
     "DEV_LOGIN",
     "SERVICE_TOKENS",
+    "INTROSPECTION_CACHE",
     "SESSION_EXPIRY",
     "REFRESH_TOKEN_EXPIRY",
     "REFRESH_REUSE_GRACE",
@@ -65,6 +66,9 @@ pub const KNOWN: &[&str] = &[
     "JWT_ISSUER",
     "JWT_AUDIENCE",
     "JWT_LEEWAY",
+    "JWT_KEYS_ENCRYPTION_KEY",
+    "JWT_KEY_PREPUBLISH",
+    "JWT_KEY_ROTATION_DAYS",
     "SCRYPT_LOG_N",
     "SCRYPT_R",
     "SCRYPT_P",
@@ -194,6 +198,8 @@ pub struct Settings {
     pub cors_origins: Vec<String>,
     pub trust_proxy: usize,
     pub service_tokens: Vec<SecretString>,
+    /// How long introspection may reuse what it read; zero reads every time.
+    pub introspection_cache: Duration,
     pub policy: SignInPolicy,
     pub passwords: PasswordRules,
     pub jwt: JwtSettings,
@@ -287,9 +293,10 @@ impl Settings {
                         .collect()
                 })
                 .unwrap_or_default(),
+            introspection_cache: introspection_cache(raw)?,
             policy: signin::policy(raw, app_env, mail.is_some())?,
-            jwt: tokens::jwt(raw, app_env, server_url.as_deref())?,
             refresh: tokens::refresh(raw, app_env)?,
+            jwt: tokens::jwt(raw, app_env, server_url.as_deref())?,
             scrypt: passwords::scrypt(raw)?,
             email: signin::email_flows(raw)?,
             social: social_with_a_server(raw, server_url.as_deref())?,
@@ -382,6 +389,18 @@ fn webauthn(
 
 /// Social settings, refusing providers without `DOMAIN_SERVER`: their redirect URI is
 /// built on it.
+/// Milliseconds introspection may reuse an answer; at most a minute, `0` for none.
+fn introspection_cache(raw: &Raw) -> Result<Duration, SettingsError> {
+    const NAME: &str = "INTROSPECTION_CACHE";
+    let ms = raw
+        .get(NAME)
+        .map_or(Ok(1000), |v| parse::parse_product(NAME, v))?;
+    if ms > 60_000 {
+        return Err(bad(NAME, "is in milliseconds and at most 60000"));
+    }
+    Ok(Duration::from_millis(ms))
+}
+
 fn social_with_a_server(
     raw: &Raw,
     server_url: Option<&str>,
@@ -476,7 +495,16 @@ mod tests {
         let e = load(&[("APP_ENV", "production")]).unwrap_err().to_string();
         assert!(e.contains("JWT_REFRESH_SECRET"), "{e}");
         let strong = "x".repeat(32);
-        assert!(load(&[("APP_ENV", "production"), ("JWT_REFRESH_SECRET", &strong)]).is_ok());
+        let e = load(&[("APP_ENV", "production"), ("JWT_REFRESH_SECRET", &strong)])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("JWT_KEYS_ENCRYPTION_KEY"), "{e}");
+        assert!(load(&[
+            ("APP_ENV", "production"),
+            ("JWT_REFRESH_SECRET", &strong),
+            ("JWT_KEYS_ENCRYPTION_KEY", &strong),
+        ])
+        .is_ok());
         let e = load(&[
             ("APP_ENV", "production"),
             ("JWT_REFRESH_SECRET", &strong),

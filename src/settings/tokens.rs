@@ -59,6 +59,12 @@ pub struct JwtSettings {
     pub audience: String,
     pub access_ttl: Duration,
     pub leeway: Duration,
+    /// How long a rotated key is published before it signs.
+    pub prepublish: Duration,
+    /// Scheduled rotation; `None` rotates only on `latch keys rotate`.
+    pub rotation: Option<Duration>,
+    /// Seals the private signing keys at rest.
+    pub keys_encryption_key: Option<SecretString>,
 }
 
 #[derive(Clone, Debug)]
@@ -142,9 +148,31 @@ pub fn jwt(
             "a production start with JWT_ALG=HS256 needs at least 32 random characters",
         ));
     }
+    let keys_encryption_key = raw
+        .get("JWT_KEYS_ENCRYPTION_KEY")
+        .map(|v| SecretString::from(v.to_string()));
+    if keys_encryption_key.is_some() && weak(&keys_encryption_key) {
+        return Err(bad(
+            "JWT_KEYS_ENCRYPTION_KEY",
+            "needs at least 32 random characters",
+        ));
+    }
+    if app_env == AppEnv::Production && alg != JwtAlg::Hs256 && keys_encryption_key.is_none() {
+        return Err(bad(
+            "JWT_KEYS_ENCRYPTION_KEY",
+            "a production start with an asymmetric JWT_ALG needs it (at least 32 random characters) to encrypt the signing keys at rest",
+        ));
+    }
+    let rotation_days = raw
+        .get("JWT_KEY_ROTATION_DAYS")
+        .map_or(Ok(0), |v| parse_num::<u32>("JWT_KEY_ROTATION_DAYS", v))?;
     Ok(JwtSettings {
         alg,
         secret,
+        prepublish: seconds(raw, "JWT_KEY_PREPUBLISH", 600)?,
+        rotation: (rotation_days > 0)
+            .then(|| Duration::from_secs(u64::from(rotation_days) * 24 * 60 * 60)),
+        keys_encryption_key,
         issuer: raw
             .get("JWT_ISSUER")
             .map(str::to_string)

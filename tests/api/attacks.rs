@@ -528,6 +528,7 @@ async fn start_refuses_unsafe_settings(backend: Backend) {
             vec![
                 ("APP_ENV", "production"),
                 ("JWT_REFRESH_SECRET", &strong),
+                ("JWT_KEYS_ENCRYPTION_KEY", &strong),
                 ("DEV_LOGIN", "true"),
             ],
             "DEV_LOGIN",
@@ -554,6 +555,14 @@ async fn start_refuses_unsafe_settings(backend: Backend) {
                 ("JWT_REFRESH_SECRET", &two_byte_31),
             ],
             "JWT_REFRESH_SECRET",
+        ),
+        (
+            vec![("APP_ENV", "production"), ("JWT_REFRESH_SECRET", &strong)],
+            "JWT_KEYS_ENCRYPTION_KEY",
+        ),
+        (
+            vec![("JWT_KEYS_ENCRYPTION_KEY", "short")],
+            "JWT_KEYS_ENCRYPTION_KEY",
         ),
     ];
     for (env, name) in cases {

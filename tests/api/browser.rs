@@ -6,7 +6,7 @@ use serde_json::Value;
 use crate::both_backends;
 use crate::helpers::{spawn_app_with, Backend};
 
-both_backends!(passkeys_in_chromium);
+both_backends!(passkeys_in_chromium, the_example_spa_in_chromium);
 
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
@@ -69,4 +69,81 @@ async fn passkeys_in_chromium(backend: Backend) {
         "a page of another origin: {result}"
     );
     assert_eq!(result["cloned"], 401, "a counter gone back: {result}");
+}
+
+/// The example SPA served from another origin than Latch (same site: localhost), as the
+/// README's SPA settings describe: CORS_ORIGINS names the page's origin; the refresh token
+/// travels in the HttpOnly cookie.
+async fn the_example_spa_in_chromium(backend: Backend) {
+    assert!(
+        std::path::Path::new(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/examples/spa/dist/app.js"
+        ))
+        .exists(),
+        "examples/spa/dist is missing: run `make test` (it builds the example SPA)"
+    );
+    let (page, other) = (free_port(), free_port());
+    let origin = format!("http://localhost:{page}");
+    let app = spawn_app_with(
+        backend,
+        &[
+            ("APP_URL", &origin),
+            ("CORS_ORIGINS", &origin),
+            ("SESSION_EXPIRY", "2000"),
+            ("JWT_LEEWAY", "0"),
+        ],
+    )
+    .await;
+    let latch = app.address.replace("127.0.0.1", "localhost");
+    let r = tokio::task::spawn_blocking(move || {
+        run_browser_script(
+            "spa.py",
+            &[
+                ("LATCH", latch),
+                ("PAGE_PORT", page.to_string()),
+                ("OTHER_PORT", other.to_string()),
+                ("TOKEN_LIFETIME", "2".to_string()),
+            ],
+        )
+    })
+    .await
+    .unwrap();
+    let signed_in = serde_json::json!(["signed-in", null]);
+    assert_eq!(
+        r["first_visit"],
+        serde_json::json!(["signed-out", null]),
+        "{r}"
+    );
+    assert_eq!(r["register"], signed_in, "{r}");
+    assert_eq!(r["status"], "Signed in as ada@example.com", "{r}");
+    assert_eq!(r["page_cookies"], "", "the refresh cookie is HttpOnly: {r}");
+    assert_eq!(r["reload"], signed_in, "a reload stays signed in: {r}");
+    assert_eq!(r["after_expiry"], signed_in, "{r}");
+    assert_eq!(
+        r["renewed"], 1,
+        "the expired access token was renewed once: {r}"
+    );
+    assert_eq!(r["sessions"], "1 active session(s)", "{r}");
+    assert_eq!(
+        r["sign_out"],
+        serde_json::json!(["signed-out", null]),
+        "{r}"
+    );
+    assert_eq!(
+        r["reload_after_sign_out"],
+        serde_json::json!(["signed-out", null]),
+        "{r}"
+    );
+    // From an origin Latch does not allow, the browser gets no answer it may read.
+    assert_eq!(
+        r["other_origin_visit"],
+        serde_json::json!(["signed-out", "network"]),
+        "{r}"
+    );
+    assert_eq!(
+        r["other_origin_sign_in"],
+        serde_json::json!(["signed-out", "network"]),
+        "{r}"
+    );
 }

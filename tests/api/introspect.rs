@@ -1,11 +1,12 @@
 use serde_json::json;
 
 use crate::both_backends;
-use crate::helpers::{spawn_app, spawn_app_with, Backend};
+use crate::helpers::{spawn_app, spawn_app_with, start, Backend, ServerProcess};
 
 both_backends!(
     introspection_needs_service_tokens,
-    introspection_reports_live_sessions_only
+    introspection_reports_live_sessions_only,
+    the_cache_ends_at_a_local_change_or_in_time
 );
 
 const SERVICE: &str = "service-token-for-the-chat-backend";
@@ -78,4 +79,75 @@ async fn introspection_reports_live_sessions_only(backend: Backend) {
         .post("/auth/introspect", &json!({"token": token}), Some(SERVICE))
         .await;
     assert_eq!(r.body, json!({"active": false}));
+}
+
+/// Introspection reuses what it read for `INTROSPECTION_CACHE`: a sign-out through another
+/// instance shows once that time has passed; any change made through this instance ends
+/// every reuse at once.
+async fn the_cache_ends_at_a_local_change_or_in_time(backend: Backend) {
+    let service = [
+        ("SERVICE_TOKENS", SERVICE),
+        ("INTROSPECTION_CACHE", "60000"),
+    ];
+    let app = spawn_app_with(backend, &service).await;
+    let token = app.register("ada@example.com").await.access_token();
+    let other = app.register("bob@example.com").await.access_token();
+    let active = |t: String| {
+        let app = &app;
+        async move {
+            app.post("/auth/introspect", &json!({"token": t}), Some(SERVICE))
+                .await
+                .body["active"]
+                .clone()
+        }
+    };
+    assert_eq!(active(token.clone()).await, true);
+    // Ada signs out through another instance (a process of its own).
+    let elsewhere = ServerProcess::start(&app.db, &service).await;
+    let r = reqwest::Client::new()
+        .post(elsewhere.url("/auth/logout"))
+        .bearer_auth(&token)
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204);
+    assert_eq!(
+        active(token.clone()).await,
+        true,
+        "within the cache time, the answer read before"
+    );
+    // Bob signs out here: this instance drops what it kept.
+    assert_eq!(
+        app.post("/auth/logout", &json!({}), Some(&other))
+            .await
+            .status,
+        204
+    );
+    assert_eq!(active(token.clone()).await, false);
+
+    // With the default (one second), another instance's change shows within it.
+    let app = start(app.db.clone(), &[("SERVICE_TOKENS", SERVICE)]).await;
+    let token = app
+        .login("ada@example.com", crate::helpers::PASSWORD)
+        .await
+        .access_token();
+    assert_eq!(active_at(&app, &token).await, true);
+    let r = reqwest::Client::new()
+        .post(elsewhere.url("/auth/logout"))
+        .bearer_auth(&token)
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204);
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    assert_eq!(active_at(&app, &token).await, false);
+}
+
+async fn active_at(app: &crate::helpers::TestApp, token: &str) -> serde_json::Value {
+    app.post("/auth/introspect", &json!({"token": token}), Some(SERVICE))
+        .await
+        .body["active"]
+        .clone()
 }

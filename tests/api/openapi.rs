@@ -34,6 +34,7 @@ fn spec_documents_every_error_an_operation_answers() {
         "/readyz",
         "/metrics",
         "/.well-known/jwks.json",
+        "/.well-known/openid-configuration",
         "/openapi.json",
         "/docs",
     ] {

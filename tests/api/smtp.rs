@@ -190,7 +190,9 @@ impl SmtpSink {
             .unwrap()
             .filter_map(|e| e.ok())
             .map(|e| e.path())
+            // `.NAME.eml` is a message still being written (then renamed to `NAME.eml`).
             .filter(|p| p.extension().is_some_and(|x| x == "eml"))
+            .filter(|p| !p.file_name().unwrap().to_string_lossy().starts_with('.'))
             .collect();
         names.sort();
         names

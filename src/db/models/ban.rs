@@ -84,9 +84,10 @@ impl Ban {
     /// Sets the user's `banned_until` from its active bans.
     pub fn refresh_user(conn: &mut DbConn, user_id: &str, now: NaiveDateTime) -> QueryResult<()> {
         let until = Ban::user_banned_until(conn, user_id, now)?;
-        diesel::update(users::table.find(user_id))
+        let set = diesel::update(users::table.find(user_id))
             .set(users::banned_until.eq(until))
-            .execute(conn)?;
+            .execute(conn);
+        crate::db::standing_changed(set)?;
         Ok(())
     }
 

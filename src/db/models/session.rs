@@ -102,7 +102,7 @@ impl Session {
         why: &str,
         now: NaiveDateTime,
     ) -> QueryResult<usize> {
-        diesel::update(
+        let revoked = diesel::update(
             sessions::table
                 .find(id)
                 .filter(sessions::revoked_at.is_null()),
@@ -111,7 +111,8 @@ impl Session {
             sessions::revoked_at.eq(now),
             sessions::revoked_reason.eq(why),
         ))
-        .execute(conn)
+        .execute(conn);
+        crate::db::standing_changed(revoked)
     }
 
     /// Revokes every active session of the user, but `keep` when given.
@@ -126,12 +127,13 @@ impl Session {
             .filter(sessions::user_id.eq(user_id))
             .filter(sessions::revoked_at.is_null())
             .filter(sessions::id.ne(keep.unwrap_or("")));
-        diesel::update(targets)
+        let revoked = diesel::update(targets)
             .set((
                 sessions::revoked_at.eq(now),
                 sessions::revoked_reason.eq(why),
             ))
-            .execute(conn)
+            .execute(conn);
+        crate::db::standing_changed(revoked)
     }
 
     /// Records a use and slides the expiry to that of the newest refresh token.

@@ -4,7 +4,8 @@ use diesel::prelude::*;
 use crate::db::schema::signing_keys;
 use crate::db::DbConn;
 
-/// A JWT signing key pair, kept in the database so every instance shares it.
+/// A JWT signing key pair, kept in the database so every instance shares it. The private
+/// half is sealed when `JWT_KEYS_ENCRYPTION_KEY` is set.
 #[derive(Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = signing_keys)]
 pub struct SigningKey {
@@ -13,30 +14,37 @@ pub struct SigningKey {
     pub private_jwk: String,
     pub public_jwk: String,
     pub created_at: NaiveDateTime,
+    /// When it stopped (or will stop) signing: a newer key took over.
     pub retired_at: Option<NaiveDateTime>,
+    /// When it starts (or started) signing; `None` for keys made before this was kept.
+    pub activates_at: Option<NaiveDateTime>,
 }
 
-/// Leaves out what is secret (the private key).
+/// Leaves out the private key.
 impl std::fmt::Debug for SigningKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SigningKey")
             .field("id", &self.id)
             .field("alg", &self.alg)
-            .field("created_at", &self.created_at)
+            .field("activates_at", &self.activates_at)
             .field("retired_at", &self.retired_at)
             .finish_non_exhaustive()
     }
 }
 
 impl SigningKey {
+    pub fn activates(&self) -> NaiveDateTime {
+        self.activates_at.unwrap_or(self.created_at)
+    }
+
     pub fn insert(conn: &mut DbConn, key: &SigningKey) -> QueryResult<usize> {
         diesel::insert_into(signing_keys::table)
             .values(key)
             .execute(conn)
     }
 
-    /// Keys of `alg` still good for verification (not retired, or retired after
-    /// `retired_since`), newest first: the first is the one that signs.
+    /// Keys of `alg` still published: not retired, or retired after `retired_since`
+    /// (tokens they signed may still be unexpired). Newest first.
     pub fn usable(
         conn: &mut DbConn,
         alg: &str,
@@ -49,18 +57,36 @@ impl SigningKey {
                     .is_null()
                     .or(signing_keys::retired_at.gt(retired_since)),
             )
-            .order(signing_keys::created_at.desc())
+            .order((signing_keys::created_at.desc(), signing_keys::id.desc()))
             .select(SigningKey::as_select())
             .load(conn)
     }
 
-    pub fn retire_current(conn: &mut DbConn, alg: &str, now: NaiveDateTime) -> QueryResult<usize> {
+    /// Every key, of every algorithm (sealing them at a start).
+    pub fn all(conn: &mut DbConn) -> QueryResult<Vec<SigningKey>> {
+        signing_keys::table
+            .select(SigningKey::as_select())
+            .load(conn)
+    }
+
+    pub fn set_private(conn: &mut DbConn, id: &str, private_jwk: &str) -> QueryResult<usize> {
+        diesel::update(signing_keys::table.find(id))
+            .set(signing_keys::private_jwk.eq(private_jwk))
+            .execute(conn)
+    }
+
+    /// Ends the signing of every key of `alg` that signs at `at` or would later.
+    pub fn retire_at(conn: &mut DbConn, alg: &str, at: NaiveDateTime) -> QueryResult<usize> {
         diesel::update(
             signing_keys::table
                 .filter(signing_keys::alg.eq(alg))
-                .filter(signing_keys::retired_at.is_null()),
+                .filter(
+                    signing_keys::retired_at
+                        .is_null()
+                        .or(signing_keys::retired_at.gt(at)),
+                ),
         )
-        .set(signing_keys::retired_at.eq(now))
+        .set(signing_keys::retired_at.eq(at))
         .execute(conn)
     }
 }

@@ -183,9 +183,10 @@ impl User {
         id: &str,
         now: NaiveDateTime,
     ) -> QueryResult<usize> {
-        diesel::update(users::table.find(id))
+        let set = diesel::update(users::table.find(id))
             .set((users::email_verified.eq(true), users::updated_at.eq(now)))
-            .execute(conn)
+            .execute(conn);
+        crate::db::standing_changed(set)
     }
 
     pub fn count_active_admins(conn: &mut DbConn) -> QueryResult<i64> {
@@ -215,13 +216,14 @@ impl User {
         id: &str,
         until: Option<NaiveDateTime>,
     ) -> QueryResult<usize> {
-        diesel::update(users::table.find(id))
+        let set = diesel::update(users::table.find(id))
             .set(users::banned_until.eq(until))
-            .execute(conn)
+            .execute(conn);
+        crate::db::standing_changed(set)
     }
 
     pub fn delete(conn: &mut DbConn, id: &str) -> QueryResult<usize> {
-        diesel::delete(users::table.find(id)).execute(conn)
+        crate::db::standing_changed(diesel::delete(users::table.find(id)).execute(conn))
     }
 
     /// Every user, oldest first (for the command line).
@@ -233,9 +235,10 @@ impl User {
     }
 
     pub fn set_role(conn: &mut DbConn, id: &str, role: Role) -> QueryResult<usize> {
-        diesel::update(users::table.find(id))
+        let set = diesel::update(users::table.find(id))
             .set(users::role.eq(role.as_str()))
-            .execute(conn)
+            .execute(conn);
+        crate::db::standing_changed(set)
     }
 
     /// Users whose email or name contains `q` (any case), in creation order, after the
@@ -290,9 +293,10 @@ impl User {
                 .set(users::disabled.eq(disabled))
                 .execute(conn)?;
         }
-        diesel::update(users::table.find(id))
+        let set = diesel::update(users::table.find(id))
             .set(users::updated_at.eq(now))
-            .execute(conn)
+            .execute(conn);
+        crate::db::standing_changed(set)
     }
 }
 

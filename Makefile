@@ -63,10 +63,16 @@ release:
 openapi:
 	$(CARGO) run --quiet -- openapi > openapi/openapi.json
 
-## Latency of sign-in and refresh round trips against a release build.
+## Load benchmark of a release build under wrk, on SQLite and PostgreSQL (found or
+## started like the tests'); prints a table and writes target/bench/results.json.
 bench:
+	@command -v wrk >/dev/null || { \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+			DEBIAN_FRONTEND=noninteractive apt-get install -y -q wrk >/dev/null \
+			|| { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q wrk >/dev/null; }; \
+		else echo "make bench: wrk is needed (Debian: apt-get install wrk)" >&2; exit 1; fi; }
 	$(CARGO) build --release
-	scripts/bench target/release/latch
+	scripts/with-postgres scripts/bench target/release/latch
 
 lint:
 	$(CARGO) fmt --all -- --check

@@ -134,7 +134,7 @@ impl Application {
             moderation: moderation.clone(),
         };
         let social = crate::social::Social::new(&settings)?;
-        let introspection_cache = settings.introspection_cache;
+        let session_cache = settings.session_cache;
         let state = AppState {
             settings,
             db,
@@ -143,7 +143,7 @@ impl Application {
             signin,
             social,
             moderation,
-            introspection: crate::auth::introspection::SessionCache::new(introspection_cache),
+            sessions: crate::auth::session_cache::SessionCache::new(session_cache),
         };
         let state = web::Data::new(state);
         tokio::spawn(reload_keys_periodically(state.clone()));

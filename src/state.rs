@@ -26,8 +26,8 @@ pub struct AppState {
     pub social: crate::social::Social,
     /// Limits, violation scores and bans.
     pub moderation: crate::moderation::Moderation,
-    /// Sessions and users as introspection last read them.
-    pub introspection: crate::auth::introspection::SessionCache,
+    /// Sessions and users as introspection and `GET /auth/me` last read them.
+    pub sessions: crate::auth::session_cache::SessionCache,
 }
 
 impl AppState {

@@ -1,7 +1,8 @@
 //! Request guards. `Bearer` is a valid access token and nothing more (no database round
 //! trip). `CurrentUser` is a valid access token whose session is still live and whose
-//! account is in good standing, checked once per request in one query; `AdminUser` adds
-//! the account's current role. `ServiceCaller` is one of `SERVICE_TOKENS`.
+//! account is in good standing, checked once per request in one query (`RecentUser`, for
+//! read-only routes, may reuse that answer briefly); `AdminUser` adds the account's
+//! current role. `ServiceCaller` is one of `SERVICE_TOKENS`.
 
 use std::future::{ready, Future, Ready};
 use std::pin::Pin;
@@ -83,13 +84,46 @@ impl FromRequest for CurrentUser {
                 .db
                 .run(move |conn| Ok(Session::find_with_user(conn, &sid)?))
                 .await?;
-            let user = match found {
-                Some((session, user)) if session.is_active(now()) && user.id == claims.sub => user,
-                Some(_) => return Err(ApiError::Unauthorized("This session has ended.")),
-                None => return Err(ApiError::Unauthorized("This session has ended.")),
-            };
-            gate::standing(&user, None, now()).map_err(|r| r.error())?;
+            let user = still_standing(found.as_ref().map(|(s, u)| (s, u)), &claims)?.clone();
             Ok(CurrentUser { claims, user })
+        })
+    }
+}
+
+/// The user of a session that is live, belongs to the token's subject, and whose account
+/// may go on using it.
+fn still_standing<'a>(
+    found: Option<(&Session, &'a User)>,
+    claims: &Claims,
+) -> Result<&'a User, ApiError> {
+    let now = now();
+    let user = match found {
+        Some((session, user)) if session.is_active(now) && user.id == claims.sub => user,
+        _ => return Err(ApiError::Unauthorized("This session has ended.")),
+    };
+    gate::standing(user, None, now).map_err(|r| r.error())?;
+    Ok(user)
+}
+
+/// `CurrentUser` as known within `SESSION_CACHE` (see `session_cache`), for routes that
+/// only read the caller's own account: a change made through this instance shows at once,
+/// one made through another within that time.
+pub struct RecentUser {
+    pub claims: Claims,
+    pub user: User,
+}
+
+impl FromRequest for RecentUser {
+    type Error = ApiError;
+    type Future = Checked<Self>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let checked = state(req).and_then(|s| Ok((verified_claims(req, &s)?, s)));
+        Box::pin(async move {
+            let (claims, state) = checked?;
+            let found = state.sessions.session(&state.db, &claims.sid).await?;
+            let user = still_standing(found.as_deref().map(|(s, u)| (s, u)), &claims)?.clone();
+            Ok(RecentUser { claims, user })
         })
     }
 }

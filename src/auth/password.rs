@@ -11,7 +11,7 @@ use rand::rngs::OsRng;
 use scrypt::password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier, SaltString};
 use scrypt::{Params, Scrypt};
 use secrecy::{ExposeSecret, SecretString};
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::error::{ApiError, ApiResult};
 use crate::settings::ScryptSettings;
@@ -20,6 +20,8 @@ use crate::settings::ScryptSettings;
 pub struct PasswordHasher {
     params: Params,
     permits: Arc<Semaphore>,
+    /// Places for requests that will hash (see `admit`).
+    admission: Arc<Semaphore>,
     /// Requests waiting for a permit, and how many may.
     waiting: Arc<AtomicUsize>,
     queue: usize,
@@ -48,6 +50,7 @@ impl PasswordHasher {
         Ok(PasswordHasher {
             params,
             permits: Arc::new(Semaphore::new(s.concurrency)),
+            admission: Arc::new(Semaphore::new(s.concurrency + s.queue)),
             waiting: Arc::new(AtomicUsize::new(0)),
             queue: s.queue,
             dummy: dummy.into(),
@@ -73,6 +76,16 @@ impl PasswordHasher {
             .await
             .map_err(|e| ApiError::Unexpected(e.into()))?
             .map_err(ApiError::Unexpected)
+    }
+
+    /// A place for a sign-in or registration that will hash: at most as many as may hash
+    /// or wait for a hash at once, held to the end of the request. Without one the request
+    /// is answered `503` before any other work (a flood costs no database write).
+    pub fn admit(&self) -> ApiResult<OwnedSemaphorePermit> {
+        self.admission
+            .clone()
+            .try_acquire_owned()
+            .map_err(|_| ApiError::Overloaded)
     }
 
     pub async fn hash(&self, password: SecretString) -> ApiResult<String> {

@@ -12,7 +12,7 @@ use crate::auth::signin::session::{issue, SignedIn};
 use crate::auth::tokens::TokenIssuer;
 use crate::db::models::session::reason;
 use crate::db::models::{new_id, now, span, Ban, NewRefreshToken, RefreshToken, Session, User};
-use crate::db::{write_tx, Db, DbConn};
+use crate::db::{write_tx, Backend, Db, DbConn};
 use crate::error::{ApiError, ApiResult};
 use crate::metrics::Metrics;
 use crate::settings::SessionPolicy;
@@ -22,28 +22,31 @@ enum Presented {
     /// Unknown, expired, or its session ended.
     Unusable,
     /// Not yet exchanged.
-    Current(RefreshToken, Session),
+    Current(RefreshToken, Session, User),
     /// Exchanged already; `in_grace` while within `REFRESH_REUSE_GRACE` of that.
-    Spent { session: Session, in_grace: bool },
+    Spent {
+        session: Session,
+        user: User,
+        in_grace: bool,
+    },
 }
 
+/// The token, its session and user, read in one query.
 fn presented_in(
     conn: &mut DbConn,
     hash: &str,
     grace: chrono::Duration,
     now: NaiveDateTime,
 ) -> ApiResult<Presented> {
-    let Some(token) = RefreshToken::find_by_hash(conn, hash)? else {
-        return Ok(Presented::Unusable);
-    };
-    let session = match Session::find(conn, &token.session_id)? {
-        Some(s) if s.is_active(now) && token.expires_at > now => s,
+    let (token, session, user) = match RefreshToken::find_with_session(conn, hash)? {
+        Some((t, s, u)) if s.is_active(now) && t.expires_at > now => (t, s, u),
         _ => return Ok(Presented::Unusable),
     };
     Ok(match token.rotated_at {
-        None => Presented::Current(token, session),
+        None => Presented::Current(token, session, user),
         Some(at) => Presented::Spent {
             session,
+            user,
             in_grace: now < at + grace,
         },
     })
@@ -70,7 +73,9 @@ pub enum RefreshOutcome {
     Invalid,
 }
 
-/// The rotation rules, in one write transaction, for a request from `ip`.
+/// The rotation rules for a request from `ip`: in one write transaction on SQLite; on
+/// PostgreSQL each write is one atomic statement (the rotation a conditional one), which
+/// holds the same rules under its default isolation without a transaction's round trips.
 pub fn refresh_in(
     conn: &mut DbConn,
     presented_hash: &str,
@@ -80,13 +85,10 @@ pub fn refresh_in(
     now: NaiveDateTime,
 ) -> ApiResult<RefreshOutcome> {
     let grace = span(policy.reuse_grace);
-    let (token, session) = match presented_in(conn, presented_hash, grace, now)? {
+    let (token, session, user) = match presented_in(conn, presented_hash, grace, now)? {
         Presented::Unusable => return Ok(RefreshOutcome::Invalid),
-        Presented::Current(token, session) => (Some(token), session),
-        Presented::Spent { session, .. } => (None, session),
-    };
-    let Some(user) = User::find(conn, &session.user_id)? else {
-        return Ok(RefreshOutcome::Invalid);
+        Presented::Current(token, session, user) => (Some(token), session, user),
+        Presented::Spent { session, user, .. } => (None, session, user),
     };
     let ip_banned_until = match ip {
         Some(ip) => Ban::ip_banned_until(conn, ip, now)?,
@@ -96,27 +98,24 @@ pub fn refresh_in(
         return Ok(RefreshOutcome::Refused(refusal));
     }
     if let Some(token) = token {
-        if RefreshToken::claim_rotation(conn, &token.id, now)? == 1 {
-            let expires_at = now + span(policy.lifetime);
-            RefreshToken::insert(
-                conn,
-                &NewRefreshToken {
-                    id: &new_id(),
-                    session_id: &session.id,
-                    token_hash: successor_hash,
-                    created_at: now,
-                    expires_at,
-                },
-            )?;
-            Session::touch(conn, &session.id, now, expires_at)?;
+        let successor = NewRefreshToken {
+            id: &new_id(),
+            session_id: &session.id,
+            token_hash: successor_hash,
+            created_at: now,
+            expires_at: now + span(policy.lifetime),
+        };
+        if RefreshToken::rotate(conn, &token.id, &successor)? {
             return Ok(RefreshOutcome::Rotated {
                 user,
                 session_id: session.id,
             });
         }
     }
-    // Rotated before, or by a concurrent request a moment ago: read when.
+    // Rotated before, or by a concurrent request a moment ago (or its session just
+    // ended): read again.
     match presented_in(conn, presented_hash, grace, now)? {
+        Presented::Unusable => Ok(RefreshOutcome::Invalid),
         Presented::Spent { in_grace: true, .. } => {
             Session::touch(conn, &session.id, now, session.expires_at)?;
             Ok(RefreshOutcome::Grace {
@@ -156,10 +155,15 @@ impl Refresher<'_> {
         let outcome = self
             .db
             .run(move |conn| {
-                write_tx(conn, |conn| {
-                    let ip = ip.as_deref();
-                    refresh_in(conn, &presented_hash, &successor_hash, &policy, ip, now())
-                })
+                let ip = ip.as_deref();
+                match conn.backend() {
+                    Backend::Postgres => {
+                        refresh_in(conn, &presented_hash, &successor_hash, &policy, ip, now())
+                    }
+                    Backend::Sqlite => write_tx(conn, |conn| {
+                        refresh_in(conn, &presented_hash, &successor_hash, &policy, ip, now())
+                    }),
+                }
             })
             .await?;
         match outcome {
@@ -242,13 +246,14 @@ pub fn logout_in(
             Presented::Spent {
                 session,
                 in_grace: false,
+                ..
             } => {
                 Session::revoke(conn, &session.id, reason::REFRESH_TOKEN_REUSED, now)?;
                 return Ok(LogoutOutcome::Reused {
                     user_id: session.user_id,
                 });
             }
-            Presented::Current(_, session) | Presented::Spent { session, .. } => {
+            Presented::Current(_, session, _) | Presented::Spent { session, .. } => {
                 (session.user_id, session.id)
             }
         },

@@ -1,6 +1,7 @@
 //! Access tokens: short-lived JWTs checked without a database round trip.
 
-use std::sync::{Arc, RwLock};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use anyhow::Context;
@@ -8,6 +9,8 @@ use chrono::{DateTime, Utc};
 use josekit::jws::JwsHeader;
 use josekit::jwt::{self, JwtPayload};
 use serde::{Deserialize, Serialize};
+
+use sha2::{Digest, Sha256};
 
 use crate::auth::keys::KeyRing;
 use crate::db::models::user::Role;
@@ -47,6 +50,9 @@ pub enum TokenError {
 pub struct TokenIssuer {
     /// Replaced when the keys change in the database (see `reload_keys_periodically`).
     keys: RwLock<Arc<KeyRing>>,
+    /// Tokens verified already, so a client presenting the same token on every request
+    /// costs one signature check, not one per request.
+    verified: VerifiedTokens,
     issuer: String,
     audience: String,
     ttl: Duration,
@@ -64,6 +70,7 @@ impl TokenIssuer {
     pub fn new(keys: KeyRing, s: &JwtSettings) -> TokenIssuer {
         TokenIssuer {
             keys: RwLock::new(Arc::new(keys)),
+            verified: VerifiedTokens::default(),
             issuer: s.issuer.clone(),
             audience: s.audience.clone(),
             ttl: s.access_ttl,
@@ -128,17 +135,28 @@ impl TokenIssuer {
     /// is chosen by `kid` among our own keys and pins the algorithm, so `alg: none` and
     /// algorithm switching (HS256 signed with a public key) fail.
     pub fn verify(&self, token: &str) -> Result<Claims, TokenError> {
+        let now = Utc::now().timestamp();
+        let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
+        if let Some(claims) = self.verified.get(&digest, now - self.leeway) {
+            // Its signature, issuer and audience were checked; its lifetime is rechecked.
+            self.check_claims(&claims, now)?;
+            return Ok(claims);
+        }
+        let claims = self.verify_signed(token)?;
+        self.check_claims(&claims, now)?;
+        self.verified.put(digest, &claims, now - self.leeway);
+        Ok(claims)
+    }
+
+    fn verify_signed(&self, token: &str) -> Result<Claims, TokenError> {
         let keys = self.keys();
         let keys = &keys;
         let (payload, _header) = jwt::decode_with_verifier_selector(token, |header| {
             Ok(header.key_id().and_then(|kid| keys.verifier(kid)))
         })
         .map_err(|_| TokenError::Invalid)?;
-        let claims: Claims =
-            serde_json::from_value(serde_json::Value::Object(payload.claims_set().clone()))
-                .map_err(|_| TokenError::Invalid)?;
-        self.check_claims(&claims, Utc::now().timestamp())?;
-        Ok(claims)
+        serde_json::from_value(serde_json::Value::Object(payload.claims_set().clone()))
+            .map_err(|_| TokenError::Invalid)
     }
 
     fn check_claims(&self, c: &Claims, now: i64) -> Result<(), TokenError> {
@@ -152,5 +170,32 @@ impl TokenIssuer {
             return Err(TokenError::NotYetValid);
         }
         Ok(())
+    }
+}
+
+/// Verified tokens by the SHA-256 of their text, each kept no longer than its `exp` (plus
+/// the leeway); at most `VERIFIED_CAPACITY`, a full map first dropping what expired, then
+/// everything.
+#[derive(Default)]
+struct VerifiedTokens(Mutex<HashMap<[u8; 32], Claims>>);
+
+const VERIFIED_CAPACITY: usize = 20_000;
+
+impl VerifiedTokens {
+    /// The claims of a token verified before and still within `exp` at `horizon`.
+    fn get(&self, digest: &[u8; 32], horizon: i64) -> Option<Claims> {
+        let map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        map.get(digest).filter(|c| c.exp > horizon).cloned()
+    }
+
+    fn put(&self, digest: [u8; 32], claims: &Claims, horizon: i64) {
+        let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if map.len() >= VERIFIED_CAPACITY {
+            map.retain(|_, c| c.exp > horizon);
+            if map.len() >= VERIFIED_CAPACITY {
+                map.clear();
+            }
+        }
+        map.insert(digest, claims.clone());
     }
 }

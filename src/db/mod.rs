@@ -3,7 +3,7 @@
 //! Diesel is synchronous: every call goes through [`Db::run`], which takes a pooled
 //! connection on the blocking pool, never on the async executor.
 
-pub mod changes;
+pub mod local;
 pub mod models;
 pub mod schema;
 
@@ -19,7 +19,7 @@ use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 use crate::error::ApiResult;
 use crate::settings::DatabaseUrl;
 
-pub use changes::standing_changed;
+pub use local::standing_changed;
 
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
 const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
@@ -80,14 +80,32 @@ impl r2d2::ManageConnection for Manager {
     }
 
     /// Run at every check-out, so a connection the database dropped (a restart, a
-    /// failover) is replaced instead of failing requests until the pool recycles it.
+    /// failover) is replaced instead of failing a request. Without a round trip: what the
+    /// server sent while the connection sat in the pool is read, and a server that ended
+    /// it has said so (or closed the socket) by then. A SQLite file does not drop.
     fn is_valid(&self, conn: &mut DbConn) -> Result<(), ConnectionError> {
-        conn.ping()
-            .map_err(ConnectionError::CouldntSetupConfiguration)
+        if dropped(conn) {
+            return Err(ConnectionError::BadConnection(
+                "the server closed the connection".into(),
+            ));
+        }
+        Ok(())
     }
 
     fn has_broken(&self, conn: &mut DbConn) -> bool {
-        conn.is_broken()
+        conn.is_broken() || dropped(conn)
+    }
+}
+
+/// True when the server ended the connection: reading what it sent (libpq's
+/// `PQconsumeInput`, through the notification reader; Latch listens to no channel) fails.
+/// Twice, as a terminated backend's last message and its closing arrive one after the other.
+fn dropped(conn: &mut DbConn) -> bool {
+    match conn {
+        DbConn::Postgres(pg) => {
+            (0..2).any(|_| matches!(pg.notifications_iter().next(), Some(Err(_))))
+        }
+        DbConn::Sqlite(_) => false,
     }
 }
 
@@ -99,7 +117,7 @@ pub struct Db {
     pool: Pool,
     backend: Backend,
     url: DatabaseUrl,
-    changes: changes::StandingChanges,
+    local: local::Local,
 }
 
 impl Db {
@@ -124,7 +142,7 @@ impl Db {
             pool,
             backend,
             url: url.clone(),
-            changes: Default::default(),
+            local: Default::default(),
         })
     }
 
@@ -138,17 +156,17 @@ impl Db {
         F: FnOnce(&mut DbConn) -> ApiResult<T> + Send + 'static,
         T: Send + 'static,
     {
-        let (pool, changes) = (self.pool.clone(), self.changes.clone());
+        let (pool, local) = (self.pool.clone(), self.local.clone());
         actix_web::web::block(move || {
             let mut conn = pool.get()?;
-            changes.scope(|| f(&mut conn))
+            local.scope(|| f(&mut conn))
         })
         .await?
     }
 
-    /// How many standing changes were made through this handle (see `changes`).
+    /// How many standing changes were made through this handle (see `local`).
     pub fn standing_epoch(&self) -> u64 {
-        self.changes.epoch()
+        self.local.standing_epoch()
     }
 
     /// A connection for synchronous callers (start-up, the command line).
@@ -234,9 +252,12 @@ fn run_migrations(conn: &mut DbConn) -> anyhow::Result<()> {
 /// then writes fails at once with `SQLITE_BUSY` when another writer got there first,
 /// instead of waiting out the busy timeout.
 pub fn write_tx<T>(conn: &mut DbConn, f: impl FnOnce(&mut DbConn) -> ApiResult<T>) -> ApiResult<T> {
-    let before = changes::epoch_now();
-    let result = write_tx_inner(conn, f);
-    changes::count_again_if_changed(before);
+    let writing = local::Writing::begin();
+    let result = match conn {
+        DbConn::Postgres(_) => write_tx_inner(conn, f),
+        DbConn::Sqlite(_) => writing.with_writer_lock(|| write_tx_inner(conn, f)),
+    };
+    writing.end();
     result
 }
 

@@ -7,7 +7,7 @@ use utoipa::ToSchema;
 
 use crate::auth::accounts::replace_password_in;
 use crate::auth::audit;
-use crate::auth::extractor::CurrentUser;
+use crate::auth::extractor::{CurrentUser, RecentUser};
 use crate::auth::links;
 use crate::db::models::session::reason;
 use crate::db::models::{now, User};
@@ -31,7 +31,7 @@ use crate::state::AppState;
     security(("bearer" = []))
 )]
 #[get("/auth/me")]
-pub async fn me(current: CurrentUser) -> ApiResult<HttpResponse> {
+pub async fn me(current: RecentUser) -> ApiResult<HttpResponse> {
     Ok(HttpResponse::Ok().json(UserView::from(&current.user)))
 }
 

@@ -180,7 +180,7 @@ pub struct LoginRequest {
 #[post("/auth/login")]
 pub async fn login(
     state: web::Data<AppState>,
-    _limit: Limited<guard::Login>,
+    _limit: Limited<guard::PasswordLogin>,
     req: HttpRequest,
     body: Json<LoginRequest>,
 ) -> ApiResult<HttpResponse> {

@@ -1,17 +1,14 @@
 //! Endpoints for other backend services, authenticated with `SERVICE_TOKENS`.
 
-use std::sync::Arc;
-
 use actix_web::{post, web, HttpResponse};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::auth::extractor::ServiceCaller;
-use crate::auth::introspection::Found;
 use crate::auth::signin::gate;
 use crate::auth::tokens::Claims;
 use crate::db::models::user::Role;
-use crate::db::models::{now, Session, User};
+use crate::db::models::{now, User};
 use crate::error::ApiResult;
 use crate::routes::json::Json;
 use crate::state::AppState;
@@ -89,7 +86,7 @@ pub async fn introspect(
     let Ok(claims) = state.tokens.verify(&body.token) else {
         return Ok(HttpResponse::Ok().json(Introspection::default()));
     };
-    let found = session_of(&state, &claims.sid).await?;
+    let found = state.sessions.session(&state.db, &claims.sid).await?;
     let now = now();
     let answer = match found.as_deref() {
         Some((session, user))
@@ -102,21 +99,4 @@ pub async fn introspect(
         _ => Introspection::default(),
     };
     Ok(HttpResponse::Ok().json(answer))
-}
-
-/// The session and its user, as read within the cache's bounded staleness.
-async fn session_of(state: &AppState, sid: &str) -> ApiResult<Found> {
-    // Taken before the read, so a change during it ends the answer's reuse.
-    let epoch = state.db.standing_epoch();
-    if let Some(found) = state.introspection.get(sid, epoch) {
-        return Ok(found);
-    }
-    let id = sid.to_string();
-    let found = state
-        .db
-        .run(move |conn| Ok(Session::find_with_user(conn, &id)?))
-        .await?
-        .map(Arc::new);
-    state.introspection.put(sid, epoch, found.clone());
-    Ok(found)
 }

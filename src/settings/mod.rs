@@ -52,7 +52,7 @@ pub const KNOWN: &[&str] = &[
     "ALLOW_REGISTRATION",
     "DEV_LOGIN",
     "SERVICE_TOKENS",
-    "INTROSPECTION_CACHE",
+    "SESSION_CACHE",
     "SESSION_EXPIRY",
     "REFRESH_TOKEN_EXPIRY",
     "REFRESH_REUSE_GRACE",
@@ -198,8 +198,9 @@ pub struct Settings {
     pub cors_origins: Vec<String>,
     pub trust_proxy: usize,
     pub service_tokens: Vec<SecretString>,
-    /// How long introspection may reuse what it read; zero reads every time.
-    pub introspection_cache: Duration,
+    /// How long introspection and `GET /auth/me` may reuse what they read of a session;
+    /// zero reads every time.
+    pub session_cache: Duration,
     pub policy: SignInPolicy,
     pub passwords: PasswordRules,
     pub jwt: JwtSettings,
@@ -293,7 +294,7 @@ impl Settings {
                         .collect()
                 })
                 .unwrap_or_default(),
-            introspection_cache: introspection_cache(raw)?,
+            session_cache: session_cache(raw)?,
             policy: signin::policy(raw, app_env, mail.is_some())?,
             refresh: tokens::refresh(raw, app_env)?,
             jwt: tokens::jwt(raw, app_env, server_url.as_deref())?,
@@ -389,9 +390,9 @@ fn webauthn(
 
 /// Social settings, refusing providers without `DOMAIN_SERVER`: their redirect URI is
 /// built on it.
-/// Milliseconds introspection may reuse an answer; at most a minute, `0` for none.
-fn introspection_cache(raw: &Raw) -> Result<Duration, SettingsError> {
-    const NAME: &str = "INTROSPECTION_CACHE";
+/// Milliseconds a session read may be reused; at most a minute, `0` for none.
+fn session_cache(raw: &Raw) -> Result<Duration, SettingsError> {
+    const NAME: &str = "SESSION_CACHE";
     let ms = raw
         .get(NAME)
         .map_or(Ok(1000), |v| parse::parse_product(NAME, v))?;

@@ -81,14 +81,11 @@ async fn introspection_reports_live_sessions_only(backend: Backend) {
     assert_eq!(r.body, json!({"active": false}));
 }
 
-/// Introspection reuses what it read for `INTROSPECTION_CACHE`: a sign-out through another
+/// Introspection reuses what it read for `SESSION_CACHE`: a sign-out through another
 /// instance shows once that time has passed; any change made through this instance ends
 /// every reuse at once.
 async fn the_cache_ends_at_a_local_change_or_in_time(backend: Backend) {
-    let service = [
-        ("SERVICE_TOKENS", SERVICE),
-        ("INTROSPECTION_CACHE", "60000"),
-    ];
+    let service = [("SERVICE_TOKENS", SERVICE), ("SESSION_CACHE", "60000")];
     let app = spawn_app_with(backend, &service).await;
     let token = app.register("ada@example.com").await.access_token();
     let other = app.register("bob@example.com").await.access_token();

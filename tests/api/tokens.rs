@@ -20,6 +20,7 @@ both_backends!(
     rs256_tokens_verify_against_the_jwks,
     hs256_tokens_verify_with_the_secret,
     forged_tokens_are_refused,
+    a_token_checked_before_is_refused_once_expired,
 );
 
 /// Verifies `token` with jsonwebtoken using the key the JWKS names in its header.
@@ -245,4 +246,18 @@ async fn forged_tokens_are_refused(backend: Backend) {
     );
     me(tampered).await.assert_problem(401, "unauthorized");
     me("a.b.c".into()).await.assert_problem(401, "unauthorized");
+}
+
+/// A token's signature is checked once and remembered; its lifetime is checked every time.
+async fn a_token_checked_before_is_refused_once_expired(backend: Backend) {
+    let app = spawn_app_with(backend, &[("SESSION_EXPIRY", "2000"), ("JWT_LEEWAY", "0")]).await;
+    let token = app.register("ada@example.com").await.access_token();
+    assert_eq!(app.get("/auth/me", Some(&token)).await.status, 200);
+    assert_eq!(app.get("/auth/sessions", Some(&token)).await.status, 200);
+    tokio::time::sleep(std::time::Duration::from_millis(3100)).await;
+    for path in ["/auth/me", "/auth/sessions"] {
+        app.get(path, Some(&token))
+            .await
+            .assert_problem(401, "unauthorized");
+    }
 }

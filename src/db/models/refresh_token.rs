@@ -1,7 +1,8 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use crate::db::schema::refresh_tokens;
+use crate::db::models::{Session, User};
+use crate::db::schema::{refresh_tokens, sessions, users};
 use crate::db::DbConn;
 
 /// A stored refresh token: only its keyed hash, never the token.
@@ -53,6 +54,23 @@ impl RefreshToken {
             .optional()
     }
 
+    /// The token with its session and the session's user, in one query.
+    pub fn find_with_session(
+        conn: &mut DbConn,
+        hash: &str,
+    ) -> QueryResult<Option<(RefreshToken, Session, User)>> {
+        refresh_tokens::table
+            .inner_join(sessions::table.inner_join(users::table))
+            .filter(refresh_tokens::token_hash.eq(hash))
+            .select((
+                RefreshToken::as_select(),
+                Session::as_select(),
+                User::as_select(),
+            ))
+            .first(conn)
+            .optional()
+    }
+
     /// Marks the token rotated if nobody has yet. Returns 1 for the caller that won,
     /// 0 when a concurrent request rotated it first: an atomic claim on both backends.
     pub fn claim_rotation(conn: &mut DbConn, id: &str, now: NaiveDateTime) -> QueryResult<usize> {
@@ -63,6 +81,48 @@ impl RefreshToken {
         )
         .set(refresh_tokens::rotated_at.eq(now))
         .execute(conn)
+    }
+
+    /// Exchanges the token `id` for `successor` if nobody has yet and its session is not
+    /// revoked: marks it rotated, stores the successor and slides the session's expiry to
+    /// the successor's. True for the caller that won. One statement on PostgreSQL (atomic
+    /// without a transaction, one round trip); on SQLite, three inside the caller's write
+    /// transaction.
+    pub fn rotate(
+        conn: &mut DbConn,
+        id: &str,
+        successor: &NewRefreshToken<'_>,
+    ) -> QueryResult<bool> {
+        let now = successor.created_at;
+        if let DbConn::Postgres(pg) = conn {
+            use diesel::sql_types::{Text, Timestamp};
+            let touched = diesel::sql_query(
+                "WITH claimed AS ( \
+                     UPDATE refresh_tokens SET rotated_at = $1 \
+                     WHERE id = $2 AND rotated_at IS NULL AND EXISTS ( \
+                         SELECT 1 FROM sessions s \
+                         WHERE s.id = refresh_tokens.session_id AND s.revoked_at IS NULL) \
+                     RETURNING session_id), \
+                 stored AS ( \
+                     INSERT INTO refresh_tokens (id, session_id, token_hash, created_at, expires_at) \
+                     SELECT $3, session_id, $4, $1, $5 FROM claimed RETURNING session_id) \
+                 UPDATE sessions SET last_used_at = $1, expires_at = $5 \
+                 WHERE id IN (SELECT session_id FROM stored)",
+            )
+            .bind::<Timestamp, _>(now)
+            .bind::<Text, _>(id)
+            .bind::<Text, _>(successor.id)
+            .bind::<Text, _>(successor.token_hash)
+            .bind::<Timestamp, _>(successor.expires_at)
+            .execute(pg)?;
+            return Ok(touched == 1);
+        }
+        if RefreshToken::claim_rotation(conn, id, now)? != 1 {
+            return Ok(false);
+        }
+        RefreshToken::insert(conn, successor)?;
+        Session::touch(conn, successor.session_id, now, successor.expires_at)?;
+        Ok(true)
     }
 
     /// Deletes refresh tokens that expired before `before`. An expired token is refused

@@ -1,13 +1,16 @@
-//! What introspection reads from the database, kept briefly so a chat backend can check
-//! every request. An answer is reused for at most the configured time
-//! (`INTROSPECTION_CACHE`, default 1 s), and never after this instance changed a session or
-//! user (see `db::changes`); a change made by another instance shows within that time.
+//! Sessions with their users as introspection and `GET /auth/me` last read them, kept
+//! briefly so a chat backend can check every request. An answer is reused for at most
+//! `SESSION_CACHE` (default 1 s), and never after this instance changed a session or user
+//! (see `db::changes`); a change made by another instance shows within that time. Routes
+//! that change anything read the session afresh.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::db::models::{Session, User};
+use crate::db::Db;
+use crate::error::ApiResult;
 
 /// A session with its user, or nothing when the session does not exist.
 pub type Found = Option<Arc<(Session, User)>>;
@@ -68,6 +71,24 @@ impl SessionCache {
                 found,
             },
         );
+    }
+}
+
+impl SessionCache {
+    /// The session `sid` and its user, read within the cache's bounded staleness.
+    pub async fn session(&self, db: &Db, sid: &str) -> ApiResult<Found> {
+        // Taken before the read, so a change during it ends the answer's reuse.
+        let epoch = db.standing_epoch();
+        if let Some(found) = self.get(sid, epoch) {
+            return Ok(found);
+        }
+        let id = sid.to_string();
+        let found = db
+            .run(move |conn| Ok(Session::find_with_user(conn, &id)?))
+            .await?
+            .map(Arc::new);
+        self.put(sid, epoch, found.clone());
+        Ok(found)
     }
 }
 

@@ -81,7 +81,91 @@ pub fn spec() -> utoipa::openapi::OpenApi {
         .openapi(ApiDoc::openapi())
         .configure(crate::routes::configure)
         .split_for_parts();
+    let mut api = api;
+    add_links(&mut api);
     api
+}
+
+/// OpenAPI links: where an answer's ids can be used next. Clients read them, and the
+/// stateful phase of the Schemathesis run follows them (create, then read, change and
+/// remove what was created).
+const LINKS: &[(&str, &str, &str, &str, &str)] = &[
+    // (operation, status, the id in its answer, link name, the operation taking it)
+    ("createUser", "201", "/id", "GetUser", "getUser"),
+    ("createUser", "201", "/id", "UpdateUser", "updateUser"),
+    (
+        "createUser",
+        "201",
+        "/id",
+        "SetUserPassword",
+        "setUserPassword",
+    ),
+    (
+        "createUser",
+        "201",
+        "/id",
+        "RevokeUserSessions",
+        "revokeUserSessions",
+    ),
+    (
+        "createUser",
+        "201",
+        "/id",
+        "ResetUserSecondFactors",
+        "resetUserSecondFactors",
+    ),
+    ("createUser", "201", "/id", "DeleteUser", "deleteUser"),
+    ("listUsers", "200", "/users/0/id", "GetUser", "getUser"),
+    ("createBan", "201", "/id", "LiftBan", "liftBan"),
+    (
+        "listSessions",
+        "200",
+        "/sessions/0/id",
+        "RevokeSession",
+        "revokeSession",
+    ),
+    (
+        "finishPasskeyRegistration",
+        "201",
+        "/id",
+        "RemovePasskey",
+        "removePasskey",
+    ),
+];
+
+fn add_links(api: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::link::LinkBuilder;
+    use utoipa::openapi::RefOr;
+    for path in api.paths.paths.values_mut() {
+        for op in operations(path) {
+            for (from, status, pointer, name, to) in LINKS {
+                if op.operation_id.as_deref() != Some(from) {
+                    continue;
+                }
+                if let Some(RefOr::T(response)) = op.responses.responses.get_mut(*status) {
+                    let link = LinkBuilder::new()
+                        .operation_id(*to)
+                        .parameter("id", format!("$response.body#{pointer}"))
+                        .build();
+                    response.links.insert((*name).into(), RefOr::T(link));
+                }
+            }
+        }
+    }
+}
+
+fn operations(
+    item: &mut utoipa::openapi::PathItem,
+) -> impl Iterator<Item = &mut utoipa::openapi::path::Operation> {
+    [
+        &mut item.get,
+        &mut item.put,
+        &mut item.post,
+        &mut item.delete,
+        &mut item.patch,
+    ]
+    .into_iter()
+    .flatten()
 }
 
 /// The document as committed: pretty JSON with a trailing newline.

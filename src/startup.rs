@@ -278,16 +278,22 @@ impl RouteTable {
         RouteTable(table)
     }
 
+    /// The methods of the most specific template `path` matches (`/auth/passkeys/login`
+    /// is its own route before it is `/auth/passkeys/{id}`), as the document lists them
+    /// for that path; `None` when none matches.
     fn allowed(&self, path: &str) -> Option<Vec<String>> {
         let segments: Vec<&str> = path.split('/').collect();
-        self.0.iter().find_map(|(template, methods)| {
-            let matches = template.len() == segments.len()
-                && template
-                    .iter()
-                    .zip(&segments)
-                    .all(|(t, s)| t == s || (t.starts_with('{') && !s.is_empty()));
-            matches.then(|| methods.clone())
-        })
+        self.0
+            .iter()
+            .filter(|(template, _)| {
+                template.len() == segments.len()
+                    && template
+                        .iter()
+                        .zip(&segments)
+                        .all(|(t, s)| t == s || (t.starts_with('{') && !s.is_empty()))
+            })
+            .max_by_key(|(template, _)| template.iter().filter(|t| !t.starts_with('{')).count())
+            .map(|(_, methods)| methods.clone())
     }
 }
 

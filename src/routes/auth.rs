@@ -80,7 +80,7 @@ pub async fn config(state: web::Data<AppState>) -> HttpResponse {
 
 #[derive(Deserialize, ToSchema)]
 pub struct RegisterRequest {
-    #[schema(example = "ada@example.com")]
+    #[schema(format = Email, example = "ada@example.com")]
     pub email: String,
     /// At least `password_min_length` characters (see `/auth/config`), at most 1024 bytes.
     #[schema(
@@ -207,7 +207,7 @@ pub struct RefreshRequest {
 #[utoipa::path(
     tag = "auth",
     operation_id = "refresh",
-    request_body(content = RefreshRequest, description = "Optional: the refresh token, for clients that do not use the cookie"),
+    request_body(content = Option<RefreshRequest>, description = "Optional: the refresh token, for clients that do not use the cookie"),
     responses(
         (status = 200, description = "A new access token; the refresh token is rotated (none is set inside the reuse grace window)", body = SignInResponse),
         crate::routes::problems::JsonBodyErrors,
@@ -250,7 +250,7 @@ pub enum LogoutScope {
 #[utoipa::path(
     tag = "auth",
     operation_id = "logout",
-    request_body(content = LogoutRequest, description = "Optional"),
+    request_body(content = Option<LogoutRequest>, description = "Optional"),
     responses(
         (status = 204, description = "Signed out; the refresh cookie is cleared"),
         crate::routes::problems::JsonBodyErrors,

@@ -175,7 +175,7 @@ pub struct PasskeyOptionsRequest {
 #[utoipa::path(
     tag = "auth",
     operation_id = "startPasskeySignIn",
-    request_body(content = PasskeyOptionsRequest, description = "Optional"),
+    request_body(content = Option<PasskeyOptionsRequest>, description = "Optional"),
     responses(
         (status = 200, description = "Request options for `navigator.credentials.get`; the same kind of answer whether or not the email has an account", body = CeremonyOptions),
         crate::routes::problems::JsonBodyErrors,

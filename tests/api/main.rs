@@ -25,6 +25,7 @@ mod readme;
 mod readme_snippet;
 mod refresh;
 mod register;
+mod schemathesis;
 mod second_factor;
 mod sessions;
 mod smtp;

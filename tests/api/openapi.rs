@@ -108,3 +108,39 @@ async fn spec_and_docs_are_served() {
     }
     assert_eq!(app.get("/docs/other.js", None).await.status, 404);
 }
+
+/// Every link names an operation that exists and takes the `id` it fills, from a pointer
+/// into a schema that has that property; and the links a client needs are there.
+#[test]
+fn links_lead_to_operations_that_take_the_id() {
+    let spec: serde_json::Value = serde_json::from_str(&latch::openapi::spec_json()).unwrap();
+    let mut ops = std::collections::HashMap::new();
+    for item in spec["paths"].as_object().unwrap().values() {
+        for op in item.as_object().unwrap().values() {
+            if let Some(id) = op["operationId"].as_str() {
+                ops.insert(id.to_string(), op.clone());
+            }
+        }
+    }
+    let mut links = 0;
+    for op in ops.values() {
+        for response in op["responses"].as_object().unwrap().values() {
+            for (name, link) in response["links"].as_object().into_iter().flatten() {
+                let target = &ops[link["operationId"].as_str().unwrap()];
+                let takes_id = target["parameters"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|p| p["name"] == "id" && p["in"] == "path");
+                assert!(takes_id, "{name}: its operation takes no `id`");
+                let expr = link["parameters"]["id"].as_str().unwrap();
+                assert!(expr.starts_with("$response.body#/"), "{name}: {expr}");
+                assert!(expr.ends_with("/id"), "{name}: {expr}");
+                links += 1;
+            }
+        }
+    }
+    let create_user = &ops["createUser"]["responses"]["201"]["links"];
+    assert_eq!(create_user["GetUser"]["operationId"], "getUser");
+    assert!(links >= 9, "{links} links");
+}

@@ -97,9 +97,11 @@ pub async fn list_users(
 
 #[derive(Deserialize, ToSchema)]
 pub struct CreateUserRequest {
+    #[schema(format = Email, example = "grace@example.com")]
     pub email: String,
     pub name: Option<String>,
     /// Without one, the user is invited by email (mail must be configured).
+    #[schema(min_length = 8, max_length = 1024)]
     pub password: Option<String>,
     /// `user` (default) or `admin`.
     pub role: Option<String>,

@@ -132,7 +132,10 @@ impl Db {
         let pool = r2d2::Pool::builder()
             .max_size(size)
             .min_idle(Some(0))
-            .connection_timeout(Duration::from_secs(10))
+            // Fail fast: with the database down, a request (and a load balancer's health
+            // check) gets `503` and `Retry-After` within a second, and no blocking thread
+            // waits longer than that for a connection.
+            .connection_timeout(Duration::from_secs(1))
             .test_on_check_out(true)
             // Failures surface as errors where a connection is needed; r2d2's own
             // logging would repeat them on every retry.

@@ -554,6 +554,16 @@ impl ServerProcess {
         format!("{}{}", self.address, path)
     }
 
+    /// Sends SIGTERM and waits for the process to exit; its exit status.
+    pub fn terminate(&mut self) -> std::process::ExitStatus {
+        let status = std::process::Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        self.child.wait().unwrap()
+    }
+
     /// Kills the process outright (as a crash would).
     pub fn kill(&mut self) {
         let _ = self.child.kill();

@@ -15,6 +15,8 @@ pub enum Tls {
 pub struct SmtpSink {
     pub port: u16,
     tls: Tls,
+    /// Seconds each message is held before the server accepts it.
+    delay: f64,
     dir: tempfile::TempDir,
     child: Option<Child>,
 }
@@ -94,10 +96,16 @@ fn self_signed(dir: &Path) -> (PathBuf, PathBuf) {
 
 impl SmtpSink {
     pub fn start(tls: Tls) -> SmtpSink {
+        SmtpSink::start_slow(tls, 0.0)
+    }
+
+    /// A server that takes `delay` seconds to accept each message.
+    pub fn start_slow(tls: Tls, delay: f64) -> SmtpSink {
         let dir = tempfile::tempdir().unwrap();
         let mut sink = SmtpSink {
             port: 0,
             tls,
+            delay,
             dir,
             child: None,
         };
@@ -117,6 +125,8 @@ impl SmtpSink {
         .arg(&mail_dir)
         .arg("--port")
         .arg(self.port.to_string())
+        .arg("--delay")
+        .arg(self.delay.to_string())
         .stdout(Stdio::piped())
         .stderr(Stdio::null());
         if self.tls != Tls::None {

@@ -5,8 +5,12 @@ Accepts every message and stores it as a file in DIR (written whole, then rename
 reader never sees half a message). Prints "ready PORT" once it accepts connections.
 
   smtp_sink.py --dir DIR [--port N] [--tls none|starttls|implicit] [--cert F --key F]
+               [--delay SECONDS]
+
+With --delay, each message is held that long before it is accepted: a slow server.
 """
 import argparse
+import asyncio
 import os
 import signal
 import ssl
@@ -18,10 +22,13 @@ from aiosmtpd.controller import Controller
 
 
 class Store:
-    def __init__(self, directory):
+    def __init__(self, directory, delay):
         self.directory = directory
+        self.delay = delay
 
     async def handle_DATA(self, server, session, envelope):
+        if self.delay:
+            await asyncio.sleep(self.delay)
         name = f"{time.time_ns()}-{uuid.uuid4().hex}.eml"
         tmp = os.path.join(self.directory, "." + name)
         with open(tmp, "wb") as f:
@@ -38,6 +45,7 @@ def main():
     ap.add_argument("--tls", choices=["none", "starttls", "implicit"], default="none")
     ap.add_argument("--cert")
     ap.add_argument("--key")
+    ap.add_argument("--delay", type=float, default=0.0)
     args = ap.parse_args()
 
     context = None
@@ -58,7 +66,7 @@ def main():
         kwargs = {"tls_context": context, "require_starttls": True}
     elif args.tls == "implicit":
         kwargs = {"ssl_context": context}
-    controller = Controller(Store(args.dir), hostname="127.0.0.1", port=port, **kwargs)
+    controller = Controller(Store(args.dir, args.delay), hostname="127.0.0.1", port=port, **kwargs)
     controller.start()
     print(f"ready {port}", flush=True)
     signal.signal(signal.SIGTERM, lambda *_: (controller.stop(), sys.exit(0)))

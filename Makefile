@@ -2,7 +2,7 @@
 
 CARGO ?= cargo
 
-.PHONY: run test build release openapi bench lint fmt ci clean
+.PHONY: run test build release openapi bench fuzz lint fmt ci clean
 
 ## Serve on http://127.0.0.1:8080 with SQLite (latch.db in this directory).
 ## COOKIE_SECURE=false lets the refresh cookie travel over plain HTTP on loopback.
@@ -73,6 +73,25 @@ bench:
 		else echo "make bench: wrk is needed (Debian: apt-get install wrk)" >&2; exit 1; fi; }
 	$(CARGO) build --release
 	scripts/with-postgres scripts/bench target/release/latch
+
+## Each cargo-fuzz target for FUZZ_SECONDS on the nightly toolchain (libFuzzer needs it),
+## from the committed corpus; new inputs go to target/fuzz-corpus/<target>.
+FUZZ_TARGETS := access_token opaque_token request_headers settings_product email json_bodies oauth_callback
+FUZZ_SECONDS ?= 60
+# `--dev` builds in half the time (CI uses it for its short run).
+FUZZ_BUILD ?=
+fuzz:
+	@rustup run nightly rustc --version >/dev/null 2>&1 || { echo "make fuzz: a nightly toolchain is needed (rustup toolchain install nightly)" >&2; exit 1; }
+	@command -v cargo-fuzz >/dev/null || $(CARGO) install --locked cargo-fuzz@0.13.2
+	$(CARGO) +nightly fuzz build -s none $(FUZZ_BUILD)
+	@for t in $(FUZZ_TARGETS); do \
+		mkdir -p target/fuzz-corpus/$$t; \
+		echo "fuzz: $$t for $(FUZZ_SECONDS) s"; \
+		$(CARGO) +nightly fuzz run -s none $(FUZZ_BUILD) $$t target/fuzz-corpus/$$t fuzz/corpus/$$t -- \
+			-max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 > target/fuzz-$$t.log 2>&1 \
+		|| { tail -40 target/fuzz-$$t.log; exit 1; }; \
+		grep -E "^stat::(number_of_executed_units|new_units_added)" target/fuzz-$$t.log; \
+	done
 
 lint:
 	$(CARGO) fmt --all -- --check

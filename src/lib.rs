@@ -7,6 +7,8 @@ pub mod crypto;
 pub mod db;
 pub mod domain;
 pub mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod mail;
 pub mod metrics;
 pub mod mfa;

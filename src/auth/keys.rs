@@ -157,7 +157,8 @@ impl KeyRing {
         KeyRing::rotate(conn, s, now + span(prepublish)).map(Some)
     }
 
-    fn from_keys(
+    /// The ring for `keys` as stored (their private halves opened with `sealer`).
+    pub fn from_keys(
         alg: JwtAlg,
         keys: &[SigningKey],
         sealer: Option<&Sealer>,
@@ -209,7 +210,8 @@ impl KeyRing {
         })
     }
 
-    fn hmac(secret: &[u8]) -> anyhow::Result<KeyRing> {
+    /// The ring for an HS256 secret.
+    pub fn hmac(secret: &[u8]) -> anyhow::Result<KeyRing> {
         // The kid names the secret without revealing it, so a rotated secret gets a new one.
         let digest = Sha256::digest(secret);
         let kid: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();

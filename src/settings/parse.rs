@@ -42,10 +42,12 @@ pub fn parse_product(name: &str, v: &str) -> Result<u64, SettingsError> {
     if depth != 0 {
         return Err(bad(name, format!("unbalanced parentheses in `{v}`")));
     }
-    let flat: String = v.chars().filter(|c| !matches!(c, '(' | ')')).collect();
     let mut total: u64 = 1;
-    for factor in flat.split('*') {
-        let factor = factor.trim();
+    for factor in v.split('*') {
+        // Parentheses only group factors: `(5 * 60) * 1000`, never digits (`(1)1`).
+        let factor = factor
+            .trim_start_matches(|c: char| c == '(' || c.is_whitespace())
+            .trim_end_matches(|c: char| c == ')' || c.is_whitespace());
         if factor.is_empty() || !factor.bytes().all(|b| b.is_ascii_digit()) {
             return Err(bad(
                 name,
@@ -91,6 +93,10 @@ mod tests {
     fn products_are_parsed_not_evaluated() {
         assert_eq!(parse_product("X", "1000 * 60 * 15").unwrap(), 900_000);
         assert_eq!(parse_product("X", "900000").unwrap(), 900_000);
+        assert_eq!(parse_product("X", "(5 * 60) * 1000").unwrap(), 300_000);
+        // Found by fuzzing: removing the parentheses first read `((1)1)` as 11.
+        assert!(parse_product("X", "((1)1)").is_err());
+        assert!(parse_product("X", "(5*)6").is_err());
         // LibreChat documents the refresh expiry with parentheses.
         assert_eq!(
             parse_product("X", "(1000 * 60 * 60 * 24) * 7").unwrap(),

@@ -37,13 +37,14 @@ async fn unknown_routes_and_methods_are_problems(backend: Backend) {
 async fn a_body_must_be_an_object(backend: Backend) {
     let app = crate::helpers::spawn_app(backend).await;
     let token = app.register("ada@example.com").await.access_token();
-    // A form feed is whitespace to ASCII, not to JSON: not an empty body either.
+    // Whitespace is not "no body" either (a form feed is not even JSON's whitespace).
     for body in [
         "[null, null]",
         "[\"ada@example.com\", \"x\"]",
         "null",
         "7",
         "\x0c",
+        "\n",
     ] {
         let r = app
             .client

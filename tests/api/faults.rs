@@ -4,6 +4,8 @@
 
 use std::path::PathBuf;
 use std::process::Command;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::json;
@@ -134,9 +136,10 @@ fn pg_bin() -> Option<PathBuf> {
     })
 }
 
-/// PostgreSQL stopped: readiness, sign-in and refresh answer `503` with `Retry-After` at
-/// once (not after a connection timeout), nothing is half-written, and once it is back the
-/// same server recovers without a restart.
+/// PostgreSQL stopped under load: refresh chains running throughout see only `200` and
+/// `503` (never another error), readiness, sign-in and refresh answer `503` with
+/// `Retry-After` at once (not after a connection timeout), nothing is half-written, and
+/// once it is back the same server recovers without a restart and every chain goes on.
 #[tokio::test]
 async fn a_stopped_database_fails_fast_and_recovers() {
     let pg = tokio::task::spawn_blocking(PgCluster::start).await.unwrap();
@@ -145,6 +148,8 @@ async fn a_stopped_database_fails_fast_and_recovers() {
         &[
             ("DATABASE_URL", &pg.url()),
             ("REFRESH_TOKEN_DELIVERY", "both"),
+            ("LOGIN_MAX", "100"),
+            ("MAX_ACTIVE_SESSIONS", "100"),
         ],
     )
     .await;
@@ -154,6 +159,25 @@ async fn a_stopped_database_fails_fast_and_recovers() {
         .unwrap()
         .to_string();
     let access = registered.access_token();
+
+    // Load: refresh chains that keep going through the outage.
+    let mut chain_tokens = Vec::new();
+    for _ in 0..CHAINS {
+        let r = app.login("ada@example.com", PASSWORD).await;
+        chain_tokens.push(r.body["refresh_token"].as_str().unwrap().to_string());
+    }
+    let recovered = Arc::new(AtomicBool::new(false));
+    let chains: Vec<_> = chain_tokens
+        .into_iter()
+        .map(|token| {
+            tokio::spawn(refresh_chain(
+                app.url("/auth/refresh"),
+                token,
+                recovered.clone(),
+            ))
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(500)).await;
 
     let pg = tokio::task::spawn_blocking(move || {
         pg.stop();
@@ -192,11 +216,59 @@ async fn a_stopped_database_fails_fast_and_recovers() {
         assert!(Instant::now() < deadline, "not ready again");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+    recovered.store(true, Ordering::SeqCst);
+    for chain in chains {
+        let seen = chain.await.unwrap();
+        assert!(
+            seen.contains(&503),
+            "the chain ran through the outage: {seen:?}"
+        );
+        assert!(
+            seen.iter().all(|s| [200, 503].contains(s)),
+            "only 200 or 503 under an outage: {seen:?}"
+        );
+        assert_eq!(seen.last(), Some(&200), "the chain goes on: {seen:?}");
+    }
     // The refresh tried while it was down changed nothing: the same token rotates now.
     let r = app.refresh_with(&refresh).await;
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(app.login("ada@example.com", PASSWORD).await.status, 200);
     drop(pg);
+}
+
+const CHAINS: usize = 4;
+
+/// Rotates a refresh token again and again until `recovered` is set and one more rotation
+/// succeeded; returns every status seen. A `503` keeps the token; an answer without a
+/// new token (the rotation's first answer was lost with the connection) ends the chain.
+async fn refresh_chain(url: String, mut token: String, recovered: Arc<AtomicBool>) -> Vec<u16> {
+    let client = reqwest::Client::new();
+    let mut seen = Vec::new();
+    loop {
+        let done = recovered.load(Ordering::SeqCst);
+        let r = client
+            .post(&url)
+            .json(&json!({"refresh_token": token}))
+            .send()
+            .await
+            .unwrap();
+        let status = r.status().as_u16();
+        seen.push(status);
+        let body: serde_json::Value = r.json().await.unwrap_or_default();
+        if status != 503 && status != 200 {
+            return seen;
+        }
+        if status == 200 {
+            match body["refresh_token"].as_str() {
+                Some(next) => token = next.to_string(),
+                None => return seen,
+            }
+            if done {
+                return seen;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 async fn timed(f: impl std::future::Future<Output = Reply>) -> (Reply, Duration) {

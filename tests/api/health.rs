@@ -113,6 +113,26 @@ async fn survives_the_database_dropping_its_connections() {
     ))
     .execute(&mut admin)
     .unwrap();
+    // pg_terminate_backend only signals: wait until the backends have gone, as after a
+    // restart, before asking.
+    #[derive(diesel::QueryableByName)]
+    struct Count {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let left: Count = diesel::sql_query(format!(
+            "SELECT count(*) AS n FROM pg_stat_activity WHERE datname = '{name}'"
+        ))
+        .get_result(&mut admin)
+        .unwrap();
+        if left.n == 0 {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "backends still there");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
     assert_eq!(app.get("/readyz", None).await.status, 200);
     assert_eq!(app.get("/auth/me", Some(&token)).await.status, 200);
     assert_eq!(app.refresh().await.status, 200);

@@ -2,7 +2,7 @@
 
 CARGO ?= cargo
 
-.PHONY: run test build release openapi bench fuzz lint fmt ci clean
+.PHONY: run test build release openapi bench soak fuzz lint fmt ci clean
 
 ## Serve on http://127.0.0.1:8080 with SQLite (latch.db in this directory).
 ## COOKIE_SECURE=false lets the refresh cookie travel over plain HTTP on loopback.
@@ -73,6 +73,14 @@ bench:
 		else echo "make bench: wrk is needed (Debian: apt-get install wrk)" >&2; exit 1; fi; }
 	$(CARGO) build --release
 	scripts/with-postgres scripts/bench target/release/latch
+
+## Ten minutes of mixed traffic against a release build (scripts/soak), watching memory,
+## file descriptors, sockets and database connections; SOAK_BACKEND=sqlite for SQLite.
+SOAK_BACKEND ?= postgres
+SOAK_SECONDS ?= 600
+soak: $(TEST_VENV)/.ready
+	$(CARGO) build --release
+	scripts/with-postgres scripts/soak target/release/latch --backend $(SOAK_BACKEND) --duration $(SOAK_SECONDS)
 
 ## Each cargo-fuzz target for FUZZ_SECONDS on the nightly toolchain (libFuzzer needs it),
 ## from the committed corpus; new inputs go to target/fuzz-corpus/<target>.

@@ -86,50 +86,41 @@ pub fn spec() -> utoipa::openapi::OpenApi {
     api
 }
 
+/// A link's name and the operation it leads to.
+type Link = (&'static str, &'static str);
+
 /// OpenAPI links: where an answer's ids can be used next. Clients read them, and the
 /// stateful phase of the Schemathesis run follows them (create, then read, change and
 /// remove what was created).
-const LINKS: &[(&str, &str, &str, &str, &str)] = &[
-    // (operation, status, the id in its answer, link name, the operation taking it)
-    ("createUser", "201", "/id", "GetUser", "getUser"),
-    ("createUser", "201", "/id", "UpdateUser", "updateUser"),
+///
+/// (operation, status, the id in its answer, [(link name, the operation taking it)])
+const LINKS: &[(&str, &str, &str, &[Link])] = &[
     (
         "createUser",
         "201",
         "/id",
-        "SetUserPassword",
-        "setUserPassword",
+        &[
+            ("GetUser", "getUser"),
+            ("UpdateUser", "updateUser"),
+            ("SetUserPassword", "setUserPassword"),
+            ("RevokeUserSessions", "revokeUserSessions"),
+            ("ResetUserSecondFactors", "resetUserSecondFactors"),
+            ("DeleteUser", "deleteUser"),
+        ],
     ),
-    (
-        "createUser",
-        "201",
-        "/id",
-        "RevokeUserSessions",
-        "revokeUserSessions",
-    ),
-    (
-        "createUser",
-        "201",
-        "/id",
-        "ResetUserSecondFactors",
-        "resetUserSecondFactors",
-    ),
-    ("createUser", "201", "/id", "DeleteUser", "deleteUser"),
-    ("listUsers", "200", "/users/0/id", "GetUser", "getUser"),
-    ("createBan", "201", "/id", "LiftBan", "liftBan"),
+    ("listUsers", "200", "/users/0/id", &[("GetUser", "getUser")]),
+    ("createBan", "201", "/id", &[("LiftBan", "liftBan")]),
     (
         "listSessions",
         "200",
         "/sessions/0/id",
-        "RevokeSession",
-        "revokeSession",
+        &[("RevokeSession", "revokeSession")],
     ),
     (
         "finishPasskeyRegistration",
         "201",
         "/id",
-        "RemovePasskey",
-        "removePasskey",
+        &[("RemovePasskey", "removePasskey")],
     ),
 ];
 
@@ -138,11 +129,14 @@ fn add_links(api: &mut utoipa::openapi::OpenApi) {
     use utoipa::openapi::RefOr;
     for path in api.paths.paths.values_mut() {
         for op in operations(path) {
-            for (from, status, pointer, name, to) in LINKS {
+            for (from, status, pointer, links) in LINKS {
                 if op.operation_id.as_deref() != Some(from) {
                     continue;
                 }
-                if let Some(RefOr::T(response)) = op.responses.responses.get_mut(*status) {
+                let Some(RefOr::T(response)) = op.responses.responses.get_mut(*status) else {
+                    continue;
+                };
+                for (name, to) in links.iter() {
                     let link = LinkBuilder::new()
                         .operation_id(*to)
                         .parameter("id", format!("$response.body#{pointer}"))

@@ -24,6 +24,16 @@ async fn get(server: &ServerProcess, path: &str, token: Option<&str>) -> Reply {
     Reply::from(req.send().await.unwrap()).await
 }
 
+async fn register(server: &ServerProcess, email: &str) -> Reply {
+    post(
+        server,
+        "/auth/register",
+        json!({"email": email, "password": PASSWORD}),
+        None,
+    )
+    .await
+}
+
 fn kid(token: &str) -> String {
     jsonwebtoken::decode_header(token).unwrap().kid.unwrap()
 }
@@ -43,22 +53,10 @@ async fn two_instances_are_one_service() {
     let a = ServerProcess::start(&db, &env).await;
     let b = ServerProcess::start(&db, &env).await;
 
-    let admin = post(
-        &a,
-        "/auth/register",
-        json!({"email": "admin@example.com", "password": PASSWORD}),
-        None,
-    )
-    .await;
+    let admin = register(&a, "admin@example.com").await;
     assert_eq!(admin.status, 201, "{}", admin.text);
     let admin_token = admin.access_token();
-    let ada = post(
-        &b,
-        "/auth/register",
-        json!({"email": "ada@example.com", "password": PASSWORD}),
-        None,
-    )
-    .await;
+    let ada = register(&b, "ada@example.com").await;
     assert_eq!(ada.status, 201, "{}", ada.text);
 
     // A session from A refreshes on B, and B's token works on A.
@@ -176,13 +174,7 @@ async fn a_kill_during_refresh_rotation_loses_no_session() {
             ("MAX_ACTIVE_SESSIONS", "100"),
         ];
         let mut server = ServerProcess::start(&db, &env).await;
-        let reg = post(
-            &server,
-            "/auth/register",
-            json!({"email": "ada@example.com", "password": PASSWORD}),
-            None,
-        )
-        .await;
+        let reg = register(&server, "ada@example.com").await;
         assert_eq!(reg.status, 201);
         let mut tokens = Vec::new();
         for _ in 0..6 {
@@ -301,13 +293,7 @@ async fn a_kill_during_a_password_reset_spends_the_link_with_its_effect_or_not_a
         env.push(("LOGIN_MAX", "100".into()));
         let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
         let mut server = ServerProcess::start(&db, &env).await;
-        let reg = post(
-            &server,
-            "/auth/register",
-            json!({"email": "ada@example.com", "password": PASSWORD}),
-            None,
-        )
-        .await;
+        let reg = register(&server, "ada@example.com").await;
         assert_eq!(reg.status, 201, "{}", reg.text);
 
         let mut current = PASSWORD.to_string();
@@ -406,13 +392,7 @@ async fn sigterm_lets_the_mail_worker_finish_the_message_in_hand() {
         let env = sink.env();
         let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
         let mut server = ServerProcess::start(&db, &env).await;
-        let reg = post(
-            &server,
-            "/auth/register",
-            json!({"email": "ada@example.com", "password": PASSWORD}),
-            None,
-        )
-        .await;
+        let reg = register(&server, "ada@example.com").await;
         assert_eq!(reg.status, 201, "{}", reg.text);
         // The worker has the message and the server is sitting on it.
         tokio::time::sleep(Duration::from_millis(700)).await;

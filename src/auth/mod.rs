@@ -5,6 +5,7 @@ pub mod audit;
 pub mod client;
 pub mod email;
 pub mod extractor;
+mod hash_threads;
 pub mod keys;
 pub mod links;
 pub mod opaque_token;

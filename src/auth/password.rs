@@ -1,7 +1,7 @@
 //! scrypt password hashing (PHC strings) on a bounded pool: at most `concurrency` hashes
-//! run at once, each on a blocking thread, and at most `queue` requests wait for one; a
-//! flood beyond that is answered `503 overloaded` at once instead of piling up (one hash
-//! at the default cost takes 128 MiB).
+//! run at once, on their own lower-priority threads (`hash_threads`), and at most `queue`
+//! requests wait for one; a flood beyond that is answered `503 overloaded` at once
+//! instead of piling up (one hash at the default cost takes 128 MiB).
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -13,12 +13,14 @@ use scrypt::{Params, Scrypt};
 use secrecy::{ExposeSecret, SecretString};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
+use crate::auth::hash_threads::HashThreads;
 use crate::error::{ApiError, ApiResult};
 use crate::settings::ScryptSettings;
 
 #[derive(Clone)]
 pub struct PasswordHasher {
     params: Params,
+    threads: HashThreads,
     permits: Arc<Semaphore>,
     /// Places for requests that will hash (see `admit`).
     admission: Arc<Semaphore>,
@@ -42,13 +44,17 @@ impl PasswordHasher {
     pub async fn new(s: &ScryptSettings) -> anyhow::Result<PasswordHasher> {
         let params = Params::new(s.log_n, s.r, s.p, Params::RECOMMENDED_LEN)
             .context("invalid scrypt parameters")?;
-        let dummy = tokio::task::spawn_blocking(move || {
-            let random: String = rand::distributions::Alphanumeric.sample_string(&mut OsRng, 32);
-            hash_with(&params, &random)
-        })
-        .await??;
+        let threads = HashThreads::start(s.concurrency).context("starting the hashing threads")?;
+        let dummy = threads
+            .run(move || {
+                let random: String =
+                    rand::distributions::Alphanumeric.sample_string(&mut OsRng, 32);
+                hash_with(&params, &random)
+            })
+            .await?;
         Ok(PasswordHasher {
             params,
+            threads,
             permits: Arc::new(Semaphore::new(s.concurrency)),
             admission: Arc::new(Semaphore::new(s.concurrency + s.queue)),
             waiting: Arc::new(AtomicUsize::new(0)),
@@ -72,10 +78,7 @@ impl PasswordHasher {
                     .map_err(|e| ApiError::Unexpected(e.into()))?
             }
         };
-        tokio::task::spawn_blocking(f)
-            .await
-            .map_err(|e| ApiError::Unexpected(e.into()))?
-            .map_err(ApiError::Unexpected)
+        self.threads.run(f).await.map_err(ApiError::Unexpected)
     }
 
     /// A place for a sign-in or registration that will hash: at most as many as may hash

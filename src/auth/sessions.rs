@@ -11,7 +11,7 @@ use crate::auth::signin::gate;
 use crate::auth::signin::session::{issue, SignedIn};
 use crate::auth::tokens::TokenIssuer;
 use crate::db::models::session::reason;
-use crate::db::models::{new_id, now, span, Ban, NewRefreshToken, RefreshToken, Session, User};
+use crate::db::models::{new_id, now, span, NewRefreshToken, RefreshToken, Session, User};
 use crate::db::{write_tx, Backend, Db, DbConn};
 use crate::error::{ApiError, ApiResult};
 use crate::metrics::Metrics;
@@ -31,25 +31,28 @@ enum Presented {
     },
 }
 
-/// The token, its session and user, read in one query.
+/// The token, its session and user, and any ban of the address `ip`, read in one query.
 fn presented_in(
     conn: &mut DbConn,
     hash: &str,
+    ip: Option<&str>,
     grace: chrono::Duration,
     now: NaiveDateTime,
-) -> ApiResult<Presented> {
-    let (token, session, user) = match RefreshToken::find_with_session(conn, hash)? {
-        Some((t, s, u)) if s.is_active(now) && t.expires_at > now => (t, s, u),
-        _ => return Ok(Presented::Unusable),
-    };
-    Ok(match token.rotated_at {
+) -> ApiResult<(Presented, Option<NaiveDateTime>)> {
+    let (token, session, user, ip_banned_until) =
+        match RefreshToken::find_for_refresh(conn, hash, ip, now)? {
+            Some((t, s, u, ban)) if s.is_active(now) && t.expires_at > now => (t, s, u, ban),
+            _ => return Ok((Presented::Unusable, None)),
+        };
+    let presented = match token.rotated_at {
         None => Presented::Current(token, session, user),
         Some(at) => Presented::Spent {
             session,
             user,
             in_grace: now < at + grace,
         },
-    })
+    };
+    Ok((presented, ip_banned_until))
 }
 
 /// What presenting a refresh token led to.
@@ -85,14 +88,11 @@ pub fn refresh_in(
     now: NaiveDateTime,
 ) -> ApiResult<RefreshOutcome> {
     let grace = span(policy.reuse_grace);
-    let (token, session, user) = match presented_in(conn, presented_hash, grace, now)? {
+    let (presented, ip_banned_until) = presented_in(conn, presented_hash, ip, grace, now)?;
+    let (token, session, user) = match presented {
         Presented::Unusable => return Ok(RefreshOutcome::Invalid),
         Presented::Current(token, session, user) => (Some(token), session, user),
         Presented::Spent { session, user, .. } => (None, session, user),
-    };
-    let ip_banned_until = match ip {
-        Some(ip) => Ban::ip_banned_until(conn, ip, now)?,
-        None => None,
     };
     if let Err(refusal) = gate::standing(&user, ip_banned_until, now) {
         return Ok(RefreshOutcome::Refused(refusal));
@@ -114,7 +114,7 @@ pub fn refresh_in(
     }
     // Rotated before, or by a concurrent request a moment ago (or its session just
     // ended): read again.
-    match presented_in(conn, presented_hash, grace, now)? {
+    match presented_in(conn, presented_hash, ip, grace, now)?.0 {
         Presented::Unusable => Ok(RefreshOutcome::Invalid),
         Presented::Spent { in_grace: true, .. } => {
             Session::touch(conn, &session.id, now, session.expires_at)?;
@@ -239,24 +239,26 @@ pub fn logout_in(
             user_id,
             session_id,
         } => (user_id, session_id),
-        LogoutBy::RefreshToken { hash } => match presented_in(conn, &hash, span(grace), now)? {
-            Presented::Unusable => {
-                return Err(ApiError::Unauthorized("The refresh token is not valid."))
+        LogoutBy::RefreshToken { hash } => {
+            match presented_in(conn, &hash, None, span(grace), now)?.0 {
+                Presented::Unusable => {
+                    return Err(ApiError::Unauthorized("The refresh token is not valid."))
+                }
+                Presented::Spent {
+                    session,
+                    in_grace: false,
+                    ..
+                } => {
+                    Session::revoke(conn, &session.id, reason::REFRESH_TOKEN_REUSED, now)?;
+                    return Ok(LogoutOutcome::Reused {
+                        user_id: session.user_id,
+                    });
+                }
+                Presented::Current(_, session, _) | Presented::Spent { session, .. } => {
+                    (session.user_id, session.id)
+                }
             }
-            Presented::Spent {
-                session,
-                in_grace: false,
-                ..
-            } => {
-                Session::revoke(conn, &session.id, reason::REFRESH_TOKEN_REUSED, now)?;
-                return Ok(LogoutOutcome::Reused {
-                    user_id: session.user_id,
-                });
-            }
-            Presented::Current(_, session, _) | Presented::Spent { session, .. } => {
-                (session.user_id, session.id)
-            }
-        },
+        }
     };
     if all {
         Session::revoke_all(conn, &user_id, None, reason::LOGOUT_ALL, now)?;

@@ -55,7 +55,7 @@ diesel::table! {
 
 diesel::joinable!(sessions -> users (user_id));
 diesel::joinable!(refresh_tokens -> sessions (session_id));
-diesel::allow_tables_to_appear_in_same_query!(users, sessions, refresh_tokens, signing_keys);
+diesel::allow_tables_to_appear_in_same_query!(users, sessions, refresh_tokens, signing_keys, bans);
 
 diesel::table! {
     one_time_tokens (id) {

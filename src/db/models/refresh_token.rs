@@ -1,8 +1,11 @@
 use chrono::NaiveDateTime;
+use diesel::pg::Pg;
 use diesel::prelude::*;
+use diesel::query_builder::{AstPass, QueryFragment, QueryId};
+use diesel::sql_types::{Text, Timestamp};
 
 use crate::db::models::{Session, User};
-use crate::db::schema::{refresh_tokens, sessions, users};
+use crate::db::schema::{bans, refresh_tokens, sessions, users};
 use crate::db::DbConn;
 
 /// A stored refresh token: only its keyed hash, never the token.
@@ -54,11 +57,20 @@ impl RefreshToken {
             .optional()
     }
 
-    /// The token with its session and the session's user, in one query.
-    pub fn find_with_session(
+    /// The token with its session, the session's user and until when the address `ip`
+    /// is banned, if it is: what a refresh decides on, in one query.
+    pub fn find_for_refresh(
         conn: &mut DbConn,
         hash: &str,
-    ) -> QueryResult<Option<(RefreshToken, Session, User)>> {
+        ip: Option<&str>,
+        now: NaiveDateTime,
+    ) -> QueryResult<Option<(RefreshToken, Session, User, Option<NaiveDateTime>)>> {
+        let ip_banned_until = bans::table
+            .filter(bans::ip.eq(ip))
+            .filter(bans::lifted_at.is_null())
+            .filter(bans::expires_at.gt(now))
+            .select(diesel::dsl::max(bans::expires_at))
+            .single_value();
         refresh_tokens::table
             .inner_join(sessions::table.inner_join(users::table))
             .filter(refresh_tokens::token_hash.eq(hash))
@@ -66,6 +78,7 @@ impl RefreshToken {
                 RefreshToken::as_select(),
                 Session::as_select(),
                 User::as_select(),
+                ip_banned_until,
             ))
             .first(conn)
             .optional()
@@ -95,26 +108,7 @@ impl RefreshToken {
     ) -> QueryResult<bool> {
         let now = successor.created_at;
         if let DbConn::Postgres(pg) = conn {
-            use diesel::sql_types::{Text, Timestamp};
-            let touched = diesel::sql_query(
-                "WITH claimed AS ( \
-                     UPDATE refresh_tokens SET rotated_at = $1 \
-                     WHERE id = $2 AND rotated_at IS NULL AND EXISTS ( \
-                         SELECT 1 FROM sessions s \
-                         WHERE s.id = refresh_tokens.session_id AND s.revoked_at IS NULL) \
-                     RETURNING session_id), \
-                 stored AS ( \
-                     INSERT INTO refresh_tokens (id, session_id, token_hash, created_at, expires_at) \
-                     SELECT $3, session_id, $4, $1, $5 FROM claimed RETURNING session_id) \
-                 UPDATE sessions SET last_used_at = $1, expires_at = $5 \
-                 WHERE id IN (SELECT session_id FROM stored)",
-            )
-            .bind::<Timestamp, _>(now)
-            .bind::<Text, _>(id)
-            .bind::<Text, _>(successor.id)
-            .bind::<Text, _>(successor.token_hash)
-            .bind::<Timestamp, _>(successor.expires_at)
-            .execute(pg)?;
+            let touched = PgRotation { id, successor }.execute(pg)?;
             return Ok(touched == 1);
         }
         if RefreshToken::claim_rotation(conn, id, now)? != 1 {
@@ -132,3 +126,49 @@ impl RefreshToken {
             .execute(conn)
     }
 }
+
+/// The PostgreSQL rotation: one statement that claims the token (if its session is not
+/// revoked), stores the successor and slides the session's expiry. Written as a query
+/// type with a static id rather than `sql_query`, so that Diesel prepares it once per
+/// connection instead of PostgreSQL parsing and planning it on every refresh.
+struct PgRotation<'a> {
+    id: &'a str,
+    successor: &'a NewRefreshToken<'a>,
+}
+
+impl QueryId for PgRotation<'_> {
+    type QueryId = PgRotation<'static>;
+    const HAS_STATIC_QUERY_ID: bool = true;
+}
+
+impl QueryFragment<Pg> for PgRotation<'_> {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        let new = self.successor;
+        out.push_sql("WITH claimed AS (UPDATE refresh_tokens SET rotated_at = ");
+        out.push_bind_param::<Timestamp, _>(&new.created_at)?;
+        out.push_sql(" WHERE id = ");
+        out.push_bind_param::<Text, _>(self.id)?;
+        out.push_sql(
+            " AND rotated_at IS NULL AND EXISTS (SELECT 1 FROM sessions s \
+             WHERE s.id = refresh_tokens.session_id AND s.revoked_at IS NULL) \
+             RETURNING session_id), \
+             stored AS (INSERT INTO refresh_tokens \
+             (id, session_id, token_hash, created_at, expires_at) SELECT ",
+        );
+        out.push_bind_param::<Text, _>(new.id)?;
+        out.push_sql(", session_id, ");
+        out.push_bind_param::<Text, _>(new.token_hash)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Timestamp, _>(&new.created_at)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Timestamp, _>(&new.expires_at)?;
+        out.push_sql(" FROM claimed RETURNING session_id) UPDATE sessions SET last_used_at = ");
+        out.push_bind_param::<Timestamp, _>(&new.created_at)?;
+        out.push_sql(", expires_at = ");
+        out.push_bind_param::<Timestamp, _>(&new.expires_at)?;
+        out.push_sql(" WHERE id IN (SELECT session_id FROM stored)");
+        Ok(())
+    }
+}
+
+impl RunQueryDsl<PgConnection> for PgRotation<'_> {}

@@ -10,6 +10,7 @@ pub mod error;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod mail;
+mod memory;
 pub mod metrics;
 pub mod mfa;
 pub mod moderation;
@@ -28,23 +29,5 @@ pub mod tools;
 /// here first, through the `openssl` crate, registers no such cleanup.
 pub fn init_process() {
     openssl::init();
-    limit_malloc_arenas();
+    memory::limit_malloc_arenas();
 }
-
-/// glibc gives threads that allocate at once arenas of their own, up to eight per core,
-/// and hands little of them back: under mixed traffic the resident memory of a server
-/// crept up for the whole of a ten-minute soak (`make soak`: 142 MB to 174 MB), where
-/// with two arenas it settled at about 68 MB within two minutes. An operator's own
-/// `MALLOC_ARENA_MAX` is left to glibc.
-#[cfg(all(target_os = "linux", target_env = "gnu"))]
-fn limit_malloc_arenas() {
-    if std::env::var_os("MALLOC_ARENA_MAX").is_none() {
-        // SAFETY: mallopt only sets an allocator parameter; M_ARENA_MAX is one glibc knows.
-        unsafe {
-            libc::mallopt(libc::M_ARENA_MAX, 2);
-        }
-    }
-}
-
-#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
-fn limit_malloc_arenas() {}

@@ -147,6 +147,7 @@ impl Application {
         };
         let state = web::Data::new(state);
         tokio::spawn(reload_keys_periodically(state.clone()));
+        tokio::spawn(crate::memory::trim_periodically());
         let server = run(listener, state.clone())?;
         Ok(Application {
             port,

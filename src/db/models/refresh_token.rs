@@ -32,6 +32,10 @@ impl std::fmt::Debug for RefreshToken {
     }
 }
 
+/// The token, its session, the session's user, and until when the caller's address is
+/// banned, if it is.
+pub type ForRefresh = (RefreshToken, Session, User, Option<NaiveDateTime>);
+
 #[derive(Insertable)]
 #[diesel(table_name = refresh_tokens)]
 pub struct NewRefreshToken<'a> {
@@ -57,14 +61,13 @@ impl RefreshToken {
             .optional()
     }
 
-    /// The token with its session, the session's user and until when the address `ip`
-    /// is banned, if it is: what a refresh decides on, in one query.
+    /// What a refresh decides on, in one query.
     pub fn find_for_refresh(
         conn: &mut DbConn,
         hash: &str,
         ip: Option<&str>,
         now: NaiveDateTime,
-    ) -> QueryResult<Option<(RefreshToken, Session, User, Option<NaiveDateTime>)>> {
+    ) -> QueryResult<Option<ForRefresh>> {
         let ip_banned_until = bans::table
             .filter(bans::ip.eq(ip))
             .filter(bans::lifted_at.is_null())

@@ -111,6 +111,20 @@ async fn rules_are_checked(backend: Backend) {
         ]
     );
 
+    // An address with a display name or a quoted local part would be a second account
+    // for the mailbox inside it.
+    for email in ["Ada <ada@example.com>", "\"ada\"@example.com"] {
+        let r = app
+            .post(
+                "/auth/register",
+                &json!({"email": email, "password": PASSWORD}),
+                None,
+            )
+            .await;
+        r.assert_problem(422, "validation_failed");
+        assert_eq!(r.body["errors"][0]["code"], "invalid_email", "{email}");
+    }
+
     // NUL bytes never reach the database (PostgreSQL text cannot hold them).
     let r = app
         .post(

@@ -2,11 +2,26 @@
 
 CARGO ?= cargo
 
-.PHONY: run test build release openapi bench soak fuzz lint fmt ci clean
+.PHONY: run test build release openapi bench soak fuzz lint fmt ci clean sysdeps
+
+## C libraries the build links or generates bindings for: xmlsec and libxml2 (SAML
+## signatures) and libclang (bindgen). On Debian and Ubuntu they are installed when
+## missing; elsewhere, install your system's equivalents.
+SYSDEPS := libxmlsec1-dev libxml2-dev libclang-dev pkg-config
+sysdeps:
+	@if command -v dpkg >/dev/null && ! dpkg -s $(SYSDEPS) >/dev/null 2>&1; then \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+			echo "make: installing $(SYSDEPS)"; \
+			DEBIAN_FRONTEND=noninteractive apt-get install -y -q $(SYSDEPS) >/dev/null \
+			|| { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $(SYSDEPS) >/dev/null; }; \
+		else \
+			echo "make: the build needs $(SYSDEPS) (Debian: sudo apt-get install $(SYSDEPS))" >&2; exit 1; \
+		fi; \
+	fi
 
 ## Serve on http://127.0.0.1:8080 with SQLite (latch.db in this directory).
 ## COOKIE_SECURE=false lets the refresh cookie travel over plain HTTP on loopback.
-run:
+run: sysdeps
 	COOKIE_SECURE=$${COOKIE_SECURE:-false} $(CARGO) run -- serve
 
 ## Unit and integration tests, on SQLite and on PostgreSQL (found or started by
@@ -19,7 +34,7 @@ TEST_VENV := target/test-venv
 PROVIDERS := tests/providers
 CLIENTS := tests/clients
 SPA := examples/spa
-test: $(TEST_VENV)/.ready $(PROVIDERS)/node_modules/.ready $(CLIENTS)/node_modules/.ready $(SPA)/dist/.ready chromium
+test: sysdeps $(TEST_VENV)/.ready $(PROVIDERS)/node_modules/.ready $(CLIENTS)/node_modules/.ready $(SPA)/dist/.ready chromium
 	LATCH_TEST_PYTHON=$(TEST_VENV)/bin/python scripts/with-postgres scripts/with-redis $(CARGO) test --all-targets
 
 .PHONY: node
@@ -53,19 +68,19 @@ chromium:
 		fi; \
 	fi
 
-build:
+build: sysdeps
 	$(CARGO) build
 
-release:
+release: sysdeps
 	$(CARGO) build --release
 
 ## Regenerate the committed OpenAPI document.
-openapi:
+openapi: sysdeps
 	$(CARGO) run --quiet -- openapi > openapi/openapi.json
 
 ## Load benchmark of a release build under wrk, on SQLite and PostgreSQL (found or
 ## started like the tests'); prints a table and writes target/bench/results.json.
-bench:
+bench: sysdeps
 	@command -v wrk >/dev/null || { \
 		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 			DEBIAN_FRONTEND=noninteractive apt-get install -y -q wrk >/dev/null \
@@ -78,17 +93,17 @@ bench:
 ## file descriptors, sockets and database connections; SOAK_BACKEND=sqlite for SQLite.
 SOAK_BACKEND ?= postgres
 SOAK_SECONDS ?= 600
-soak: $(TEST_VENV)/.ready
+soak: sysdeps $(TEST_VENV)/.ready
 	$(CARGO) build --release
 	scripts/with-postgres scripts/soak target/release/latch --backend $(SOAK_BACKEND) --duration $(SOAK_SECONDS)
 
 ## Each cargo-fuzz target for FUZZ_SECONDS on the nightly toolchain (libFuzzer needs it),
 ## from the committed corpus; new inputs go to target/fuzz-corpus/<target>.
-FUZZ_TARGETS := access_token opaque_token request_headers settings_product email json_bodies oauth_callback
+FUZZ_TARGETS := access_token opaque_token request_headers settings_product email json_bodies oauth_callback saml_response
 FUZZ_SECONDS ?= 60
 # `--dev` builds in half the time (CI uses it for its short run).
 FUZZ_BUILD ?=
-fuzz:
+fuzz: sysdeps
 	@rustup run nightly rustc --version >/dev/null 2>&1 || { echo "make fuzz: a nightly toolchain is needed (rustup toolchain install nightly)" >&2; exit 1; }
 	@command -v cargo-fuzz >/dev/null || $(CARGO) install --locked cargo-fuzz@0.13.2
 	$(CARGO) +nightly fuzz build -s none $(FUZZ_BUILD)
@@ -101,7 +116,7 @@ fuzz:
 		grep -E "^stat::(number_of_executed_units|new_units_added)" target/fuzz-$$t.log; \
 	done
 
-lint:
+lint: sysdeps
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --all-targets -- -D warnings
 

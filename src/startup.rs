@@ -215,6 +215,8 @@ fn run(listener: TcpListener, state: web::Data<AppState>) -> anyhow::Result<Serv
             .app_data(spec_json.clone())
             .app_data(routes.clone())
             .app_data(web::PayloadConfig::new(MAX_BODY))
+            // A signed SAML response is larger than actix's 16 KB form default.
+            .app_data(web::FormConfig::default().limit(MAX_BODY))
             .app_data(web::PathConfig::default().error_handler(crate::error::path_error))
             .app_data(web::QueryConfig::default().error_handler(crate::error::query_error))
             .wrap(ErrorHandlers::new().default_handler(problem_for_bare_errors))

@@ -293,8 +293,8 @@ pub async fn logout(
 }
 
 /// Removes what can never be used again: expired refresh tokens (every rotation leaves
-/// one behind), expired sessions and expired email tokens; and audit events older than
-/// the retention. Returns how many rows went.
+/// one behind), expired sessions, email tokens, sign-ins under way and used SAML
+/// assertions; and audit events older than the retention. Returns how many rows went.
 pub fn prune_in(
     conn: &mut DbConn,
     now: NaiveDateTime,
@@ -303,7 +303,8 @@ pub fn prune_in(
     let tokens = RefreshToken::delete_expired(conn, now)?;
     let sessions = Session::delete_expired(conn, now)?;
     let one_time = crate::db::models::OneTimeToken::delete_expired(conn, now)?;
-    let oauth = crate::db::models::OAuthState::delete_expired(conn, now)?;
+    let oauth = crate::db::models::OAuthState::delete_expired(conn, now)?
+        + crate::db::models::SamlAssertion::delete_expired(conn, now)?;
     let counters = crate::moderation::counters::prune_in(conn, now)?;
     let mfa = crate::db::models::second_factor::MfaChallenge::delete_expired(conn, now)?
         + crate::db::models::second_factor::WebauthnChallenge::delete_expired(conn, now)?;

@@ -210,3 +210,10 @@ diesel::table! {
         expires_at -> Timestamp,
     }
 }
+
+diesel::table! {
+    saml_assertions (id_hash) {
+        id_hash -> Text,
+        expires_at -> Timestamp,
+    }
+}

@@ -42,6 +42,10 @@ pub struct AuthConfig {
 pub struct Provider {
     pub id: String,
     pub name: String,
+    /// An icon for the button, when one is configured (`OPENID_IMAGE_URL`,
+    /// `SAML_IMAGE_URL`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub image_url: Option<String>,
 }
 
 #[utoipa::path(
@@ -72,6 +76,7 @@ pub async fn config(state: web::Data<AppState>) -> HttpResponse {
             .map(|p| Provider {
                 id: p.config.id.clone(),
                 name: p.config.name.clone(),
+                image_url: p.config.image_url.clone(),
             })
             .collect(),
         password_min_length: s.passwords.min_length,

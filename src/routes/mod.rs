@@ -67,6 +67,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(oauth::start)
         .service(oauth::callback)
         .service(oauth::callback_form)
+        .service(oauth::saml_metadata)
         .service(oauth::list_identities)
         .service(oauth::unlink_identity)
         .service(mfa::verify)

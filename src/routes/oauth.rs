@@ -28,7 +28,7 @@ pub const BINDING_COOKIE: &str = "latch_oauth";
     operation_id = "startSocialSignIn",
     params(("provider" = String, Path, description = "A provider id from `/auth/config`")),
     responses(
-        (status = 302, description = "To the provider, with `state`, a PKCE `code_challenge` and (OpenID Connect) a `nonce`; a cookie binds the sign-in to this browser. When the provider cannot be reached: to `APP_URL?error=provider_error`"),
+        (status = 302, description = "To the provider, with `state`, a PKCE `code_challenge` and (OpenID Connect) a `nonce`; for `saml`, to `SAML_ENTRY_POINT` with an AuthnRequest and the `state` as `RelayState`. A cookie binds the sign-in to this browser. When the provider cannot be reached: to `APP_URL?error=provider_error`"),
         (status = 403, response = crate::routes::problems::Forbidden),
         (status = 404, response = crate::routes::problems::NotFound),
         (status = 429, response = crate::routes::problems::TooManyRequests),
@@ -87,7 +87,8 @@ pub async fn callback(
     finish(&state, &req, &provider, answer.into_inner()).await
 }
 
-/// The callback as a form `POST` (Apple's `response_mode=form_post`).
+/// The callback as a form `POST` (Apple's `response_mode=form_post`; SAML's HTTP-POST
+/// binding, with `SAMLResponse` and `RelayState`).
 #[utoipa::path(
     tag = "social",
     operation_id = "finishSocialSignInByForm",
@@ -120,6 +121,29 @@ pub struct CallbackForm {
     state: Option<String>,
     iss: Option<String>,
     error: Option<String>,
+    /// SAML: the base64 `Response`.
+    #[schema(rename = "SAMLResponse")]
+    saml_response: Option<String>,
+    /// SAML: the `state` under its SAML name.
+    #[schema(rename = "RelayState")]
+    relay_state: Option<String>,
+}
+
+#[utoipa::path(
+    tag = "social",
+    operation_id = "getSamlMetadata",
+    responses(
+        (status = 200, description = "Latch's SAML 2.0 service-provider metadata (entity id `SAML_ISSUER`, the HTTP-POST assertion consumer service), to register with the identity provider", content_type = "application/samlmetadata+xml", body = String),
+        (status = 404, response = crate::routes::problems::NotFound),
+    )
+)]
+/// The SAML service provider's metadata, for registering Latch with the IdP.
+#[get("/auth/saml/metadata")]
+pub async fn saml_metadata(state: web::Data<AppState>) -> ApiResult<HttpResponse> {
+    let xml = state.social.saml_metadata().ok_or(ApiError::NotFound)?;
+    Ok(HttpResponse::Ok()
+        .content_type("application/samlmetadata+xml")
+        .body(xml.to_string()))
 }
 
 /// A provider's callback at a path of its own (LibreChat's `<PROVIDER>_CALLBACK_URL`).

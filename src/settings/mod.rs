@@ -10,6 +10,7 @@ pub mod mail;
 pub mod moderation;
 pub mod parse;
 pub mod passwords;
+pub mod saml;
 pub mod signin;
 pub mod social;
 pub mod sources;
@@ -152,6 +153,20 @@ pub const KNOWN: &[&str] = &[
     "OPENID_CLOCK_TOLERANCE",
     "OPENID_SESSION_SECRET",
     "OPENID_IMAGE_URL",
+    "SAML_ENTRY_POINT",
+    "SAML_ISSUER",
+    "SAML_CERT",
+    "SAML_CALLBACK_URL",
+    "SAML_BUTTON_LABEL",
+    "SAML_IMAGE_URL",
+    "SAML_USE_AUTHN_RESPONSE_SIGNED",
+    "SAML_EMAIL_CLAIM",
+    "SAML_NAME_CLAIM",
+    "SAML_GIVEN_NAME_CLAIM",
+    "SAML_FAMILY_NAME_CLAIM",
+    "SAML_USERNAME_CLAIM",
+    "SAML_PICTURE_CLAIM",
+    "SAML_SESSION_SECRET",
     "LOGIN_MAX",
     "LOGIN_WINDOW",
     "REGISTER_MAX",
@@ -177,7 +192,12 @@ pub const KNOWN: &[&str] = &[
 ];
 
 /// LibreChat names that have no use in Latch: read, so that a start can say so.
-const UNUSED: &[&str] = &["OPENID_SESSION_SECRET", "OPENID_IMAGE_URL"];
+const UNUSED: &[&str] = &[
+    "OPENID_SESSION_SECRET",
+    "SAML_SESSION_SECRET",
+    "SAML_USERNAME_CLAIM",
+    "SAML_PICTURE_CLAIM",
+];
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum AppEnv {

@@ -16,7 +16,8 @@ pub struct SocialSettings {
     pub allow_login: bool,
     /// `ALLOW_SOCIAL_REGISTRATION`: a provider's verified email may create an account.
     pub allow_registration: bool,
-    /// `OPENID_CLOCK_TOLERANCE`: skew allowed when checking an ID token's times.
+    /// `OPENID_CLOCK_TOLERANCE`: skew allowed when checking the times of an ID token or a
+    /// SAML assertion.
     pub clock_tolerance: Duration,
     pub providers: Vec<ProviderConfig>,
 }
@@ -49,6 +50,8 @@ pub struct ProviderConfig {
     pub name_claim: Option<String>,
     pub required_role: Option<RoleRule>,
     pub admin_role: Option<RoleRule>,
+    /// An icon for the sign-in button (`OPENID_IMAGE_URL`, `SAML_IMAGE_URL`).
+    pub image_url: Option<String>,
 }
 
 impl ProviderConfig {
@@ -83,6 +86,8 @@ pub enum ProviderKind {
     },
     Discord,
     Facebook,
+    /// SAML 2.0 (`SAML_*`): no client id or secret, an IdP certificate instead.
+    Saml(Box<super::saml::SamlConfig>),
     /// Plain OAuth2 from the config file: explicit endpoints and a profile API.
     OAuth2 {
         authorization_url: String,
@@ -151,6 +156,9 @@ pub fn social(raw: &Raw) -> Result<SocialSettings, SettingsError> {
             providers.push(p);
         }
     }
+    if let Some(p) = super::saml::saml_provider(raw)? {
+        providers.push(p);
+    }
     for f in &raw.file_providers {
         providers.push(file_provider(f)?);
     }
@@ -180,7 +188,7 @@ fn upper(id: &str) -> String {
 
 /// `<PROVIDER>_CALLBACK_URL`: a path (LibreChat's form) or a whole URL, of which the path
 /// is used.
-fn callback_path(raw: &Raw, id: &str) -> Result<String, SettingsError> {
+pub(super) fn callback_path(raw: &Raw, id: &str) -> Result<String, SettingsError> {
     let name = format!("{}_CALLBACK_URL", upper(id));
     let Some(v) = raw.get(&name) else {
         return Ok(ProviderConfig::default_callback_path(id));
@@ -379,6 +387,9 @@ fn preset_provider(raw: &Raw, id: &str) -> Result<Option<ProviderConfig>, Settin
         } else {
             None
         },
+        image_url: openid
+            .then(|| raw.get("OPENID_IMAGE_URL").map(str::to_string))
+            .flatten(),
     }))
 }
 
@@ -450,6 +461,7 @@ fn file_provider(f: &FileProvider) -> Result<ProviderConfig, SettingsError> {
         name_claim: f.name_claim.clone(),
         required_role: None,
         admin_role: None,
+        image_url: None,
     })
 }
 

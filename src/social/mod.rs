@@ -7,6 +7,7 @@ pub mod apple;
 pub mod identity;
 pub mod oauth2;
 pub mod oidc;
+pub mod saml;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,7 +16,7 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use crate::auth::opaque_token::{generate, looks_valid};
-use crate::db::models::{new_id, now, span, OAuthState};
+use crate::db::models::{new_id, now, span, OAuthState, SamlAssertion};
 use crate::db::Db;
 use crate::settings::social::ProviderKind;
 use crate::settings::{ProviderConfig, Settings};
@@ -65,6 +66,7 @@ impl SocialError {
 enum Protocol {
     Oidc(oidc::OidcProvider),
     OAuth2(Box<oauth2::OAuth2Provider>),
+    Saml(Arc<saml::SamlProvider>),
 }
 
 /// A configured provider, ready to use.
@@ -74,10 +76,13 @@ pub struct Provider {
 }
 
 impl Provider {
-    /// Whether the provider posts its answer back as a form (Apple), which a
+    /// Whether the provider posts its answer back as a form (Apple, SAML), which a
     /// `SameSite=Lax` cookie would not follow.
     pub fn posts_back(&self) -> bool {
-        matches!(self.config.kind, ProviderKind::Apple { .. })
+        matches!(
+            self.config.kind,
+            ProviderKind::Apple { .. } | ProviderKind::Saml(_)
+        )
     }
 
     /// The identity the documents describe, and whether it may sign in at all
@@ -123,11 +128,14 @@ pub struct Social {
     http: reqwest::Client,
 }
 
-/// Parameters of the provider's answer (query or form).
+/// Parameters of the provider's answer (query or form; SAML's names for SAML).
 #[derive(Debug, Default, serde::Deserialize)]
 pub struct Callback {
     pub code: Option<String>,
+    #[serde(alias = "RelayState")]
     pub state: Option<String>,
+    #[serde(rename = "SAMLResponse")]
+    pub saml_response: Option<String>,
     pub iss: Option<String>,
     pub error: Option<String>,
 }
@@ -166,6 +174,11 @@ impl Social {
                     }
                     Protocol::Oidc(oidc::OidcProvider::new(config.clone(), &redirect, leeway)?)
                 }
+                ProviderKind::Saml(_) => Protocol::Saml(Arc::new(saml::SamlProvider::new(
+                    config.clone(),
+                    &redirect,
+                    leeway,
+                )?)),
                 _ => Protocol::OAuth2(Box::new(oauth2::OAuth2Provider::new(
                     config.clone(),
                     &redirect,
@@ -184,6 +197,14 @@ impl Social {
         self.providers.iter().find(|p| p.config.id == id)
     }
 
+    /// Our SAML service provider's metadata, when SAML is on.
+    pub fn saml_metadata(&self) -> Option<&str> {
+        self.providers.iter().find_map(|p| match &p.protocol {
+            Protocol::Saml(s) => Some(s.metadata()),
+            _ => None,
+        })
+    }
+
     /// Starts a sign-in at `provider` from the browser that holds `binding` (the value of
     /// its binding cookie, made here when it has none). Returns where to send the browser,
     /// and the binding to set.
@@ -198,6 +219,7 @@ impl Social {
         let started = match &provider.protocol {
             Protocol::Oidc(p) => p.start(&self.http, state.clone()).await,
             Protocol::OAuth2(p) => Ok(p.start(state.clone())),
+            Protocol::Saml(p) => p.start(&state),
         }
         .map_err(|e| {
             tracing::warn!(provider = %provider.config.id, error = %e.0, "social sign-in could not start");
@@ -257,6 +279,10 @@ impl Social {
                 SocialError::Provider
             });
         }
+        if let Protocol::Saml(p) = &provider.protocol {
+            let request_id = stored.nonce.unwrap_or_default();
+            return self.complete_saml(db, p, answer, request_id).await;
+        }
         let code = answer.code.as_deref().ok_or(SocialError::Provider)?;
         let docs = match &provider.protocol {
             Protocol::Oidc(p) => {
@@ -271,11 +297,47 @@ impl Social {
                 .await
             }
             Protocol::OAuth2(p) => p.finish(&self.http, code, &stored.pkce_verifier).await,
+            Protocol::Saml(_) => unreachable!("SAML answers are checked above"),
         }
         .map_err(|e| {
             tracing::warn!(provider = %provider.config.id, error = %e.0, "social sign-in refused");
             SocialError::Provider
         })?;
         provider.identity(&docs)
+    }
+
+    /// A SAML response for the request `request_id`: checked on a blocking thread (XML and
+    /// signatures), then its assertion is used up (a second use is a replay).
+    async fn complete_saml(
+        &self,
+        db: &Db,
+        provider: &Arc<saml::SamlProvider>,
+        answer: &Callback,
+        request_id: String,
+    ) -> Result<ExternalIdentity, SocialError> {
+        let encoded = answer.saml_response.clone().ok_or(SocialError::Provider)?;
+        let p = provider.clone();
+        let checked = tokio::task::spawn_blocking(move || p.finish(&encoded, &request_id))
+            .await
+            .map_err(|_| SocialError::Provider)?;
+        let accepted = checked.map_err(|refused| {
+            let (code, why) = match refused {
+                saml::Refused::Denied(why) => (SocialError::AccessDenied, why),
+                saml::Refused::Invalid(why) => (SocialError::Provider, why),
+            };
+            tracing::warn!(provider = "saml", error = %why, "SAML response refused");
+            code
+        })?;
+        let key = sha256_hex(&accepted.replay_key);
+        let until = accepted.expires_at.naive_utc();
+        let first = db
+            .run(move |conn| Ok(SamlAssertion::first_use(conn, &key, until)?))
+            .await
+            .map_err(|_| SocialError::Provider)?;
+        if !first {
+            tracing::warn!(provider = "saml", "SAML assertion replayed");
+            return Err(SocialError::Provider);
+        }
+        Ok(accepted.identity)
     }
 }

@@ -1,0 +1,1 @@
+DROP TABLE saml_assertions;

@@ -27,6 +27,7 @@ mod readme;
 mod readme_snippet;
 mod refresh;
 mod register;
+mod saml;
 mod schemathesis;
 mod second_factor;
 mod sessions;

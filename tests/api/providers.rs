@@ -1,6 +1,7 @@
 //! Real identity-provider processes on loopback for the social sign-in tests: an OpenID
-//! Connect provider (`oauth2-mock-server` behind `tests/providers/oidc_provider.mjs`) and
-//! a GitHub-like OAuth2 provider (`tests/providers/github_provider.mjs`). `make test`
+//! Connect provider (`oauth2-mock-server` behind `tests/providers/oidc_provider.mjs`), a
+//! GitHub-like OAuth2 provider (`tests/providers/github_provider.mjs`) and a SAML 2.0
+//! identity provider signing with `xml-crypto` (`tests/providers/saml_idp.mjs`). `make test`
 //! installs their packages; a missing Node.js or package fails loudly.
 
 use std::io::{BufRead, BufReader};
@@ -13,8 +14,10 @@ const DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/providers");
 pub struct ProviderProcess {
     child: Child,
     _out: BufReader<ChildStdout>,
-    /// The issuer (OpenID Connect) or base URL (GitHub-like).
+    /// The issuer (OpenID Connect), base URL (GitHub-like) or sign-in URL (SAML).
     pub url: String,
+    /// Everything the provider said when it was ready.
+    pub ready: Value,
 }
 
 impl ProviderProcess {
@@ -45,6 +48,7 @@ impl ProviderProcess {
             child,
             _out: out,
             url: v[url_key].as_str().unwrap().to_string(),
+            ready: v,
         }
     }
 
@@ -63,6 +67,14 @@ impl ProviderProcess {
             "base_url",
             &["--client-id", client_id, "--client-secret", client_secret],
         )
+    }
+
+    /// A SAML identity provider; `ready["cert"]` is its signing certificate (PEM) and
+    /// `ready["base_url"]` where `control` and `seen` reach it.
+    pub fn saml() -> ProviderProcess {
+        let mut p = Self::start("saml_idp.mjs", "entry_point", &[]);
+        p.url = p.ready["base_url"].as_str().unwrap().to_string();
+        p
     }
 
     /// Tells the provider how to behave next (see the scripts for the settings).

@@ -30,7 +30,7 @@ both_backends!(
 const CLIENT_ID: &str = "latch";
 const CLIENT_SECRET: &str = "provider-secret";
 
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -64,7 +64,7 @@ async fn app_with_openid(
 }
 
 /// A browser: a cookie jar that follows redirects, stopping at the app (`APP_URL`).
-fn browser() -> reqwest::Client {
+pub fn browser() -> reqwest::Client {
     reqwest::Client::builder()
         .cookie_store(true)
         .redirect(reqwest::redirect::Policy::custom(|attempt| {
@@ -108,7 +108,7 @@ async fn sign_in_with(app: &TestApp, browser: &reqwest::Client, provider: &str) 
 }
 
 /// The session the refresh cookie opens: the signed-in user.
-async fn session_of(app: &TestApp, browser: &reqwest::Client) -> Value {
+pub async fn session_of(app: &TestApp, browser: &reqwest::Client) -> Value {
     let r = Reply::from(browser.post(app.url("/auth/refresh")).send().await.unwrap()).await;
     assert_eq!(r.status, 200, "{}", r.text);
     r.body
@@ -290,7 +290,7 @@ async fn a_discovery_document_for_another_issuer_is_refused(backend: Backend) {
 }
 
 /// A browser that takes each redirect by hand.
-fn manual_browser() -> reqwest::Client {
+pub fn manual_browser() -> reqwest::Client {
     reqwest::Client::builder()
         .cookie_store(true)
         .redirect(reqwest::redirect::Policy::none())

@@ -201,6 +201,67 @@ pub fn oauth_callback(data: &[u8]) {
     }
 }
 
+/// The ACS URL and request ID the SAML target checks responses against.
+pub const FUZZ_SAML_ACS: &str = "https://chat.example/auth/oauth/saml/callback";
+pub const FUZZ_SAML_REQUEST: &str = "id-fuzz";
+
+fn saml_provider() -> &'static crate::social::saml::SamlProvider {
+    use crate::settings::saml::{certificate, SamlConfig};
+    use crate::settings::{ProviderConfig, ProviderKind};
+    static PROVIDER: OnceLock<crate::social::saml::SamlProvider> = OnceLock::new();
+    PROVIDER.get_or_init(|| {
+        // The test IdP's public certificate: the corpus holds responses it signed.
+        let pem = include_str!("../tests/providers/saml/idp.crt");
+        let config = ProviderConfig {
+            id: "saml".into(),
+            name: "SAML".into(),
+            client_id: String::new(),
+            client_secret: None,
+            kind: ProviderKind::Saml(Box::new(SamlConfig {
+                entry_point: "https://idp.example/sso".into(),
+                entity_id: "https://chat.example/saml".into(),
+                idp_cert: certificate(pem).expect("the test certificate"),
+                require_response_signed: false,
+                given_name_claim: None,
+                family_name_claim: None,
+            })),
+            scopes: Vec::new(),
+            callback_path: "/auth/oauth/saml/callback".into(),
+            email_claim: Some("email".into()),
+            name_claim: None,
+            required_role: None,
+            admin_role: None,
+            image_url: None,
+        };
+        crate::social::saml::SamlProvider::new(
+            std::sync::Arc::new(config),
+            FUZZ_SAML_ACS,
+            Duration::from_secs(5),
+        )
+        .expect("a SAML provider")
+    })
+}
+
+/// A posted SAML response (the XML, before its base64): its shape, then the whole check
+/// (signature, reduction, conditions) through xmlsec and libxml2. Whatever passes the
+/// shape has one assertion and an issuer; nothing is ever accepted unsigned.
+pub fn saml_response(data: &[u8]) {
+    use crate::social::saml::inspect;
+    use base64::Engine as _;
+    let Ok(xml) = std::str::from_utf8(data) else {
+        return;
+    };
+    if let Ok(shape) = inspect(xml, FUZZ_SAML_ACS, FUZZ_SAML_REQUEST) {
+        assert!(!shape.assertion_id.is_empty() && !shape.issuer.is_empty());
+    }
+    let encoded = base64::engine::general_purpose::STANDARD.encode(data);
+    if let Ok(accepted) = saml_provider().finish(&encoded, FUZZ_SAML_REQUEST) {
+        // Only a response signed by the test IdP, for this ACS and request, gets here.
+        assert!(xml.contains("SignatureValue"), "accepted unsigned");
+        assert!(!accepted.identity.subject.is_empty());
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

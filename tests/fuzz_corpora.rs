@@ -34,4 +34,5 @@ corpora!(
     email,
     json_bodies,
     oauth_callback,
+    saml_response,
 );

@@ -190,6 +190,17 @@ async fn finish(
         Ok(identity) => identity,
         Err(e) => {
             state.metrics.social(&id, e.code());
+            // Refused before any account was looked at (forged, replayed or broken
+            // answers among them): on the record, with the address it came from.
+            let client = state.client(req);
+            let event = audit::Event {
+                kind: audit::kind::SIGN_IN_FAILED,
+                actor: None,
+                subject: None,
+                client: Some(&client),
+                detail: Some(format!("social: {} ({id})", e.code())),
+            };
+            audit::record(&state.db, event).await;
             return Ok(back_to_app(state, Err(e.code())).finish());
         }
     };

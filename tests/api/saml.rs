@@ -214,6 +214,7 @@ async fn saml_signs_in_by_the_book(backend: Backend) {
 async fn hostile_and_broken_responses_are_refused(backend: Backend) {
     let idp = ProviderProcess::saml();
     let app = app_with_saml(backend, &idp, &[]).await;
+    let admin = app.register("admin@example.com").await.access_token();
     let cases = [
         (json!({"sign": "none"}), "provider_error"),
         (json!({"key": "other"}), "provider_error"),
@@ -253,6 +254,25 @@ async fn hostile_and_broken_responses_are_refused(backend: Backend) {
     ] {
         assert!(metrics.contains(line), "{line}");
     }
+    // Each refusal is on the audit record.
+    let audit = app
+        .get("/admin/audit?kind=sign_in_failed&limit=200", Some(&admin))
+        .await;
+    let details: Vec<&str> = audit.body["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["detail"].as_str())
+        .collect();
+    assert_eq!(
+        details
+            .iter()
+            .filter(|d| **d == "social: provider_error (saml)")
+            .count(),
+        13,
+        "{details:?}"
+    );
+    assert!(details.contains(&"social: access_denied (saml)"));
     // The IdP, back to normal, signs in.
     idp.control(json!({"reset": true})).await;
     signs_in(&app).await;

@@ -8,7 +8,7 @@
 use serde_json::{json, Value};
 
 use crate::both_backends;
-use crate::helpers::{spawn_app_with, Backend, Reply, TestApp, PASSWORD};
+use crate::helpers::{spawn_app_with, Backend, Reply, TestApp};
 use crate::providers::ProviderProcess;
 use crate::social::{free_port, manual_browser, session_of};
 
@@ -88,10 +88,18 @@ async fn through_idp(app: &TestApp, browser: &reqwest::Client) -> Form {
 
 /// Posts the form as a browser would (from the IdP's site) and returns the app's answer.
 async fn post(browser: &reqwest::Client, form: &Form) -> Reply {
+    post_fields(browser, &form.action, &form.fields).await
+}
+
+async fn post_fields(
+    browser: &reqwest::Client,
+    action: &str,
+    fields: &[(String, String)],
+) -> Reply {
     let r = browser
-        .post(&form.action)
+        .post(action)
         .header("origin", "http://idp.test")
-        .form(&form.fields)
+        .form(fields)
         .send()
         .await
         .unwrap();
@@ -304,13 +312,9 @@ async fn a_response_is_one_time_and_bound_to_the_browser(backend: Backend) {
     );
     // ... and under a fresh RelayState of the same browser: it answers another request.
     let fresh = through_idp(&app, &mine).await;
-    let mut replay = Form {
-        action: form.action.clone(),
-        fields: form.fields.clone(),
-    };
-    replay.fields[1] = fresh.fields[1].clone();
+    let replay = [form.fields[0].clone(), fresh.fields[1].clone()];
     assert_eq!(
-        landing(&post(&mine, &replay).await),
+        landing(&post_fields(&mine, &form.action, &replay).await),
         "http://app.test/?error=provider_error"
     );
     // An assertion ID the IdP already used: refused the second time (replay).
@@ -331,14 +335,7 @@ async fn a_response_is_one_time_and_bound_to_the_browser(backend: Backend) {
             ("RelayState".into(), "made-up".into()),
         ],
     ] {
-        let r = post(
-            &mine,
-            &Form {
-                action: form.action.clone(),
-                fields,
-            },
-        )
-        .await;
+        let r = post_fields(&mine, &form.action, &fields).await;
         assert_eq!(landing(&r), "http://app.test/?error=invalid_state");
     }
     for junk in ["", "%%%", "PGZvbz48L2Zvbz4=", "PCFET0NUWVBFIHg+PHgvPg=="] {
@@ -347,14 +344,7 @@ async fn a_response_is_one_time_and_bound_to_the_browser(backend: Backend) {
             ("SAMLResponse".to_string(), junk.to_string()),
             form.fields[1].clone(),
         ];
-        let r = post(
-            &mine,
-            &Form {
-                action: form.action.clone(),
-                fields,
-            },
-        )
-        .await;
+        let r = post_fields(&mine, &form.action, &fields).await;
         assert_eq!(
             landing(&r),
             "http://app.test/?error=provider_error",
@@ -362,14 +352,7 @@ async fn a_response_is_one_time_and_bound_to_the_browser(backend: Backend) {
         );
     }
     // The RelayState of the form above was never used: still good, once.
-    let r = post(
-        &mine,
-        &Form {
-            action: form.action.clone(),
-            fields: vec![saml_response, relay],
-        },
-    )
-    .await;
+    let r = post_fields(&mine, &form.action, &[saml_response, relay]).await;
     assert_eq!(landing(&r), "http://app.test/");
 }
 
@@ -399,14 +382,7 @@ async fn registration_switch_signed_responses_and_librechat_path(backend: Backen
     // No account with that email, and registration is off.
     assert_eq!(to, "http://app.test/?error=registration_disabled");
     // An account with that email: the SAML identity links to it.
-    let r = app
-        .post(
-            "/auth/register",
-            &json!({"email": "grace@example.com", "password": PASSWORD}),
-            None,
-        )
-        .await;
-    assert_eq!(r.status, 201, "{}", r.text);
+    app.register("grace@example.com").await;
     let session = signs_in(&app).await;
     assert_eq!(session["user"]["email"], "grace@example.com");
     // SAML_USE_AUTHN_RESPONSE_SIGNED: a signed assertion in an unsigned response is not

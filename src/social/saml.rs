@@ -526,4 +526,90 @@ mod tests {
             Err(Refused::Denied(_))
         ));
     }
+
+    fn with_attributes(name_id: Option<&str>, attributes: &[(&str, &str)]) -> Assertion {
+        let name_id = name_id
+            .map(|n| format!("<saml:NameID>{n}</saml:NameID>"))
+            .unwrap_or_default();
+        let attrs: String = attributes
+            .iter()
+            .map(|(n, v)| {
+                format!(r#"<saml:Attribute Name="{n}"><saml:AttributeValue>{v}</saml:AttributeValue></saml:Attribute>"#)
+            })
+            .collect();
+        format!(
+            r#"<saml:Assertion xmlns:saml="{SAML}" ID="_a" Version="2.0" IssueInstant="2026-01-01T00:00:00Z"><saml:Issuer>https://idp.example/</saml:Issuer><saml:Subject>{name_id}</saml:Subject><saml:AttributeStatement>{attrs}</saml:AttributeStatement></saml:Assertion>"#
+        )
+        .parse()
+        .unwrap()
+    }
+
+    fn config(pairs: &[(&str, &str)]) -> (ProviderConfig, SamlConfig) {
+        let pem = include_str!("../../tests/providers/saml/idp.crt");
+        let mut raw = vec![
+            ("SAML_ENTRY_POINT", "https://idp.example/sso"),
+            ("SAML_ISSUER", "https://chat.example/saml"),
+            ("SAML_CERT", pem),
+        ];
+        raw.extend_from_slice(pairs);
+        let raw = crate::settings::sources::Raw::from_pairs(&raw);
+        let config = crate::settings::saml::saml_provider(&raw).unwrap().unwrap();
+        let crate::settings::ProviderKind::Saml(saml) = &config.kind else {
+            unreachable!()
+        };
+        let saml = (**saml).clone();
+        (config, saml)
+    }
+
+    #[test]
+    fn the_claims_settings_pick_the_attributes() {
+        let a = with_attributes(
+            Some(" u-1 "),
+            &[
+                ("email", "Ada@Example.com"),
+                ("mail", "ada.l@example.com"),
+                ("givenName", "Ada"),
+                ("sn", "Lovelace"),
+                ("first", "Augusta"),
+                ("last", "King"),
+                ("displayName", "Countess of Lovelace"),
+            ],
+        );
+        // Defaults: `email`, and given and family names under their usual names.
+        let (c, s) = config(&[]);
+        let id = identity(&c, &s, &a).unwrap();
+        assert_eq!(id.subject, "u-1");
+        assert_eq!(
+            id.email.as_ref().map(|e| e.as_str()),
+            Some("ada@example.com")
+        );
+        assert!(id.email_verified);
+        assert_eq!(id.name.as_deref(), Some("Ada Lovelace"));
+        // Configured given and family names; then a whole name, which wins.
+        let (c, s) = config(&[
+            ("SAML_GIVEN_NAME_CLAIM", "first"),
+            ("SAML_FAMILY_NAME_CLAIM", "last"),
+            ("SAML_EMAIL_CLAIM", "mail"),
+        ]);
+        let id = identity(&c, &s, &a).unwrap();
+        assert_eq!(id.name.as_deref(), Some("Augusta King"));
+        assert_eq!(
+            id.email.as_ref().map(|e| e.as_str()),
+            Some("ada.l@example.com")
+        );
+        let (c, s) = config(&[
+            ("SAML_NAME_CLAIM", "displayName"),
+            ("SAML_GIVEN_NAME_CLAIM", "first"),
+        ]);
+        assert_eq!(
+            identity(&c, &s, &a).unwrap().name.as_deref(),
+            Some("Countess of Lovelace")
+        );
+        // No address where the claim points: no email, so nothing counts as verified.
+        let (c, s) = config(&[("SAML_EMAIL_CLAIM", "nowhere")]);
+        let id = identity(&c, &s, &a).unwrap();
+        assert!(id.email.is_none() && !id.email_verified);
+        // No NameID: refused.
+        assert!(identity(&c, &s, &with_attributes(None, &[])).is_err());
+    }
 }

@@ -10,8 +10,16 @@ use latch::startup::Application;
 async fn main() -> ExitCode {
     latch::init_process();
     let cli = Cli::parse();
-    latch::telemetry::init("info");
-    match run(cli).await {
+    // `.env` is read before logging starts, so its RUST_LOG and LOG_FORMAT count too.
+    let env = match latch::settings::sources::process_env() {
+        Ok(env) => env,
+        Err(e) => {
+            eprintln!("latch: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    latch::telemetry::init_from(&env, "info");
+    match run(cli, env).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             // Exactly one line saying why (driver messages can span several).
@@ -25,12 +33,12 @@ async fn main() -> ExitCode {
     }
 }
 
-async fn run(cli: Cli) -> anyhow::Result<()> {
+async fn run(cli: Cli, env: std::collections::HashMap<String, String>) -> anyhow::Result<()> {
     if let Some(Command::Openapi) = cli.command {
         print!("{}", latch::openapi::spec_json());
         return Ok(());
     }
-    let sources = Sources::from_process(cli.config.clone(), cli.setting_flags());
+    let sources = Sources::from_env(&env, cli.config.clone(), cli.setting_flags());
     let settings = Settings::load(&sources)?;
     match cli.command {
         Some(Command::Migrate) => {

@@ -6,6 +6,7 @@
 //! message naming the setting, whichever layer it came from.
 
 pub mod database;
+pub mod dotenv;
 pub mod mail;
 pub mod moderation;
 pub mod parse;

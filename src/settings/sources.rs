@@ -23,13 +23,26 @@ pub struct Sources {
     pub flags: HashMap<String, String>,
 }
 
+/// The environment Latch runs in: the process environment over the `.env` file in the
+/// working directory (the real environment wins). A line of `.env` that cannot be read
+/// stops the start: a half-read file would drop settings without a word.
+pub fn process_env() -> Result<HashMap<String, String>, SettingsError> {
+    let mut env = super::dotenv::read(std::path::Path::new(".env")).map_err(SettingsError)?;
+    env.extend(std::env::vars());
+    Ok(env)
+}
+
 impl Sources {
-    /// The process environment (after `.env`), filtered to the names Latch knows.
-    pub fn from_process(config_file: Option<PathBuf>, flags: HashMap<String, String>) -> Self {
-        // A missing .env is normal; a malformed one is reported by the values it leaves out.
-        let _ = dotenvy::dotenv();
-        let env = std::env::vars()
+    /// `env` (see `process_env`), filtered to the names Latch knows.
+    pub fn from_env(
+        env: &HashMap<String, String>,
+        config_file: Option<PathBuf>,
+        flags: HashMap<String, String>,
+    ) -> Self {
+        let env = env
+            .iter()
             .filter(|(k, _)| KNOWN.contains(&k.as_str()))
+            .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
         Sources {
             config_file,

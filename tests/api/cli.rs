@@ -209,3 +209,73 @@ async fn generated_development_secret_survives_a_restart() {
         200
     );
 }
+
+both_backends!(dotenv_is_read_whole);
+
+/// A `.env` is read by dotenv's rules: an unquoted value with spaces no longer stops the
+/// reading, so a setting further down (registration off) is honoured.
+async fn dotenv_is_read_whole(backend: Backend) {
+    let db = TestDb::new_for(backend);
+    std::fs::write(
+        db.dir().join(".env"),
+        "APP_TITLE=Acme Chat\nBAN_DURATION=1000 * 60 * 60 * 2\n# registration is closed\nALLOW_REGISTRATION=false\nLOGIN_MAX=1\n",
+    )
+    .unwrap();
+    // The real environment wins over the file (LOGIN_MAX comes from the environment).
+    let server = crate::helpers::ServerProcess::start(&db, &[]).await;
+    let client = reqwest::Client::new();
+    let config: serde_json::Value = client
+        .get(server.url("/auth/config"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(config["registration"], false, "{config}");
+    let res = client
+        .post(server.url("/auth/register"))
+        .json(&serde_json::json!({"email": "first@example.com", "password": crate::helpers::PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 403);
+    let body: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(body["code"], "feature_disabled");
+    for _ in 0..3 {
+        let res = client
+            .post(server.url("/auth/login"))
+            .json(&serde_json::json!({"email": "x@example.com", "password": "wrong password"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 401, "LOGIN_MAX of the environment, not 1");
+    }
+}
+
+/// A line dotenv would skip without a word stops the start, naming the file and line and
+/// never the value.
+#[test]
+fn an_unreadable_dotenv_line_stops_the_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases = [
+        ("A=1\nALLOW REGISTRATION=false\n", "line 2"),
+        ("# c\n\nJWT_SECRET=\"s3cr3t-value\nB=2\n", "line 3"),
+        ("HOST=127.0.0.1\nthis is not a setting\n", "line 2"),
+    ];
+    for (text, line) in cases {
+        std::fs::write(dir.path().join(".env"), text).unwrap();
+        let out = run_cli(dir.path(), &["migrate"], &[], None);
+        let err = stderr(&out);
+        assert!(!out.status.success(), "{text:?} was accepted");
+        assert!(
+            err.contains(".env") && err.contains(line),
+            "{text:?}: {err}"
+        );
+        assert!(!err.contains("s3cr3t"), "the value was printed: {err}");
+        assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    }
+    std::fs::write(dir.path().join(".env"), "A=1 2 3\n").unwrap();
+    let out = run_cli(dir.path(), &["migrate"], &[], None);
+    assert!(out.status.success(), "{}", stderr(&out));
+}

@@ -123,6 +123,12 @@ pub enum KeysCommand {
         #[arg(long)]
         now: bool,
     },
+    /// Remove a key (a leaked one) from the JWKS and from verification: every token it
+    /// signed stops working on every running server within SESSION_CACHE.
+    Revoke {
+        /// The key id (`kid`), as the JWKS lists it.
+        kid: String,
+    },
 }
 
 impl Cli {

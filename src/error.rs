@@ -75,6 +75,12 @@ pub enum ApiError {
     RefreshTokenReused,
     #[error("forbidden")]
     Forbidden,
+    /// The session did not authenticate recently enough for this change.
+    #[error("reauthentication required")]
+    ReauthenticationRequired,
+    /// Too many wrong codes or current passwords for this account: checks pause.
+    #[error("account paused")]
+    Paused(std::time::Duration),
     #[error("feature disabled: {0}")]
     FeatureDisabled(&'static str),
     #[error("origin not allowed")]
@@ -167,6 +173,18 @@ impl ApiError {
                 s("This refresh token was already used; the session has been revoked. Sign in again."),
             ),
             Forbidden => (StatusCode::FORBIDDEN, "forbidden", "Forbidden", s("You may not do this.")),
+            ReauthenticationRequired => (
+                StatusCode::FORBIDDEN,
+                "reauthentication_required",
+                "Reauthentication required",
+                s("Confirm it is you first: POST /auth/reauthenticate, or sign in again."),
+            ),
+            Paused(_) => (
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate_limited",
+                "Too many wrong attempts",
+                s("Too many wrong codes or passwords for this account; try again after `Retry-After` seconds."),
+            ),
             FeatureDisabled(what) => (
                 StatusCode::FORBIDDEN,
                 "feature_disabled",
@@ -310,7 +328,7 @@ impl ResponseError for ApiError {
             ApiError::Unavailable(_) | ApiError::Overloaded => {
                 res.insert_header((header::RETRY_AFTER, "1"));
             }
-            ApiError::RateLimited(wait) => {
+            ApiError::RateLimited(wait) | ApiError::Paused(wait) => {
                 // Whole seconds, rounded up, and never 0 (that would invite a retry now).
                 let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
                 res.insert_header((header::RETRY_AFTER, secs.max(1).to_string()));

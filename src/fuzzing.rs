@@ -20,13 +20,17 @@ pub const FUZZ_JWT_SECRET: &str = "a fuzzing secret of thirty-two bytes or more"
 pub const FUZZ_ISSUER: &str = "latch";
 pub const FUZZ_AUDIENCE: &str = "latch";
 
+const FUZZ_TOKEN_LIFETIME: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
+
 fn jwt_settings(alg: JwtAlg) -> JwtSettings {
     JwtSettings {
         alg,
         secret: None,
         issuer: FUZZ_ISSUER.into(),
         audience: FUZZ_AUDIENCE.into(),
-        access_ttl: Duration::from_secs(900),
+        // A century: the seed token must verify for as long as the corpus is kept, and no
+        // token may live longer than this lifetime.
+        access_ttl: FUZZ_TOKEN_LIFETIME,
         leeway: Duration::from_secs(30),
         prepublish: Duration::ZERO,
         rotation: None,
@@ -66,6 +70,11 @@ pub fn access_token(data: &[u8]) {
             assert_eq!(claims.iss, FUZZ_ISSUER);
             assert_eq!(claims.aud, FUZZ_AUDIENCE);
             assert!(claims.exp + 30 >= now, "an expired token was accepted");
+            let lifetime = FUZZ_TOKEN_LIFETIME.as_secs() as i64 + 30;
+            assert!(
+                claims.exp - claims.iat <= lifetime,
+                "a token lives too long"
+            );
         }
     }
 }
@@ -174,7 +183,7 @@ pub fn json_bodies(data: &[u8]) {
 /// the email, its verification, the name and roles.
 pub fn oauth_callback(data: &[u8]) {
     use crate::settings::social::{RoleRule, TokenKind};
-    use crate::social::identity::{email_of, holds_role, jwt_payload, name_of, Documents};
+    use crate::social::identity::{address_of, holds_role, jwt_payload, name_of, Documents};
     use crate::social::Callback;
     let mut parts = data.splitn(2, |&b| b == b'\n');
     let query = String::from_utf8_lossy(parts.next().unwrap_or_default());
@@ -188,7 +197,7 @@ pub fn oauth_callback(data: &[u8]) {
         userinfo: doc,
         access_token: jwt_payload(&query),
     };
-    let (email, verified) = email_of(&docs, None, "email_verified");
+    let (email, verified) = address_of(&docs, None, "email_verified", false);
     assert!(!verified || email.is_some(), "verified without an address");
     let _ = name_of(&docs, None);
     for token in [TokenKind::Id, TokenKind::Access, TokenKind::Userinfo] {
@@ -228,6 +237,7 @@ fn saml_provider() -> &'static crate::social::saml::SamlProvider {
             scopes: Vec::new(),
             callback_path: "/auth/oauth/saml/callback".into(),
             email_claim: Some("email".into()),
+            trust_email: false,
             name_claim: None,
             required_role: None,
             admin_role: None,

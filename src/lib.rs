@@ -30,4 +30,5 @@ pub mod tools;
 pub fn init_process() {
     openssl::init();
     memory::limit_malloc_arenas();
+    social::xml_logs::capture();
 }

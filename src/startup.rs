@@ -103,6 +103,23 @@ impl Application {
         let moderation =
             crate::moderation::Moderation::new(&settings.moderation, db.clone(), metrics.clone())
                 .await?;
+        let passkeys = match &settings.webauthn {
+            Some(w) => Some(
+                crate::mfa::passkeys::Passkeys::new(
+                    &w.rp_id,
+                    &w.rp_origin,
+                    &w.rp_name,
+                    TokenKey::new(settings.token_key()),
+                )
+                .map_err(|e| anyhow::anyhow!("setting WEBAUTHN_RP_ID: {e}"))?,
+            ),
+            None => {
+                tracing::warn!(
+                    "APP_URL is an IP address: passkeys are off unless WEBAUTHN_RP_ID is set"
+                );
+                None
+            }
+        };
         let signin = SignIn {
             db: db.clone(),
             hasher,
@@ -117,19 +134,9 @@ impl Application {
                 &settings.app_title,
                 metrics.clone(),
                 mail.clone(),
+                passkeys.clone(),
             ),
-            passkeys: match &settings.webauthn {
-                Some(w) => Some(
-                    crate::mfa::passkeys::Passkeys::new(&w.rp_id, &w.rp_origin, &w.rp_name)
-                        .map_err(|e| anyhow::anyhow!("setting WEBAUTHN_RP_ID: {e}"))?,
-                ),
-                None => {
-                    tracing::warn!(
-                        "APP_URL is an IP address: passkeys are off unless WEBAUTHN_RP_ID is set"
-                    );
-                    None
-                }
-            },
+            passkeys,
             mail,
             moderation: moderation.clone(),
         };
@@ -228,7 +235,7 @@ fn run(listener: TcpListener, state: web::Data<AppState>) -> anyhow::Result<Serv
             )
             .wrap(cors)
             .wrap(prometheus.clone())
-            .wrap(TracingLogger::default())
+            .wrap(TracingLogger::<crate::telemetry::RequestSpan>::new())
             .into_utoipa_app()
             .configure(crate::routes::configure)
             .into_app()
@@ -349,19 +356,29 @@ fn problem_for_bare_errors<B>(
     ))
 }
 
-/// How often an instance rereads the signing keys, to follow a rotation made by
-/// `latch keys rotate` or another instance, and makes a scheduled rotation when one is due.
-const KEY_RELOAD: std::time::Duration = std::time::Duration::from_secs(5);
+/// How often an instance rereads the signing keys, to follow a rotation or a revocation
+/// made by `latch keys` or another instance, and makes a scheduled rotation when one is
+/// due: every `SESSION_CACHE` (a revoked key is gone everywhere within it), between a
+/// quarter second and five seconds. A reread that finds the same keys builds nothing.
+fn key_reload_interval(session_cache: std::time::Duration) -> std::time::Duration {
+    session_cache.clamp(
+        std::time::Duration::from_millis(250),
+        std::time::Duration::from_secs(5),
+    )
+}
 
 async fn reload_keys_periodically(state: web::Data<AppState>) {
-    let mut every = tokio::time::interval(KEY_RELOAD);
+    let mut every = tokio::time::interval(key_reload_interval(state.settings.session_cache));
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     every.tick().await;
     loop {
         every.tick().await;
         let jwt = state.settings.jwt.clone();
+        let current = state.tokens.key_ring();
         let due = jwt
             .rotation
-            .is_some_and(|every| state.tokens.key_ring().rotation_due(every));
+            .is_some_and(|every| current.rotation_due(every));
+        let hs256 = jwt.alg == crate::settings::JwtAlg::Hs256;
         let reloaded = state
             .db
             .run(move |c| {
@@ -374,12 +391,15 @@ async fn reload_keys_periodically(state: web::Data<AppState>) {
                         tracing::info!(%kid, "scheduled key rotation: the new key is published");
                     }
                 }
-                KeyRing::reload(c, &jwt).map_err(ApiError::Unexpected)
+                current
+                    .reload_if_changed(c, &jwt)
+                    .map_err(ApiError::Unexpected)
             })
             .await;
         match reloaded {
             Ok(Some(ring)) => state.tokens.replace_keys(ring),
-            Ok(None) => return,
+            Ok(None) if hs256 => return,
+            Ok(None) => {}
             Err(e) => tracing::warn!(error = %e, "could not reload the signing keys"),
         }
     }

@@ -123,6 +123,17 @@ pub fn run(command: &Command, settings: &Settings, db: &Db) -> anyhow::Result<bo
                 );
             }
         }
+        Command::Keys {
+            command: KeysCommand::Revoke { kid },
+        } => {
+            let signs = write_tx(conn, |conn| {
+                KeyRing::revoke(conn, &settings.jwt, kid).map_err(ApiError::Unexpected)
+            })
+            .map_err(api)?;
+            println!(
+                "signing key {kid} is revoked: running servers stop accepting its tokens within seconds; {signs} signs now"
+            );
+        }
         Command::Bans {
             command: BansCommand::List { json },
         } => {

@@ -95,17 +95,25 @@ pub fn set_password_in(conn: &mut DbConn, user: &User, hash: &str) -> ApiResult<
     replace_password_in(conn, user, hash, None, reason::PASSWORD_SET_BY_ADMIN, now())
 }
 
-/// The address is now proven. An account whose address was never verified loses what an
-/// unproven registrant may have left on it: its sessions, and its password unless
-/// `keep_password` is the one the proof vouches for (see `OneTimeToken::password_hash`).
-pub fn prove_email_in(
+/// The first proof of a never-verified address (a verification, reset or magic link, a
+/// vouched identity). Nothing attached to the account while its address was unproven
+/// outlives it: whoever attached it never proved the address. Its sessions end, its
+/// passkeys (and WebAuthn handle), TOTP and backup codes, linked identities and second
+/// steps under way go, and its password too unless `keep_password` is the one the proof
+/// vouches for (see `OneTimeToken::password_hash`). Returns whether anything changed (a
+/// proven address is left alone).
+pub fn prove_address_in(
     conn: &mut DbConn,
     user: &mut User,
     keep_password: Option<&str>,
     now: NaiveDateTime,
-) -> ApiResult<()> {
+) -> ApiResult<bool> {
+    use crate::db::models::second_factor::{
+        BackupCode, MfaChallenge, PasskeyRow, TotpSecret, WebauthnChallenge,
+    };
+    use crate::db::models::Identity;
     if user.email_verified {
-        return Ok(());
+        return Ok(false);
     }
     User::set_email_verified(conn, &user.id, now)?;
     user.email_verified = true;
@@ -113,8 +121,16 @@ pub fn prove_email_in(
         User::set_password(conn, &user.id, keep_password, now)?;
         user.password_hash = keep_password.map(str::to_string);
     }
-    Session::revoke_all(conn, &user.id, None, reason::EMAIL_PROVEN, now)?;
-    Ok(())
+    TotpSecret::delete(conn, &user.id)?;
+    BackupCode::delete_all(conn, &user.id)?;
+    PasskeyRow::delete_all(conn, &user.id)?;
+    WebauthnChallenge::delete_for_user(conn, &user.id)?;
+    User::clear_webauthn_id(conn, &user.id)?;
+    user.webauthn_id = None;
+    Identity::delete_all(conn, &user.id)?;
+    MfaChallenge::delete_for_user(conn, &user.id)?;
+    Session::revoke_all(conn, &user.id, None, reason::ADDRESS_PROVEN, now)?;
+    Ok(true)
 }
 
 /// Makes the initial admin on first start (`INITIAL_USER_*`). An existing account is left

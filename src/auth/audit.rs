@@ -31,6 +31,7 @@ pub mod kind {
     pub const PASSKEY_REMOVED: &str = "passkey_removed";
     pub const SECOND_FACTOR_RESET: &str = "second_factor_reset";
     pub const SECOND_FACTOR_REQUIRED: &str = "second_factor_required";
+    pub const REAUTHENTICATED: &str = "reauthenticated";
     pub const ADMIN_USER_CREATED: &str = "admin_user_created";
     pub const ADMIN_USER_UPDATED: &str = "admin_user_updated";
     pub const ADMIN_USER_DELETED: &str = "admin_user_deleted";

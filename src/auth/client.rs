@@ -1,7 +1,7 @@
 //! Who is calling: the client IP (believing `TRUST_PROXY` hops of `X-Forwarded-For`)
 //! and the user agent, recorded on sessions.
 
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv6Addr};
 
 use actix_web::HttpRequest;
 
@@ -15,7 +15,7 @@ pub struct ClientInfo {
 const MAX_USER_AGENT: usize = 512;
 
 impl ClientInfo {
-    pub fn from_request(req: &HttpRequest, trust_proxy: usize) -> ClientInfo {
+    pub fn from_request(req: &HttpRequest, trust_proxy: Option<usize>) -> ClientInfo {
         let peer = req.peer_addr().map(|a| a.ip());
         // Several header lines are one list, in order (RFC 9110, 5.3). A line that is not
         // text spoils the whole list: trusting only part of it could pick the wrong hop.
@@ -31,9 +31,52 @@ impl ClientInfo {
             .and_then(|v| v.to_str().ok())
             .map(|s| s.chars().take(MAX_USER_AGENT).collect());
         ClientInfo {
-            ip: client_ip(peer, forwarded.as_deref(), trust_proxy).map(|ip| ip.to_string()),
+            ip: client_ip(peer, forwarded.as_deref(), hops(trust_proxy, peer))
+                .map(|ip| ip.to_string()),
             user_agent,
         }
+    }
+}
+
+/// How many proxy hops to believe for a request from `peer`: `TRUST_PROXY` when it is
+/// set; unset, one when the peer is a loopback or private address (a reverse proxy beside
+/// Latch, LibreChat's usual setup) and none otherwise, so a client on the internet cannot
+/// choose its own address.
+pub fn hops(trust_proxy: Option<usize>, peer: Option<IpAddr>) -> usize {
+    match trust_proxy {
+        Some(n) => n,
+        None => usize::from(peer.is_some_and(is_local)),
+    }
+}
+
+/// Loopback, private (RFC 1918, RFC 4193) and link-local addresses.
+fn is_local(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => v4.is_loopback() || v4.is_private() || v4.is_link_local(),
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => is_local(IpAddr::V4(v4)),
+            None => {
+                let first = v6.segments()[0];
+                v6.is_loopback() || (first & 0xfe00) == 0xfc00 || (first & 0xffc0) == 0xfe80
+            }
+        },
+    }
+}
+
+/// The bucket limits and automatic bans count an address in: an IPv6 address is its /64
+/// (one subscriber is given a whole /64, and could otherwise take a new address for every
+/// request), an IPv4 address itself.
+pub fn ip_bucket(ip: &str) -> String {
+    match ip.parse::<IpAddr>() {
+        Ok(IpAddr::V6(v6)) if v6.to_ipv4_mapped().is_none() => {
+            let s = v6.segments();
+            let net = Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0);
+            format!("{net}/64")
+        }
+        Ok(IpAddr::V6(v6)) => v6
+            .to_ipv4_mapped()
+            .map_or(ip.to_string(), |v4| v4.to_string()),
+        _ => ip.to_string(),
     }
 }
 
@@ -76,6 +119,29 @@ fn parse_hop(entry: &str) -> Option<IpAddr> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn unset_believes_one_hop_from_a_proxy_beside_latch_only() {
+        let local: Option<IpAddr> = "127.0.0.1".parse().ok();
+        let private: Option<IpAddr> = "10.1.2.3".parse().ok();
+        let public: Option<IpAddr> = "203.0.113.9".parse().ok();
+        assert_eq!(hops(None, local), 1);
+        assert_eq!(hops(None, private), 1);
+        assert_eq!(hops(None, "::1".parse().ok()), 1);
+        assert_eq!(hops(None, "fd00::1".parse().ok()), 1);
+        assert_eq!(hops(None, public), 0);
+        assert_eq!(hops(None, "2001:db8::1".parse().ok()), 0);
+        assert_eq!(hops(Some(0), local), 0);
+        assert_eq!(hops(Some(2), public), 2);
+    }
+
+    #[test]
+    fn ipv6_addresses_count_by_their_64() {
+        assert_eq!(ip_bucket("2001:db8:1:2:aaaa::1"), "2001:db8:1:2::/64");
+        assert_eq!(ip_bucket("2001:db8:1:2:ffff::9"), "2001:db8:1:2::/64");
+        assert_eq!(ip_bucket("1.2.3.4"), "1.2.3.4");
+        assert_eq!(ip_bucket("::ffff:1.2.3.4"), "1.2.3.4");
+    }
 
     #[test]
     fn believes_only_trusted_hops() {

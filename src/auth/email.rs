@@ -6,7 +6,7 @@
 //! The "always 202" requests do their work after answering, so a known and an unknown
 //! address take the same time to answer.
 
-use crate::auth::accounts::{create_user_in, prove_email_in};
+use crate::auth::accounts::{create_user_in, prove_address_in};
 use crate::auth::audit;
 use crate::auth::links::{self, Link};
 use crate::auth::signin::SignIn;
@@ -25,18 +25,20 @@ impl SignIn {
 
     /// Runs `work` in a transaction after the answer has gone, and wakes the mail worker
     /// when it queued mail: the caller always answers `202` and the time it takes tells
-    /// nothing about the address. Past `EMAIL_ADDRESS_MAX` for `email`, nothing is done:
+    /// nothing about the address. Past `EMAIL_ADDRESS_MAX` links of `kind` to `email`,
+    /// nothing is done:
     /// nothing is sent and the last link stays valid. A failure is logged.
     fn in_background(
         &self,
-        what: &'static str,
+        kind: Kind,
         email: &Email,
         work: impl FnOnce(&mut DbConn, &SignIn) -> ApiResult<bool> + Send + 'static,
     ) {
         let ctx = self.clone();
         let email = email.as_str().to_string();
+        let what = kind.name();
         actix_web::rt::spawn(async move {
-            match ctx.moderation.mail_allowed(&email).await {
+            match ctx.moderation.mail_allowed(&email, kind).await {
                 Ok(true) => {}
                 Ok(false) => {
                     tracing::info!(what, "mail to this address is throttled; nothing sent");
@@ -96,8 +98,19 @@ impl SignIn {
         password: Password,
     ) -> ApiResult<User> {
         let hash = self.hasher.hash(password.into_secret()).await?;
-        // Past the address's mail limit the answer is the same, and nothing changes.
-        let mail = self.moderation.mail_allowed(email.as_str()).await?;
+        // A proven owner is sent a notice (once per window, whoever registers how often);
+        // anyone else a verification link, counted as one. Past the limit the answer is the
+        // same, and nothing changes.
+        let lookup = email.as_str().to_string();
+        let owner = self
+            .db
+            .run(move |conn| Ok(User::find_by_email(conn, &lookup)?))
+            .await?;
+        let kind = match owner {
+            Some(owner) if owner.email_verified => Kind::AccountExists,
+            _ => Kind::VerifyEmail,
+        };
+        let mail = self.moderation.mail_allowed(email.as_str(), kind).await?;
         let ctx = self.clone();
         let user = self
             .db
@@ -147,7 +160,7 @@ impl SignIn {
     }
 
     pub fn request_password_reset(&self, email: Email) -> ApiResult<()> {
-        self.in_background("password reset", &email.clone(), move |conn, ctx| {
+        self.in_background(Kind::PasswordReset, &email.clone(), move |conn, ctx| {
             match User::find_by_email(conn, email.as_str())? {
                 Some(user) if !user.disabled => {
                     ctx.send_link_in(conn, Kind::PasswordReset, &user, None)?;
@@ -161,7 +174,7 @@ impl SignIn {
 
     pub fn request_magic_link(&self, email: Email) -> ApiResult<()> {
         let may_register = self.policy.may_register();
-        self.in_background("magic link", &email.clone(), move |conn, ctx| {
+        self.in_background(Kind::MagicLink, &email.clone(), move |conn, ctx| {
             let (user_id, name) = match User::find_by_email(conn, email.as_str())? {
                 Some(u) if u.disabled => return Ok(false),
                 Some(u) => (Some(u.id), u.name),
@@ -215,7 +228,7 @@ impl SignIn {
                     if user.disabled {
                         return Err(ApiError::AccountDisabled);
                     }
-                    prove_email_in(conn, &mut user, used.password_hash.as_deref(), now)?;
+                    prove_address_in(conn, &mut user, used.password_hash.as_deref(), now)?;
                     let event = audit::Event {
                         subject: Some(&user.id),
                         actor: Some(&user.id),
@@ -230,7 +243,7 @@ impl SignIn {
 
     pub fn resend_verification(&self, email: Email) -> ApiResult<()> {
         self.mail("Email verification")?;
-        self.in_background("verification", &email.clone(), move |conn, ctx| {
+        self.in_background(Kind::VerifyEmail, &email.clone(), move |conn, ctx| {
             match User::find_by_email(conn, email.as_str())? {
                 Some(user) if !user.email_verified && !user.disabled => {
                     let hash = user.password_hash.clone();

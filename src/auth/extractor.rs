@@ -1,8 +1,9 @@
 //! Request guards. `Bearer` is a valid access token and nothing more (no database round
 //! trip). `CurrentUser` is a valid access token whose session is still live and whose
-//! account is in good standing, checked once per request in one query (`RecentUser`, for
-//! read-only routes, may reuse that answer briefly); `AdminUser` adds the account's
-//! current role. `ServiceCaller` is one of `SERVICE_TOKENS`.
+//! account is in good standing, checked once per request in one query (`CachedUser`, for
+//! read-only routes, may reuse that answer briefly; `fresh::RecentUser` adds that the
+//! session authenticated recently); `AdminUser` adds the account's current role.
+//! `ServiceCaller` is one of `SERVICE_TOKENS`.
 
 use std::future::{ready, Future, Ready};
 use std::pin::Pin;
@@ -76,7 +77,7 @@ impl FromRequest for CurrentUser {
     type Future = Checked<Self>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let checked = state(req).and_then(|s| Ok((verified_claims(req, &s)?, s)));
+        let checked = verified_bearer(req);
         Box::pin(async move {
             let (claims, state) = checked?;
             let sid = claims.sid.clone();
@@ -84,10 +85,25 @@ impl FromRequest for CurrentUser {
                 .db
                 .run(move |conn| Ok(Session::find_with_user(conn, &sid)?))
                 .await?;
-            let user = still_standing(found.as_ref().map(|(s, u)| (s, u)), &claims)?.clone();
+            let (_, user) = live_session(found, &claims)?;
             Ok(CurrentUser { claims, user })
         })
     }
+}
+
+/// The verified claims of the request's bearer token, and the service state.
+pub fn verified_bearer(req: &HttpRequest) -> Result<(Claims, web::Data<AppState>), ApiError> {
+    state(req).and_then(|s| Ok((verified_claims(req, &s)?, s)))
+}
+
+/// The session and user found for a token, when the session is live, belongs to the
+/// token's subject, and the account may go on using it.
+pub fn live_session(
+    found: Option<(Session, User)>,
+    claims: &Claims,
+) -> Result<(Session, User), ApiError> {
+    still_standing(found.as_ref().map(|(s, u)| (s, u)), claims)?;
+    Ok(found.expect("checked by still_standing"))
 }
 
 /// The user of a session that is live, belongs to the token's subject, and whose account
@@ -101,19 +117,19 @@ fn still_standing<'a>(
         Some((session, user)) if session.is_active(now) && user.id == claims.sub => user,
         _ => return Err(ApiError::Unauthorized("This session has ended.")),
     };
-    gate::standing(user, None, now).map_err(|r| r.error())?;
+    gate::standing(user, now).map_err(|r| r.error())?;
     Ok(user)
 }
 
 /// `CurrentUser` as known within `SESSION_CACHE` (see `session_cache`), for routes that
 /// only read the caller's own account: a change made through this instance shows at once,
 /// one made through another within that time.
-pub struct RecentUser {
+pub struct CachedUser {
     pub claims: Claims,
     pub user: User,
 }
 
-impl FromRequest for RecentUser {
+impl FromRequest for CachedUser {
     type Error = ApiError;
     type Future = Checked<Self>;
 
@@ -123,7 +139,7 @@ impl FromRequest for RecentUser {
             let (claims, state) = checked?;
             let found = state.sessions.session(&state.db, &claims.sid).await?;
             let user = still_standing(found.as_deref().map(|(s, u)| (s, u)), &claims)?.clone();
-            Ok(RecentUser { claims, user })
+            Ok(CachedUser { claims, user })
         })
     }
 }
@@ -143,18 +159,10 @@ impl FromRequest for AdminUser {
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
         let current = CurrentUser::from_request(req, payload);
-        let checked = state(req).map(|s| (s.client(req).ip, s));
         Box::pin(async move {
             let current = current.await?;
             if !current.user.is_admin() {
                 return Err(ApiError::Forbidden);
-            }
-            // Admin calls also refuse a banned address.
-            let (ip, state) = checked?;
-            if let Some(ip) = ip {
-                if let Some(until) = state.moderation.ip_banned_until(&ip).await? {
-                    return Err(ApiError::Banned(until));
-                }
             }
             Ok(AdminUser(current))
         })

@@ -37,6 +37,9 @@ pub struct KeyRing {
     pub jwks: serde_json::Value,
     pub jwks_body: String,
     pub etag: String,
+    /// Which keys, and when each signs: a change (a rotation, a revoked key) replaces the
+    /// ring, even one that leaves the published document as it was.
+    fingerprint: String,
 }
 
 impl std::fmt::Debug for KeyRing {
@@ -113,9 +116,60 @@ impl KeyRing {
         newest.is_some_and(|t| t <= now() - span(every))
     }
 
-    /// True when `other` publishes the same keys.
+    /// True when `other` holds the same keys, signing at the same times.
     pub fn same_keys(&self, other: &KeyRing) -> bool {
-        self.etag == other.etag
+        self.fingerprint == other.fingerprint
+    }
+
+    /// The keys as they are in the database, when they differ from this ring's (`None`
+    /// when nothing changed, and for HS256): the periodic reload builds a ring only then.
+    pub fn reload_if_changed(
+        &self,
+        conn: &mut DbConn,
+        s: &JwtSettings,
+    ) -> anyhow::Result<Option<KeyRing>> {
+        if s.alg == JwtAlg::Hs256 {
+            return Ok(None);
+        }
+        let keys = usable_keys(conn, s)?;
+        if fingerprint_of(&keys) == self.fingerprint {
+            return Ok(None);
+        }
+        KeyRing::from_keys(s.alg, &keys, sealer(s).as_ref(), now()).map(Some)
+    }
+
+    /// Removes the key `kid` (a leaked one) from the database: it leaves the JWKS and
+    /// verification on every instance at their next reload, and every token it signed
+    /// stops working. When it was the key that signs, the next key published ahead signs
+    /// from now on, or a new one is made. Returns the key that signs now.
+    pub fn revoke(conn: &mut DbConn, s: &JwtSettings, kid: &str) -> anyhow::Result<String> {
+        anyhow::ensure!(
+            s.alg != JwtAlg::Hs256,
+            "JWT_ALG=HS256 signs with JWT_SECRET: change that secret to revoke its tokens"
+        );
+        crate::db::lock_admins(conn).map_err(|e| anyhow::anyhow!("{e}"))?;
+        anyhow::ensure!(
+            SigningKey::delete(conn, kid)? == 1,
+            "there is no signing key {kid}"
+        );
+        let now = now();
+        let keys = usable_keys(conn, s)?;
+        let signs_now =
+            |k: &&SigningKey| k.activates() <= now && k.retired_at.is_none_or(|r| r > now);
+        if let Some(key) = keys.iter().find(signs_now) {
+            return Ok(key.id.clone());
+        }
+        let next = keys
+            .iter()
+            .filter(|k| k.retired_at.is_none())
+            .min_by_key(|k| k.activates());
+        if let Some(next) = next {
+            SigningKey::activate(conn, &next.id, now)?;
+            return Ok(next.id.clone());
+        }
+        let key = generate(s.alg, sealer(s).as_ref(), now)?;
+        SigningKey::insert(conn, &key)?;
+        Ok(key.id)
     }
 
     /// Makes a new key that is published at once and signs from `activates` on; the key
@@ -196,6 +250,7 @@ impl KeyRing {
             }
         }
         anyhow::ensure!(!signers.is_empty(), "no signing key");
+        let fingerprint = fingerprint_of(keys);
         // Oldest first, so the document (and its tag) is the same on every instance.
         public.reverse();
         let jwks = serde_json::json!({ "keys": public });
@@ -207,6 +262,7 @@ impl KeyRing {
             etag: etag_of(&jwks_body),
             jwks,
             jwks_body,
+            fingerprint,
         })
     }
 
@@ -226,6 +282,7 @@ impl KeyRing {
         let jwks_body = jwks.to_string();
         Ok(KeyRing {
             alg: JwtAlg::Hs256,
+            fingerprint: kid.clone(),
             signers: vec![SigningHalf {
                 kid,
                 signer: Box::new(signer),
@@ -238,6 +295,13 @@ impl KeyRing {
             jwks_body,
         })
     }
+}
+
+/// The ids of `keys` and when each signs.
+fn fingerprint_of(keys: &[SigningKey]) -> String {
+    keys.iter()
+        .map(|k| format!("{}/{}/{:?};", k.id, k.activates(), k.retired_at))
+        .collect()
 }
 
 fn etag_of(body: &str) -> String {
@@ -377,6 +441,27 @@ mod tests {
         let ring = KeyRing::reload(conn, &s).unwrap().unwrap();
         assert_eq!(ring.signer_at(now()).unwrap().0, third);
         assert!(ring.verifier(&first).is_some() && ring.verifier(&second).is_some());
+    }
+
+    #[test]
+    fn a_revoked_key_is_gone_and_the_next_one_signs_at_once() {
+        let conn = &mut crate::db::memory();
+        let s = settings(false);
+        let ring = KeyRing::load_or_create(conn, &s).unwrap();
+        let first = ring.signer_at(now()).unwrap().0.to_string();
+        let ahead = KeyRing::rotate(conn, &s, now() + chrono::Duration::seconds(600)).unwrap();
+        // The key published ahead signs from now on.
+        assert_eq!(KeyRing::revoke(conn, &s, &first).unwrap(), ahead);
+        let ring = KeyRing::reload(conn, &s).unwrap().unwrap();
+        assert!(ring.verifier(&first).is_none(), "gone from verification");
+        assert!(!ring.jwks_body.contains(&first), "gone from the JWKS");
+        assert_eq!(ring.signer_at(now()).unwrap().0, ahead);
+        // With no other key, a new one is made.
+        let made = KeyRing::revoke(conn, &s, &ahead).unwrap();
+        assert_ne!(made, ahead);
+        let ring = KeyRing::reload(conn, &s).unwrap().unwrap();
+        assert_eq!(ring.signer_at(now()).unwrap().0, made);
+        assert!(KeyRing::revoke(conn, &s, "no-such-key").is_err());
     }
 
     #[test]

@@ -5,6 +5,7 @@ pub mod audit;
 pub mod client;
 pub mod email;
 pub mod extractor;
+pub mod fresh;
 mod hash_threads;
 pub mod keys;
 pub mod links;

@@ -3,7 +3,7 @@
 use chrono::Duration;
 
 use crate::auth::accounts::{
-    create_user_in, keep_an_admin_in, prove_email_in, replace_password_in,
+    create_user_in, keep_an_admin_in, prove_address_in, replace_password_in,
 };
 use crate::auth::client::ClientInfo;
 use crate::auth::sessions::{logout_in, refresh_in, LogoutBy, LogoutOutcome, RefreshOutcome};
@@ -30,7 +30,13 @@ fn user(conn: &mut DbConn, email: &str, hash: Option<&str>, verified: bool) -> U
 
 fn session(conn: &mut DbConn, user: &User, token_hash: &str) -> String {
     let client = ClientInfo::default();
-    open_in(conn, &POLICY, &user.id, token_hash, &client, "test", now()).unwrap()
+    let opening = crate::auth::signin::session::Opening {
+        user_id: &user.id,
+        token_hash,
+        method: "test",
+        amr: "pwd",
+    };
+    open_in(conn, &POLICY, opening, &client, now()).unwrap().id
 }
 
 fn link(conn: &mut DbConn, user: &User, kind: Kind, password_hash: Option<&str>) -> String {
@@ -74,7 +80,7 @@ fn proving_a_never_verified_address_keeps_only_the_vouched_password() {
     let conn = &mut memory();
     let mut u = user(conn, "a@example.com", Some("attacker-hash"), false);
     session(conn, &u, "t1");
-    prove_email_in(conn, &mut u, Some("victim-hash"), now()).unwrap();
+    prove_address_in(conn, &mut u, Some("victim-hash"), now()).unwrap();
     let stored = User::find(conn, &u.id).unwrap().unwrap();
     assert!(stored.email_verified);
     assert_eq!(stored.password_hash.as_deref(), Some("victim-hash"));
@@ -82,7 +88,7 @@ fn proving_a_never_verified_address_keeps_only_the_vouched_password() {
 
     // A magic link vouches for no password at all.
     let mut v = user(conn, "b@example.com", Some("attacker-hash"), false);
-    prove_email_in(conn, &mut v, None, now()).unwrap();
+    prove_address_in(conn, &mut v, None, now()).unwrap();
     assert_eq!(
         User::find(conn, &v.id).unwrap().unwrap().password_hash,
         None
@@ -91,7 +97,7 @@ fn proving_a_never_verified_address_keeps_only_the_vouched_password() {
     // A verified account is left alone.
     let mut w = user(conn, "c@example.com", Some("own-hash"), true);
     session(conn, &w, "t2");
-    prove_email_in(conn, &mut w, None, now()).unwrap();
+    prove_address_in(conn, &mut w, None, now()).unwrap();
     let stored = User::find(conn, &w.id).unwrap().unwrap();
     assert_eq!(stored.password_hash.as_deref(), Some("own-hash"));
     assert_eq!(active_sessions(conn, &w), 1);
@@ -155,19 +161,19 @@ fn refresh_rotates_forgives_the_grace_window_and_punishes_reuse() {
     let u = user(conn, "a@example.com", None, true);
     let sid = session(conn, &u, "h1");
     let t0 = now();
-    let out = refresh_in(conn, "h1", "h2", &POLICY, None, t0).unwrap();
+    let out = refresh_in(conn, "h1", "h2", &POLICY, t0).unwrap();
     assert!(matches!(out, RefreshOutcome::Rotated { .. }));
-    let out = refresh_in(conn, "h1", "h3", &POLICY, None, t0 + Duration::seconds(5)).unwrap();
+    let out = refresh_in(conn, "h1", "h3", &POLICY, t0 + Duration::seconds(5)).unwrap();
     assert!(matches!(out, RefreshOutcome::Grace { .. }));
-    let out = refresh_in(conn, "h1", "h4", &POLICY, None, t0 + Duration::seconds(11)).unwrap();
+    let out = refresh_in(conn, "h1", "h4", &POLICY, t0 + Duration::seconds(11)).unwrap();
     assert!(matches!(out, RefreshOutcome::Reused { .. }));
     assert!(!Session::find(conn, &sid).unwrap().unwrap().is_active(now()));
-    let out = refresh_in(conn, "h2", "h5", &POLICY, None, t0 + Duration::seconds(12)).unwrap();
+    let out = refresh_in(conn, "h2", "h5", &POLICY, t0 + Duration::seconds(12)).unwrap();
     assert!(
         matches!(out, RefreshOutcome::Invalid),
         "the whole session is gone"
     );
-    let out = refresh_in(conn, "unknown", "h6", &POLICY, None, t0).unwrap();
+    let out = refresh_in(conn, "unknown", "h6", &POLICY, t0).unwrap();
     assert!(matches!(out, RefreshOutcome::Invalid));
 }
 
@@ -177,7 +183,7 @@ fn refresh_repeats_the_standing_check() {
     let u = user(conn, "a@example.com", None, true);
     session(conn, &u, "h1");
     User::update_admin_fields(conn, &u.id, None, None, Some(true), now()).unwrap();
-    let out = refresh_in(conn, "h1", "h2", &POLICY, None, now()).unwrap();
+    let out = refresh_in(conn, "h1", "h2", &POLICY, now()).unwrap();
     assert!(matches!(out, RefreshOutcome::Refused(Refusal::Disabled)));
 }
 
@@ -188,7 +194,7 @@ fn a_spent_refresh_token_signs_no_one_out() {
     let stolen = session(conn, &u, "h1");
     let other = session(conn, &u, "o1");
     let t0 = now();
-    refresh_in(conn, "h1", "h2", &POLICY, None, t0).unwrap();
+    refresh_in(conn, "h1", "h2", &POLICY, t0).unwrap();
     let later = t0 + Duration::seconds(11);
     let by = LogoutBy::RefreshToken { hash: "h1".into() };
     let client = ClientInfo::default();

@@ -31,19 +31,17 @@ enum Presented {
     },
 }
 
-/// The token, its session and user, and any ban of the address `ip`, read in one query.
+/// The token, its session and user, read in one query.
 fn presented_in(
     conn: &mut DbConn,
     hash: &str,
-    ip: Option<&str>,
     grace: chrono::Duration,
     now: NaiveDateTime,
-) -> ApiResult<(Presented, Option<NaiveDateTime>)> {
-    let (token, session, user, ip_banned_until) =
-        match RefreshToken::find_for_refresh(conn, hash, ip, now)? {
-            Some((t, s, u, ban)) if s.is_active(now) && t.expires_at > now => (t, s, u, ban),
-            _ => return Ok((Presented::Unusable, None)),
-        };
+) -> ApiResult<Presented> {
+    let (token, session, user) = match RefreshToken::find_for_refresh(conn, hash)? {
+        Some((t, s, u)) if s.is_active(now) && t.expires_at > now => (t, s, u),
+        _ => return Ok(Presented::Unusable),
+    };
     let presented = match token.rotated_at {
         None => Presented::Current(token, session, user),
         Some(at) => Presented::Spent {
@@ -52,7 +50,7 @@ fn presented_in(
             in_grace: now < at + grace,
         },
     };
-    Ok((presented, ip_banned_until))
+    Ok(presented)
 }
 
 /// What presenting a refresh token led to.
@@ -61,12 +59,12 @@ pub enum RefreshOutcome {
     /// The token was exchanged for its successor.
     Rotated {
         user: User,
-        session_id: String,
+        session: Session,
     },
     /// An already-rotated token inside the grace window: access token only.
     Grace {
         user: User,
-        session_id: String,
+        session: Session,
     },
     /// An already-rotated token after the window: the session is now revoked.
     Reused {
@@ -76,7 +74,7 @@ pub enum RefreshOutcome {
     Invalid,
 }
 
-/// The rotation rules for a request from `ip`: in one write transaction on SQLite; on
+/// The rotation rules: in one write transaction on SQLite; on
 /// PostgreSQL each write is one atomic statement (the rotation a conditional one), which
 /// holds the same rules under its default isolation without a transaction's round trips.
 pub fn refresh_in(
@@ -84,17 +82,16 @@ pub fn refresh_in(
     presented_hash: &str,
     successor_hash: &str,
     policy: &SessionPolicy,
-    ip: Option<&str>,
     now: NaiveDateTime,
 ) -> ApiResult<RefreshOutcome> {
     let grace = span(policy.reuse_grace);
-    let (presented, ip_banned_until) = presented_in(conn, presented_hash, ip, grace, now)?;
+    let presented = presented_in(conn, presented_hash, grace, now)?;
     let (token, session, user) = match presented {
         Presented::Unusable => return Ok(RefreshOutcome::Invalid),
         Presented::Current(token, session, user) => (Some(token), session, user),
         Presented::Spent { session, user, .. } => (None, session, user),
     };
-    if let Err(refusal) = gate::standing(&user, ip_banned_until, now) {
+    if let Err(refusal) = gate::standing(&user, now) {
         return Ok(RefreshOutcome::Refused(refusal));
     }
     if let Some(token) = token {
@@ -106,22 +103,16 @@ pub fn refresh_in(
             expires_at: now + span(policy.lifetime),
         };
         if RefreshToken::rotate(conn, &token.id, &successor)? {
-            return Ok(RefreshOutcome::Rotated {
-                user,
-                session_id: session.id,
-            });
+            return Ok(RefreshOutcome::Rotated { user, session });
         }
     }
     // Rotated before, or by a concurrent request a moment ago (or its session just
     // ended): read again.
-    match presented_in(conn, presented_hash, ip, grace, now)?.0 {
+    match presented_in(conn, presented_hash, grace, now)? {
         Presented::Unusable => Ok(RefreshOutcome::Invalid),
         Presented::Spent { in_grace: true, .. } => {
             Session::touch(conn, &session.id, now, session.expires_at)?;
-            Ok(RefreshOutcome::Grace {
-                user,
-                session_id: session.id,
-            })
+            Ok(RefreshOutcome::Grace { user, session })
         }
         _ => {
             Session::revoke(conn, &session.id, reason::REFRESH_TOKEN_REUSED, now)?;
@@ -151,29 +142,25 @@ impl Refresher<'_> {
         let successor = self.key.fresh();
         let successor_hash = successor.hash.clone();
         let policy = self.policy;
-        let ip = client.ip.clone();
         let outcome = self
             .db
-            .run(move |conn| {
-                let ip = ip.as_deref();
-                match conn.backend() {
-                    Backend::Postgres => {
-                        refresh_in(conn, &presented_hash, &successor_hash, &policy, ip, now())
-                    }
-                    Backend::Sqlite => write_tx(conn, |conn| {
-                        refresh_in(conn, &presented_hash, &successor_hash, &policy, ip, now())
-                    }),
+            .run(move |conn| match conn.backend() {
+                Backend::Postgres => {
+                    refresh_in(conn, &presented_hash, &successor_hash, &policy, now())
                 }
+                Backend::Sqlite => write_tx(conn, |conn| {
+                    refresh_in(conn, &presented_hash, &successor_hash, &policy, now())
+                }),
             })
             .await?;
         match outcome {
-            RefreshOutcome::Rotated { user, session_id } => {
+            RefreshOutcome::Rotated { user, session } => {
                 self.metrics.refresh("rotated");
-                issue(self.tokens, user, session_id, Some(successor.token))
+                issue(self.tokens, user, &session, Some(successor.token))
             }
-            RefreshOutcome::Grace { user, session_id } => {
+            RefreshOutcome::Grace { user, session } => {
                 self.metrics.refresh("grace");
-                issue(self.tokens, user, session_id, None)
+                issue(self.tokens, user, &session, None)
             }
             RefreshOutcome::Reused { user_id } => {
                 self.metrics.refresh("reused");
@@ -239,26 +226,24 @@ pub fn logout_in(
             user_id,
             session_id,
         } => (user_id, session_id),
-        LogoutBy::RefreshToken { hash } => {
-            match presented_in(conn, &hash, None, span(grace), now)?.0 {
-                Presented::Unusable => {
-                    return Err(ApiError::Unauthorized("The refresh token is not valid."))
-                }
-                Presented::Spent {
-                    session,
-                    in_grace: false,
-                    ..
-                } => {
-                    Session::revoke(conn, &session.id, reason::REFRESH_TOKEN_REUSED, now)?;
-                    return Ok(LogoutOutcome::Reused {
-                        user_id: session.user_id,
-                    });
-                }
-                Presented::Current(_, session, _) | Presented::Spent { session, .. } => {
-                    (session.user_id, session.id)
-                }
+        LogoutBy::RefreshToken { hash } => match presented_in(conn, &hash, span(grace), now)? {
+            Presented::Unusable => {
+                return Err(ApiError::Unauthorized("The refresh token is not valid."))
             }
-        }
+            Presented::Spent {
+                session,
+                in_grace: false,
+                ..
+            } => {
+                Session::revoke(conn, &session.id, reason::REFRESH_TOKEN_REUSED, now)?;
+                return Ok(LogoutOutcome::Reused {
+                    user_id: session.user_id,
+                });
+            }
+            Presented::Current(_, session, _) | Presented::Spent { session, .. } => {
+                (session.user_id, session.id)
+            }
+        },
     };
     if all {
         Session::revoke_all(conn, &user_id, None, reason::LOGOUT_ALL, now)?;

@@ -1,6 +1,7 @@
 //! Access tokens: short-lived JWTs checked without a database round trip.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
@@ -14,7 +15,7 @@ use sha2::{Digest, Sha256};
 
 use crate::auth::keys::KeyRing;
 use crate::db::models::user::Role;
-use crate::db::models::{new_id, User};
+use crate::db::models::{new_id, Session, User};
 use crate::settings::JwtSettings;
 
 /// The claims of an access token.
@@ -33,6 +34,12 @@ pub struct Claims {
     pub email: String,
     pub email_verified: bool,
     pub role: Role,
+    /// When the session last proved its account's factors (seconds since the epoch).
+    #[serde(default)]
+    pub auth_time: i64,
+    /// How (RFC 8176 values: `pwd`, `otp`, `hwk`; Latch's `email` and `fed`).
+    #[serde(default)]
+    pub amr: Vec<String>,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -53,6 +60,9 @@ pub struct TokenIssuer {
     /// Tokens verified already, so a client presenting the same token on every request
     /// costs one signature check, not one per request.
     verified: VerifiedTokens,
+    /// Moves on whenever the keys change: a token verified under other keys is checked
+    /// again (its key may be the one revoked).
+    generation: AtomicU64,
     issuer: String,
     audience: String,
     ttl: Duration,
@@ -71,6 +81,7 @@ impl TokenIssuer {
         TokenIssuer {
             keys: RwLock::new(Arc::new(keys)),
             verified: VerifiedTokens::default(),
+            generation: AtomicU64::new(0),
             issuer: s.issuer.clone(),
             audience: s.audience.clone(),
             ttl: s.access_ttl,
@@ -93,17 +104,19 @@ impl TokenIssuer {
         if !keys.same_keys(&ring) {
             tracing::info!(etag = %ring.etag, "signing keys changed");
             *keys = Arc::new(ring);
+            self.generation.fetch_add(1, Ordering::SeqCst);
         }
     }
 
-    pub fn issue(&self, user: &User, session_id: &str) -> anyhow::Result<AccessToken> {
+    pub fn issue(&self, user: &User, session: &Session) -> anyhow::Result<AccessToken> {
         let now = Utc::now();
         let exp = now + chrono::Duration::from_std(self.ttl)?;
+        let auth_time = session.auth_time.unwrap_or(session.created_at);
         let claims = Claims {
             iss: self.issuer.clone(),
             aud: self.audience.clone(),
             sub: user.id.clone(),
-            sid: session_id.to_string(),
+            sid: session.id.clone(),
             iat: now.timestamp(),
             nbf: now.timestamp(),
             exp: exp.timestamp(),
@@ -111,6 +124,10 @@ impl TokenIssuer {
             email: user.email.clone(),
             email_verified: user.email_verified,
             role: user.role,
+            auth_time: auth_time.and_utc().timestamp(),
+            amr: crate::auth::fresh::methods(&session.amr)
+                .map(str::to_string)
+                .collect(),
         };
         let serde_json::Value::Object(map) = serde_json::to_value(&claims)? else {
             anyhow::bail!("claims are not an object");
@@ -137,14 +154,17 @@ impl TokenIssuer {
     pub fn verify(&self, token: &str) -> Result<Claims, TokenError> {
         let now = Utc::now().timestamp();
         let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
-        if let Some(claims) = self.verified.get(&digest, now - self.leeway) {
-            // Its signature, issuer and audience were checked; its lifetime is rechecked.
+        let generation = self.generation.load(Ordering::SeqCst);
+        if let Some(claims) = self.verified.get(&digest, now - self.leeway, generation) {
+            // Its signature, issuer and audience were checked under these keys; its
+            // lifetime is rechecked.
             self.check_claims(&claims, now)?;
             return Ok(claims);
         }
         let claims = self.verify_signed(token)?;
         self.check_claims(&claims, now)?;
-        self.verified.put(digest, &claims, now - self.leeway);
+        self.verified
+            .put(digest, &claims, now - self.leeway, generation);
         Ok(claims)
     }
 
@@ -169,33 +189,41 @@ impl TokenIssuer {
         if now + self.leeway < c.nbf {
             return Err(TokenError::NotYetValid);
         }
+        // No token of ours lives longer than SESSION_EXPIRY: a longer one was made with a
+        // leaked key, and would outlive the key's revocation in every verifier's cache.
+        if c.exp - c.iat > self.ttl.as_secs() as i64 + self.leeway {
+            return Err(TokenError::Invalid);
+        }
         Ok(())
     }
 }
 
-/// Verified tokens by the SHA-256 of their text, each kept no longer than its `exp` (plus
-/// the leeway); at most `VERIFIED_CAPACITY`, a full map first dropping what expired, then
-/// everything.
+/// Verified tokens by the SHA-256 of their text, with the key generation they were
+/// verified under, each kept no longer than its `exp` (plus the leeway); at most
+/// `VERIFIED_CAPACITY`, a full map first dropping what expired, then everything.
 #[derive(Default)]
-struct VerifiedTokens(Mutex<HashMap<[u8; 32], Claims>>);
+struct VerifiedTokens(Mutex<HashMap<[u8; 32], (Claims, u64)>>);
 
 const VERIFIED_CAPACITY: usize = 20_000;
 
 impl VerifiedTokens {
-    /// The claims of a token verified before and still within `exp` at `horizon`.
-    fn get(&self, digest: &[u8; 32], horizon: i64) -> Option<Claims> {
+    /// The claims of a token verified under the keys of `generation`, still within
+    /// `exp` at `horizon`.
+    fn get(&self, digest: &[u8; 32], horizon: i64, generation: u64) -> Option<Claims> {
         let map = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        map.get(digest).filter(|c| c.exp > horizon).cloned()
+        map.get(digest)
+            .filter(|(c, g)| c.exp > horizon && *g == generation)
+            .map(|(c, _)| c.clone())
     }
 
-    fn put(&self, digest: [u8; 32], claims: &Claims, horizon: i64) {
+    fn put(&self, digest: [u8; 32], claims: &Claims, horizon: i64, generation: u64) {
         let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
         if map.len() >= VERIFIED_CAPACITY {
-            map.retain(|_, c| c.exp > horizon);
+            map.retain(|_, (c, g)| c.exp > horizon && *g == generation);
             if map.len() >= VERIFIED_CAPACITY {
                 map.clear();
             }
         }
-        map.insert(digest, claims.clone());
+        map.insert(digest, (claims.clone(), generation));
     }
 }

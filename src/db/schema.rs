@@ -27,6 +27,8 @@ diesel::table! {
         ip -> Nullable<Text>,
         revoked_at -> Nullable<Timestamp>,
         revoked_reason -> Nullable<Text>,
+        auth_time -> Nullable<Timestamp>,
+        amr -> Text,
     }
 }
 
@@ -127,6 +129,7 @@ diesel::table! {
         pkce_verifier -> Text,
         created_at -> Timestamp,
         expires_at -> Timestamp,
+        link_user_id -> Nullable<Text>,
     }
 }
 
@@ -184,6 +187,7 @@ diesel::table! {
         created_at -> Timestamp,
         expires_at -> Timestamp,
         used_at -> Nullable<Timestamp>,
+        pending -> Nullable<Text>,
     }
 }
 

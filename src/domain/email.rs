@@ -2,8 +2,23 @@ use crate::error::FieldError;
 
 /// A syntactically valid email address, trimmed and lower-cased so that uniqueness and
 /// look-ups ignore case.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(try_from = "String", into = "String")]
 pub struct Email(String);
+
+impl TryFrom<String> for Email {
+    type Error = String;
+
+    fn try_from(value: String) -> Result<Email, String> {
+        Email::parse("email", &value).map_err(|e| e.message)
+    }
+}
+
+impl From<Email> for String {
+    fn from(email: Email) -> String {
+        email.0
+    }
+}
 
 /// RFC 5321 caps a forward path at 256 octets, so an address at 254.
 const MAX_LEN: usize = 254;

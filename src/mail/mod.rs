@@ -47,7 +47,10 @@ impl MailService {
             Kind::PasswordReset => Some((f.reset_ttl, &f.reset_path)),
             Kind::MagicLink => Some((f.magic_link_ttl, &f.magic_link_path)),
             Kind::Invite => Some((f.invite_ttl, &f.invite_path)),
-            Kind::PasswordChanged | Kind::AccountExists | Kind::SecondFactorChanged => None,
+            Kind::PasswordChanged
+            | Kind::AccountExists
+            | Kind::SecondFactorChanged
+            | Kind::SecurityNotice => None,
         }
     }
 

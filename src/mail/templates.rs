@@ -20,10 +20,13 @@ pub enum Kind {
     AccountExists,
     /// A second factor was added, removed or reset.
     SecondFactorChanged,
+    /// Something the owner should know about their account's safety (its checks paused
+    /// after wrong codes or passwords).
+    SecurityNotice,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 7] = [
+    pub const ALL: [Kind; 8] = [
         Kind::VerifyEmail,
         Kind::PasswordReset,
         Kind::MagicLink,
@@ -31,6 +34,7 @@ impl Kind {
         Kind::PasswordChanged,
         Kind::AccountExists,
         Kind::SecondFactorChanged,
+        Kind::SecurityNotice,
     ];
 
     pub fn name(self) -> &'static str {
@@ -42,6 +46,7 @@ impl Kind {
             Kind::PasswordChanged => "password_changed",
             Kind::AccountExists => "account_exists",
             Kind::SecondFactorChanged => "second_factor_changed",
+            Kind::SecurityNotice => "security_notice",
         }
     }
 }
@@ -74,6 +79,9 @@ const BUILTIN: &[(&str, &str)] = builtin!(
     "second_factor_changed.subject.txt",
     "second_factor_changed.txt",
     "second_factor_changed.html",
+    "security_notice.subject.txt",
+    "security_notice.txt",
+    "security_notice.html",
 );
 
 /// The values a template may use.
@@ -199,9 +207,8 @@ mod tests {
             assert!(!t.render(kind, &ctx).unwrap().subject.is_empty());
         }
         let r = t.render(Kind::SecondFactorChanged, &ctx).unwrap();
-        assert!(r
-            .text
-            .contains("A <b>passkey</b> was added on your Chat account"));
+        assert!(r.text.contains("A <b>passkey</b> was added"));
+        assert!(r.text.contains("your Chat account (ada@example.com)"));
         assert!(
             r.html
                 .contains("A &lt;b&gt;passkey&lt;&#x2f;b&gt; was added"),

@@ -32,6 +32,35 @@ pub const MAX_ATTEMPTS: i32 = 5;
 pub enum Code {
     Totp(String),
     Backup(String),
+    /// A passkey assertion for a ceremony begun by `/auth/passkeys/login/options`.
+    Passkey {
+        challenge_id: String,
+        credential: serde_json::Value,
+    },
+}
+
+/// A second step completed: whose, after which first factor, and what the sign-in
+/// changes on the account now.
+#[derive(Debug, Clone)]
+pub struct Completed {
+    pub user_id: String,
+    /// The first factor's method (`password`, `magic_link`…).
+    pub method: String,
+    /// The second factor given: `otp` or `hwk`.
+    pub second: &'static str,
+    pub pending: Option<String>,
+}
+
+/// The second factors an account has, as `mfa_required` answers name them.
+pub fn methods_in(conn: &mut DbConn, user_id: &str) -> ApiResult<Vec<&'static str>> {
+    let mut methods = Vec::new();
+    if TotpSecret::find(conn, user_id)?.is_some_and(|t| t.confirmed_at.is_some()) {
+        methods.extend(["totp", "backup_code"]);
+    }
+    if PasskeyRow::count(conn, user_id)? > 0 {
+        methods.push("passkey");
+    }
+    Ok(methods)
 }
 
 /// What TOTP and backup codes need. Cheap to clone.
@@ -42,6 +71,8 @@ pub struct SecondFactors {
     issuer: Arc<str>,
     metrics: Metrics,
     mail: Option<MailService>,
+    /// For a passkey given as the second factor.
+    passkeys: Option<passkeys::Passkeys>,
 }
 
 fn unix_now() -> u64 {
@@ -57,6 +88,7 @@ impl SecondFactors {
         issuer: &str,
         metrics: Metrics,
         mail: Option<MailService>,
+        passkeys: Option<passkeys::Passkeys>,
     ) -> Self {
         SecondFactors {
             sealer: Sealer::new(secret, "totp secrets"),
@@ -64,6 +96,7 @@ impl SecondFactors {
             issuer: issuer.into(),
             metrics,
             mail,
+            passkeys,
         }
     }
 
@@ -134,6 +167,21 @@ impl SecondFactors {
                 let hash = self.key.hash(&totp::normalise_backup_code(c));
                 Ok(BackupCode::spend(conn, user_id, &hash, now)? == 1)
             }
+            Code::Passkey {
+                challenge_id,
+                credential,
+            } => {
+                let Some(passkeys) = &self.passkeys else {
+                    return Err(ApiError::FeatureDisabled("Passkeys (WEBAUTHN_RP_ID)"));
+                };
+                // A refused assertion or ceremony is a wrong second factor; the ceremony is
+                // spent either way.
+                match passkeys.login_in(conn, challenge_id, credential.clone(), now)? {
+                    Ok(owner) => Ok(owner == user_id),
+                    Err(ApiError::InvalidRequest(why)) => Err(ApiError::InvalidRequest(why)),
+                    Err(_) => Ok(false),
+                }
+            }
         }
     }
 
@@ -177,12 +225,12 @@ impl SecondFactors {
         }
         TotpSecret::confirm(conn, &user.id, now)?;
         let codes = self.new_backup_codes_in(conn, &user.id, now)?;
-        self.changed_in(
+        self.added_in(
             conn,
             user,
             client,
             audit::kind::TOTP_ENABLED,
-            "An authenticator app was set up as a second factor",
+            "An authenticator app (TOTP)",
         )?;
         Ok(codes)
     }
@@ -211,7 +259,7 @@ impl SecondFactors {
             user,
             client,
             audit::kind::TOTP_DISABLED,
-            "The authenticator app was removed as a second factor",
+            "The authenticator app (TOTP) was removed as a second factor.",
         )
     }
 
@@ -243,6 +291,28 @@ impl SecondFactors {
         Ok(())
     }
 
+    /// Audits a factor the user added, and mails them a notice naming it and the device,
+    /// with every way into the account there is now.
+    pub fn added_in(
+        &self,
+        conn: &mut DbConn,
+        user: &User,
+        client: &ClientInfo,
+        kind: &'static str,
+        what: &str,
+    ) -> ApiResult<()> {
+        let device = match (&client.user_agent, &client.ip) {
+            (Some(agent), Some(ip)) => format!("{agent}, at {ip}"),
+            (Some(agent), None) => agent.clone(),
+            (None, Some(ip)) => format!("a device at {ip}"),
+            (None, None) => "a device".to_string(),
+        };
+        let ways = ways_in(conn, user)?;
+        let notice =
+            format!("{what} was added from {device}. The ways into your account are now: {ways}.");
+        self.changed_in(conn, user, client, kind, &notice)
+    }
+
     /// Audits and announces a change of the user's own second factors.
     pub fn changed_in(
         &self,
@@ -264,11 +334,13 @@ impl SecondFactors {
     }
 
     /// Starts the second step of a sign-in by `method`: the `mfa_token` to send back.
+    /// `pending` is what the sign-in changes on the account once the step is done.
     pub fn challenge_in(
         &self,
         conn: &mut DbConn,
         user_id: &str,
         method: &str,
+        pending: Option<String>,
         now: NaiveDateTime,
     ) -> ApiResult<String> {
         let fresh = self.key.fresh();
@@ -283,9 +355,27 @@ impl SecondFactors {
                 created_at: now,
                 expires_at: now + span(CHALLENGE_LIFETIME),
                 used_at: None,
+                pending,
             },
         )?;
         Ok(fresh.token)
+    }
+
+    /// The account a live `mfa_token` is for: `400 invalid_token` for any other token,
+    /// answered before the account's pause is looked at.
+    pub fn challenged_in(
+        &self,
+        conn: &mut DbConn,
+        mfa_token: &str,
+        now: NaiveDateTime,
+    ) -> ApiResult<String> {
+        if !looks_valid(mfa_token) {
+            return Err(ApiError::InvalidToken);
+        }
+        let hash = self.key.hash(mfa_token);
+        MfaChallenge::find_live(conn, &hash, MAX_ATTEMPTS, now)?
+            .map(|c| c.user_id)
+            .ok_or(ApiError::InvalidToken)
     }
 
     /// Checks the second factor for an `mfa_token`: the user it signs in. A wrong code is
@@ -297,7 +387,7 @@ impl SecondFactors {
         mfa_token: &str,
         code: &Code,
         now: NaiveDateTime,
-    ) -> ApiResult<ApiResult<String>> {
+    ) -> ApiResult<ApiResult<Completed>> {
         if !looks_valid(mfa_token) {
             return Ok(Err(ApiError::InvalidToken));
         }
@@ -314,8 +404,39 @@ impl SecondFactors {
             return Ok(Err(ApiError::InvalidToken));
         }
         self.metrics.second_factor("verified");
-        Ok(Ok(challenge.user_id))
+        let second = match code {
+            Code::Passkey { .. } => crate::auth::fresh::amr::HWK,
+            _ => crate::auth::fresh::amr::OTP,
+        };
+        Ok(Ok(Completed {
+            user_id: challenge.user_id,
+            method: challenge.method,
+            second,
+            pending: challenge.pending,
+        }))
     }
+}
+
+/// Every way into the account, in words: its password, passkeys by name, authenticator
+/// app and linked providers.
+pub fn ways_in(conn: &mut DbConn, user: &User) -> ApiResult<String> {
+    let mut ways = Vec::new();
+    if user.password_hash.is_some() {
+        ways.push("a password".to_string());
+    }
+    for passkey in PasskeyRow::for_user(conn, &user.id)? {
+        ways.push(format!("the passkey {}", passkey.name));
+    }
+    if TotpSecret::find(conn, &user.id)?.is_some_and(|t| t.confirmed_at.is_some()) {
+        ways.push("an authenticator app (with backup codes)".to_string());
+    }
+    for identity in crate::db::models::Identity::for_user(conn, &user.id)? {
+        ways.push(format!("sign-in with {}", identity.provider));
+    }
+    if ways.is_empty() {
+        ways.push("emailed sign-in links".to_string());
+    }
+    Ok(ways.join(", "))
 }
 
 /// Removes every second factor of `user`, audits it (as `admin`'s act, or the command
@@ -340,6 +461,6 @@ pub fn reset_in(
         mail,
         Kind::SecondFactorChanged,
         user,
-        Some("An administrator removed every second factor"),
+        Some("An administrator removed every second factor."),
     )
 }

@@ -34,6 +34,8 @@ const DISCOVERABLE: &str = "discoverable";
 #[derive(Clone)]
 pub struct Passkeys {
     webauthn: Arc<Webauthn>,
+    /// Makes the stand-in credential ids of addresses without passkeys.
+    decoys: crate::auth::opaque_token::TokenKey,
 }
 
 /// A ceremony's options for the browser: `publicKey` goes to `navigator.credentials`.
@@ -48,7 +50,12 @@ fn bad_credential(what: impl std::fmt::Display) -> ApiError {
 }
 
 impl Passkeys {
-    pub fn new(rp_id: &str, rp_origin: &str, rp_name: &str) -> anyhow::Result<Passkeys> {
+    pub fn new(
+        rp_id: &str,
+        rp_origin: &str,
+        rp_name: &str,
+        decoys: crate::auth::opaque_token::TokenKey,
+    ) -> anyhow::Result<Passkeys> {
         let origin = Url::parse(rp_origin)?;
         let webauthn = WebauthnBuilder::new(rp_id, &origin)
             .map_err(|e| anyhow::anyhow!("{e}"))?
@@ -58,6 +65,7 @@ impl Passkeys {
             .map_err(|e| anyhow::anyhow!("{e}"))?;
         Ok(Passkeys {
             webauthn: Arc::new(webauthn),
+            decoys,
         })
     }
 
@@ -196,22 +204,30 @@ impl Passkeys {
         Ok(row)
     }
 
-    /// Request options: for the passkeys of `user` when an email named one that has some,
-    /// else for any discoverable credential (so the answer tells nothing about the email).
+    /// Request options. With no address: for any discoverable credential. With an
+    /// address: for that account's passkeys, and for an address without any (no account,
+    /// or no passkey) the same shape with one or two made-up credential ids derived from
+    /// the address with a server key (the same on every request), so the answer tells an
+    /// observer nothing about the address. No authenticator holds a made-up id, so such a
+    /// ceremony can only end as a discoverable one.
     pub fn login_options_in(
         &self,
         conn: &mut DbConn,
-        user: Option<&User>,
+        email: Option<&str>,
         now: NaiveDateTime,
     ) -> ApiResult<Options> {
-        let keys = match user {
+        let user = match email {
+            Some(e) => User::find_by_email(conn, e)?,
+            None => None,
+        };
+        let keys = match &user {
             Some(u) => Self::stored(&PasskeyRow::for_user(conn, &u.id)?)?,
             None => Vec::new(),
         };
         let failed = |e: webauthn_rs::prelude::WebauthnError| {
             ApiError::Unexpected(anyhow::anyhow!("webauthn: {e}"))
         };
-        let (rcr, kind, state, user_id) = match user {
+        let (rcr, kind, state, user_id) = match &user {
             Some(u) if !keys.is_empty() => {
                 let (rcr, st): (_, PasskeyAuthentication) = self
                     .webauthn
@@ -235,10 +251,39 @@ impl Passkeys {
         let state = state.map_err(anyhow::Error::from)?;
         let challenge_id = Self::store_in(conn, kind, user_id, state, now)?;
         let options = serde_json::to_value(&rcr).map_err(anyhow::Error::from)?;
+        let mut public_key = options["publicKey"].clone();
+        if let Some(email) = email {
+            let allowed = match kind {
+                BY_EMAIL => plain_ids(&public_key["allowCredentials"]),
+                _ => {
+                    // What a discoverable ceremony asks beyond an address's one.
+                    if let Some(o) = public_key.as_object_mut() {
+                        o.remove("extensions");
+                    }
+                    self.decoy_ids(email)
+                }
+            };
+            public_key["allowCredentials"] = Value::Array(allowed);
+        }
         Ok(Options {
             challenge_id,
-            public_key: options["publicKey"].clone(),
+            public_key,
         })
+    }
+
+    /// One or two made-up credential ids for `email`, the same every time.
+    fn decoy_ids(&self, email: &str) -> Vec<Value> {
+        let seed = self.decoys.hash(&format!("passkey decoy:{email}"));
+        let count = 1 + usize::from(seed.as_bytes()[0].is_multiple_of(2));
+        (0..count)
+            .map(|n| {
+                let id = self.decoys.hash(&format!("passkey decoy {n}:{email}"));
+                let bytes: Vec<u8> = (0..32)
+                    .map(|i| u8::from_str_radix(&id[2 * i..2 * i + 2], 16).unwrap_or(0))
+                    .collect();
+                serde_json::json!({"type": "public-key", "id": B64.encode(bytes)})
+            })
+            .collect()
     }
 
     /// Checks a sign-in with a passkey: the user it belongs to. The counter is checked
@@ -320,4 +365,16 @@ impl Passkeys {
         }
         Ok(user_id)
     }
+}
+
+/// Credential descriptors as type and id only: what the made-up ones carry too.
+fn plain_ids(allowed: &Value) -> Vec<Value> {
+    allowed
+        .as_array()
+        .map(|list| {
+            list.iter()
+                .map(|c| serde_json::json!({"type": c["type"], "id": c["id"]}))
+                .collect()
+        })
+        .unwrap_or_default()
 }

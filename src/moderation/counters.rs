@@ -135,6 +135,39 @@ impl Counters {
         }
     }
 
+    /// How long the window of `key` still runs, when it holds a count: a pause set with
+    /// `add` is read back here without counting.
+    pub async fn peek(&self, key: &str) -> ApiResult<Option<Duration>> {
+        match self {
+            Counters::Database(db) => {
+                let key = key.to_string();
+                let now = now();
+                let end = db
+                    .run(move |conn| {
+                        use crate::db::schema::rate_counters;
+                        Ok(rate_counters::table
+                            .find(key)
+                            .filter(rate_counters::window_end.gt(now))
+                            .filter(rate_counters::count.gt(0))
+                            .select(rate_counters::window_end)
+                            .first::<NaiveDateTime>(conn)
+                            .optional()?)
+                    })
+                    .await?;
+                Ok(end.map(|end| (end - now).to_std().unwrap_or_default()))
+            }
+            Counters::Redis { conn, prefix } => {
+                let mut conn = conn.clone();
+                let ttl_ms: i64 = redis::cmd("PTTL")
+                    .arg(format!("{prefix}{key}"))
+                    .query_async(&mut conn)
+                    .await
+                    .map_err(redis_down)?;
+                Ok((ttl_ms > 0).then(|| Duration::from_millis(ttl_ms as u64)))
+            }
+        }
+    }
+
     /// Forgets `key` (a score that just banned starts again).
     pub async fn reset(&self, key: &str) -> ApiResult<()> {
         match self {

@@ -25,8 +25,10 @@ pub use counters::Counters;
 /// The limited kinds of request, each with LibreChat's setting.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LimitKind {
-    /// Sign-in attempts: password, magic link, dev, second factor, passkey, social.
+    /// Sign-in attempts: password, magic link, dev, passkey, social.
     Login,
+    /// The second step of a sign-in (`/auth/mfa/verify`).
+    TwoFactor,
     Register,
     /// Forgot-password requests and reset submissions.
     ResetPassword,
@@ -38,6 +40,7 @@ impl LimitKind {
     pub fn name(self) -> &'static str {
         match self {
             LimitKind::Login => "login",
+            LimitKind::TwoFactor => "two_factor",
             LimitKind::Register => "register",
             LimitKind::ResetPassword => "reset_password",
             LimitKind::VerifyEmail => "verify_email",
@@ -90,6 +93,7 @@ impl Moderation {
         let s = &self.settings;
         match kind {
             LimitKind::Login => s.login,
+            LimitKind::TwoFactor => s.two_factor,
             LimitKind::Register => s.register,
             LimitKind::ResetPassword => s.reset_password,
             LimitKind::VerifyEmail => s.verify_email,
@@ -123,6 +127,8 @@ impl Moderation {
         if let Some(until) = self.ip_banned_until(ip).await? {
             return Err(ApiError::Banned(until));
         }
+        // An IPv6 client is counted, and banned, by its /64.
+        let ip = &crate::auth::client::ip_bucket(ip);
         let limit = self.limit(kind);
         let hit = self
             .counters
@@ -260,19 +266,104 @@ impl Moderation {
             .await
     }
 
-    /// Whether `email` may receive one more email now (`EMAIL_ADDRESS_MAX` per
-    /// `EMAIL_ADDRESS_WINDOW`).
-    pub async fn mail_allowed(&self, email: &str) -> ApiResult<bool> {
+    /// Whether `email` may receive one more email of `kind` now: `EMAIL_ADDRESS_MAX` of
+    /// each kind of link per `EMAIL_ADDRESS_WINDOW`, counted apart, so that links a
+    /// stranger asks for never use up those the owner asks for; a notice a stranger can
+    /// trigger (an "account exists" notice) at most once per window.
+    pub async fn mail_allowed(
+        &self,
+        email: &str,
+        kind: crate::mail::templates::Kind,
+    ) -> ApiResult<bool> {
+        use crate::mail::templates::Kind;
         let s = &self.settings;
+        let max = match kind {
+            Kind::AccountExists => 1,
+            _ => s.email_address_max,
+        };
         let hit = self
             .counters
-            .hit(&format!("mail:{email}"), s.email_address_window)
+            .hit(
+                &format!("mail:{}:{email}", kind.name()),
+                s.email_address_window,
+            )
             .await?;
-        if hit.count > s.email_address_max {
+        if hit.count > max {
             self.metrics.rate_limited("email_address");
             return Ok(false);
         }
         Ok(true)
+    }
+}
+
+/// Consecutive wrong codes and current passwords an account takes before its checks
+/// pause, and how long the first pause lasts (each further failure doubles it, up to
+/// `MAX_PAUSE`).
+pub const FAILURES_BEFORE_PAUSE: u64 = 5;
+const FIRST_PAUSE: Duration = Duration::from_secs(60);
+const MAX_PAUSE: Duration = Duration::from_secs(60 * 60);
+/// How long failures are remembered without a success or a new failure window.
+const FAILURE_MEMORY: Duration = Duration::from_secs(24 * 60 * 60);
+
+/// The pause after `failures` consecutive failures: none below `FAILURES_BEFORE_PAUSE`,
+/// then one minute, doubling with each further failure, at most an hour.
+pub fn pause_after(failures: u64) -> Option<Duration> {
+    let extra = failures.checked_sub(FAILURES_BEFORE_PAUSE)?;
+    let doubled = FIRST_PAUSE.saturating_mul(1u32 << extra.min(16));
+    Some(doubled.min(MAX_PAUSE))
+}
+
+/// What a failure led to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Failure {
+    /// The account's checks now pause this long.
+    pub paused: Option<Duration>,
+    /// This failure started the account's first pause (its owner is told).
+    pub first_pause: bool,
+}
+
+impl Moderation {
+    /// Refuses a code or current-password check of `user_id` while its checks pause:
+    /// `429` with `Retry-After`, and the check is not made (nor counted).
+    pub async fn account_admit(&self, user_id: &str) -> ApiResult<()> {
+        match self.counters.peek(&format!("pause:user:{user_id}")).await? {
+            Some(left) => {
+                self.metrics.rate_limited("account");
+                Err(ApiError::Paused(left))
+            }
+            None => Ok(()),
+        }
+    }
+
+    /// Counts a wrong code or current password of `user_id`, whatever token, session or
+    /// address it came from; the fifth in a row pauses the account's checks.
+    pub async fn account_failed(&self, user_id: &str) -> ApiResult<Failure> {
+        let failures = self
+            .counters
+            .hit(&format!("failures:user:{user_id}"), FAILURE_MEMORY)
+            .await?
+            .count;
+        let Some(pause) = pause_after(failures) else {
+            return Ok(Failure {
+                paused: None,
+                first_pause: false,
+            });
+        };
+        self.counters
+            .add(&format!("pause:user:{user_id}"), 1, pause)
+            .await?;
+        tracing::warn!(%user_id, failures, pause_s = pause.as_secs(), "account checks paused after wrong codes or passwords");
+        Ok(Failure {
+            paused: Some(pause),
+            first_pause: failures == FAILURES_BEFORE_PAUSE,
+        })
+    }
+
+    /// A right code or password: the count starts again.
+    pub async fn account_succeeded(&self, user_id: &str) -> ApiResult<()> {
+        self.counters
+            .reset(&format!("failures:user:{user_id}"))
+            .await
     }
 }
 
@@ -286,4 +377,19 @@ fn ban_detail(ban: &Ban) -> String {
         parts.push(r.clone());
     }
     parts.join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pauses_start_at_the_fifth_failure_and_double_to_an_hour() {
+        assert_eq!(pause_after(4), None);
+        assert_eq!(pause_after(5), Some(Duration::from_secs(60)));
+        assert_eq!(pause_after(6), Some(Duration::from_secs(120)));
+        assert_eq!(pause_after(10), Some(Duration::from_secs(1920)));
+        assert_eq!(pause_after(11), Some(Duration::from_secs(3600)));
+        assert_eq!(pause_after(1000), Some(Duration::from_secs(3600)));
+    }
 }

@@ -7,7 +7,7 @@ use utoipa::ToSchema;
 
 use crate::auth::accounts::replace_password_in;
 use crate::auth::audit;
-use crate::auth::extractor::{CurrentUser, RecentUser};
+use crate::auth::extractor::{CachedUser, CurrentUser};
 use crate::auth::links;
 use crate::db::models::session::reason;
 use crate::db::models::{now, User};
@@ -31,7 +31,7 @@ use crate::state::AppState;
     security(("bearer" = []))
 )]
 #[get("/auth/me")]
-pub async fn me(current: RecentUser) -> ApiResult<HttpResponse> {
+pub async fn me(current: CachedUser) -> ApiResult<HttpResponse> {
     Ok(HttpResponse::Ok().json(UserView::from(&current.user)))
 }
 
@@ -96,6 +96,7 @@ pub struct ChangePasswordRequest {
         (status = 401, response = crate::routes::problems::Unauthorized),
         (status = 403, response = crate::routes::problems::Forbidden),
         (status = 422, response = crate::routes::problems::ValidationFailed),
+        (status = 429, response = crate::routes::problems::TooManyRequests),
         (status = 503, response = crate::routes::problems::Unavailable),
     ),
     security(("bearer" = []))
@@ -109,16 +110,21 @@ pub async fn change_password(
 ) -> ApiResult<HttpResponse> {
     let body = body.into_inner();
     let user = current.user;
-    let verified = state
-        .hasher()
-        .verify(
-            SecretString::from(body.current_password),
-            user.password_hash.clone(),
-        )
-        .await?;
-    if !verified.ok {
-        return Err(ApiError::WrongPassword);
-    }
+    let check = async {
+        let verified = state
+            .hasher()
+            .verify(
+                SecretString::from(body.current_password),
+                user.password_hash.clone(),
+            )
+            .await?;
+        if verified.ok {
+            Ok(())
+        } else {
+            Err(ApiError::WrongPassword)
+        }
+    };
+    state.signin.guarded(&user.id, check).await?;
     let new = Password::parse("new_password", &body.new_password, state.settings.passwords)?;
     let hash = state.hasher().hash(new.into_secret()).await?;
     let keep = current.claims.sid;

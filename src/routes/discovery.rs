@@ -111,7 +111,9 @@ fn public_base(req: &HttpRequest, state: &AppState) -> String {
             .and_then(|v| v.to_str().ok())
             .map(|v| v.split(',').next().unwrap_or("").trim().to_string())
     };
-    let proxied = state.settings.trust_proxy > 0;
+    // Only an operator's explicit TRUST_PROXY: a proxy beside Latch may pass on a
+    // client's own X-Forwarded-Host, and the document is cached by verifiers.
+    let proxied = state.settings.trust_proxy.is_some_and(|hops| hops > 0);
     let host = proxied
         .then(|| header_str("x-forwarded-host"))
         .flatten()

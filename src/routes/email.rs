@@ -56,11 +56,14 @@ fn password(state: &AppState, raw: &str) -> ApiResult<Password> {
 #[post("/auth/password/forgot")]
 pub async fn forgot_password(
     state: web::Data<AppState>,
-    _limit: Limited<guard::ResetPassword>,
+    limit: Limited<guard::ForgotPassword>,
     body: Json<EmailRequest>,
 ) -> ApiResult<HttpResponse> {
     state.signin.reset_allowed()?;
-    state.signin.request_password_reset(email(&body)?)?;
+    let email = email(&body)?;
+    if limit.may_mail() {
+        state.signin.request_password_reset(email)?;
+    }
     Ok(HttpResponse::Accepted().finish())
 }
 
@@ -69,7 +72,7 @@ pub async fn forgot_password(
     operation_id = "resetPassword",
     request_body = TokenPasswordRequest,
     responses(
-        (status = 200, description = "Password set and signed in; every other session is signed out. With a second factor: `SecondFactorRequired` (the password is set)", body = SignInResult),
+        (status = 200, description = "Password set and signed in; every other session is signed out. With a second factor: `SecondFactorRequired` (the password is set once it is given)", body = SignInResult),
         crate::routes::problems::JsonBodyErrors,
         (status = 403, response = crate::routes::problems::Forbidden),
         (status = 422, response = crate::routes::problems::ValidationFailed),
@@ -111,11 +114,14 @@ pub async fn reset_password(
 #[post("/auth/magic-link")]
 pub async fn magic_link(
     state: web::Data<AppState>,
-    _limit: Limited<guard::Login>,
+    limit: Limited<guard::MagicLinkRequest>,
     body: Json<EmailRequest>,
 ) -> ApiResult<HttpResponse> {
     state.signin.magic_link_allowed()?;
-    state.signin.request_magic_link(email(&body)?)?;
+    let email = email(&body)?;
+    if limit.may_mail() {
+        state.signin.request_magic_link(email)?;
+    }
     Ok(HttpResponse::Accepted().finish())
 }
 
@@ -183,10 +189,14 @@ pub async fn verify_email(
 #[post("/auth/email/verify/resend")]
 pub async fn resend_verification(
     state: web::Data<AppState>,
-    _limit: Limited<guard::VerifyEmail>,
+    limit: Limited<guard::ResendVerification>,
     body: Json<EmailRequest>,
 ) -> ApiResult<HttpResponse> {
-    state.signin.resend_verification(email(&body)?)?;
+    state.signin.mail("Email verification")?;
+    let email = email(&body)?;
+    if limit.may_mail() {
+        state.signin.resend_verification(email)?;
+    }
     Ok(HttpResponse::Accepted().finish())
 }
 

@@ -6,25 +6,31 @@ use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::auth::extractor::CurrentUser;
+use crate::auth::fresh::{amr, RecentUser};
 use crate::auth::signin::FirstFactor;
-use crate::db::models::now;
+use crate::db::models::{now, Session};
 use crate::db::write_tx;
 use crate::error::{ApiError, ApiResult, FieldError};
 use crate::mfa::Code;
 use crate::moderation::guard::{self, Limited};
 use crate::routes::json::Json;
-use crate::routes::{answer, no_store, SignInResult};
+use crate::routes::{answer, clear_mfa_cookie, no_store, SignInResult, MFA_COOKIE};
 use crate::state::AppState;
 
 #[derive(Deserialize, ToSchema)]
 pub struct MfaVerifyRequest {
-    /// From the sign-in's `SecondFactorRequired` answer.
-    pub mfa_token: String,
+    /// From the sign-in's `SecondFactorRequired` answer; after a social sign-in it comes
+    /// as the `mfa_token` cookie instead.
+    pub mfa_token: Option<String>,
     /// A code from the authenticator app.
     pub code: Option<String>,
     /// Or one of the backup codes.
     pub backup_code: Option<String>,
+    /// Or a passkey: the ceremony from `startPasskeySignIn`…
+    pub challenge_id: Option<String>,
+    /// …and what `navigator.credentials.get` gave for it.
+    #[schema(value_type = Option<Object>)]
+    pub credential: Option<serde_json::Value>,
 }
 
 /// Exactly one of a TOTP code or a backup code.
@@ -37,6 +43,23 @@ fn one_code(code: Option<String>, backup: Option<String>) -> ApiResult<Code> {
             "required",
             "Give either `code` or `backup_code`.",
         )])),
+    }
+}
+
+/// Exactly one second factor: a TOTP code, a backup code, or a passkey assertion.
+fn second_factor(body: MfaVerifyRequest) -> ApiResult<Code> {
+    let codes = body.code.is_some() || body.backup_code.is_some();
+    match (body.challenge_id, body.credential) {
+        (Some(challenge_id), Some(credential)) if !codes => Ok(Code::Passkey {
+            challenge_id,
+            credential,
+        }),
+        (None, None) => one_code(body.code, body.backup_code),
+        _ => Err(ApiError::validation(
+            "credential",
+            "required",
+            "Give `code`, `backup_code`, or both `challenge_id` and `credential`.",
+        )),
     }
 }
 
@@ -57,18 +80,32 @@ fn one_code(code: Option<String>, backup: Option<String>) -> ApiResult<Code> {
 #[post("/auth/mfa/verify")]
 pub async fn verify(
     state: web::Data<AppState>,
-    _limit: Limited<guard::Login>,
+    _limit: Limited<guard::TwoFactor>,
     req: HttpRequest,
     body: Json<MfaVerifyRequest>,
 ) -> ApiResult<HttpResponse> {
-    let body = body.into_inner();
-    let code = one_code(body.code, body.backup_code)?;
-    let factor = FirstFactor::SecondFactor {
-        mfa_token: body.mfa_token,
-        code,
-    };
+    let mut body = body.into_inner();
+    let from_cookie = req.cookie(MFA_COOKIE).map(|c| c.value().to_string());
+    let mfa_token = body
+        .mfa_token
+        .take()
+        .or(from_cookie.clone())
+        .ok_or_else(|| {
+            ApiError::validation(
+                "mfa_token",
+                "required",
+                "Give the `mfa_token` of the sign-in.",
+            )
+        })?;
+    let code = second_factor(body)?;
+    let factor = FirstFactor::SecondFactor { mfa_token, code };
     let outcome = state.signin.sign_in(factor, state.client(&req)).await?;
-    Ok(answer(&state, StatusCode::OK, outcome))
+    let mut res = answer(&state, StatusCode::OK, outcome);
+    if from_cookie.is_some() {
+        res.add_cookie(&clear_mfa_cookie(&state))
+            .map_err(|e| ApiError::Unexpected(e.into()))?;
+    }
+    Ok(res)
 }
 
 #[derive(Serialize, ToSchema)]
@@ -92,7 +129,7 @@ pub struct TotpSetup {
     security(("bearer" = []))
 )]
 #[post("/auth/mfa/totp/setup")]
-pub async fn setup(state: web::Data<AppState>, current: CurrentUser) -> ApiResult<HttpResponse> {
+pub async fn setup(state: web::Data<AppState>, current: RecentUser) -> ApiResult<HttpResponse> {
     let second = state.signin.second.clone();
     let (secret, otpauth_uri) = state
         .db
@@ -136,6 +173,7 @@ fn backup_codes(codes: Vec<String>) -> HttpResponse {
         (status = 401, response = crate::routes::problems::Unauthorized),
         (status = 403, response = crate::routes::problems::Forbidden),
         (status = 409, response = crate::routes::problems::Conflict),
+        (status = 429, response = crate::routes::problems::TooManyRequests),
         (status = 503, response = crate::routes::problems::Unavailable),
     ),
     security(("bearer" = []))
@@ -144,7 +182,7 @@ fn backup_codes(codes: Vec<String>) -> HttpResponse {
 pub async fn enable(
     state: web::Data<AppState>,
     req: HttpRequest,
-    current: CurrentUser,
+    current: RecentUser,
     body: Json<CodeRequest>,
 ) -> ApiResult<HttpResponse> {
     let (second, client, code) = (
@@ -152,14 +190,16 @@ pub async fn enable(
         state.client(&req),
         body.into_inner().code,
     );
-    let codes = state
-        .db
-        .run(move |c| {
-            write_tx(c, |c| {
-                second.enable_in(c, &current.user, &code, &client, now())
-            })
+    let user_id = current.user.id.clone();
+    let enable = state.db.run(move |c| {
+        write_tx(c, |c| {
+            let codes = second.enable_in(c, &current.user, &code, &client, now())?;
+            // Set up in this session: the session has proven it.
+            Session::prove_method(c, &current.session, amr::OTP)?;
+            Ok(codes)
         })
-        .await?;
+    });
+    let codes = state.signin.guarded(&user_id, enable).await?;
     state.signin.wake_mail();
     Ok(backup_codes(codes))
 }
@@ -185,6 +225,7 @@ pub struct DisableTotpRequest {
         (status = 403, response = crate::routes::problems::Forbidden),
         (status = 409, response = crate::routes::problems::Conflict),
         (status = 422, response = crate::routes::problems::ValidationFailed),
+        (status = 429, response = crate::routes::problems::TooManyRequests),
         (status = 503, response = crate::routes::problems::Unavailable),
     ),
     security(("bearer" = []))
@@ -193,42 +234,46 @@ pub struct DisableTotpRequest {
 pub async fn disable(
     state: web::Data<AppState>,
     req: HttpRequest,
-    current: CurrentUser,
+    current: RecentUser,
     body: Json<DisableTotpRequest>,
 ) -> ApiResult<HttpResponse> {
     let body = body.into_inner();
-    let code = match (body.password, body.code, body.backup_code) {
-        (Some(password), None, None) => {
-            let verified = state
-                .hasher()
-                .verify(
-                    SecretString::from(password),
-                    current.user.password_hash.clone(),
-                )
-                .await?;
-            if !verified.ok {
-                return Err(ApiError::WrongPassword);
-            }
-            None
-        }
-        (None, code, backup) => Some(one_code(code, backup)?),
-        _ => {
-            return Err(ApiError::validation(
-                "password",
-                "required",
-                "Give one of `password`, `code` or `backup_code`.",
-            ))
-        }
-    };
+    let user_id = current.user.id.clone();
     let (second, client) = (state.signin.second.clone(), state.client(&req));
-    state
-        .db
-        .run(move |c| {
-            write_tx(c, |c| {
-                second.disable_in(c, &current.user, code.as_ref(), &client, now())
+    let disable = async {
+        let code = match (body.password, body.code, body.backup_code) {
+            (Some(password), None, None) => {
+                let verified = state
+                    .hasher()
+                    .verify(
+                        SecretString::from(password),
+                        current.user.password_hash.clone(),
+                    )
+                    .await?;
+                if !verified.ok {
+                    return Err(ApiError::WrongPassword);
+                }
+                None
+            }
+            (None, code, backup) => Some(one_code(code, backup)?),
+            _ => {
+                return Err(ApiError::validation(
+                    "password",
+                    "required",
+                    "Give one of `password`, `code` or `backup_code`.",
+                ))
+            }
+        };
+        state
+            .db
+            .run(move |c| {
+                write_tx(c, |c| {
+                    second.disable_in(c, &current.user, code.as_ref(), &client, now())
+                })
             })
-        })
-        .await?;
+            .await
+    };
+    state.signin.guarded(&user_id, disable).await?;
     state.signin.wake_mail();
     Ok(HttpResponse::NoContent().finish())
 }
@@ -243,6 +288,7 @@ pub async fn disable(
         (status = 401, response = crate::routes::problems::Unauthorized),
         (status = 403, response = crate::routes::problems::Forbidden),
         (status = 409, response = crate::routes::problems::Conflict),
+        (status = 429, response = crate::routes::problems::TooManyRequests),
         (status = 503, response = crate::routes::problems::Unavailable),
     ),
     security(("bearer" = []))
@@ -251,7 +297,7 @@ pub async fn disable(
 pub async fn regenerate(
     state: web::Data<AppState>,
     req: HttpRequest,
-    current: CurrentUser,
+    current: RecentUser,
     body: Json<CodeRequest>,
 ) -> ApiResult<HttpResponse> {
     let (second, client, code) = (
@@ -259,13 +305,12 @@ pub async fn regenerate(
         state.client(&req),
         body.into_inner().code,
     );
-    let codes = state
-        .db
-        .run(move |c| {
-            write_tx(c, |c| {
-                second.regenerate_in(c, &current.user, &code, &client, now())
-            })
+    let user_id = current.user.id.clone();
+    let regenerate = state.db.run(move |c| {
+        write_tx(c, |c| {
+            second.regenerate_in(c, &current.user, &code, &client, now())
         })
-        .await?;
+    });
+    let codes = state.signin.guarded(&user_id, regenerate).await?;
     Ok(backup_codes(codes))
 }

@@ -13,6 +13,7 @@ pub mod mfa;
 pub mod oauth;
 pub mod passkeys;
 pub mod problems;
+pub mod reauth;
 pub mod service;
 pub mod sessions;
 
@@ -61,6 +62,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(account::me)
         .service(account::update_me)
         .service(account::change_password)
+        .service(reauth::reauthenticate)
         .service(sessions::list)
         .service(sessions::revoke)
         .service(service::introspect)
@@ -70,6 +72,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(oauth::saml_metadata)
         .service(oauth::list_identities)
         .service(oauth::unlink_identity)
+        .service(oauth::link_identity)
         .service(mfa::verify)
         .service(mfa::setup)
         .service(mfa::enable)
@@ -129,10 +132,12 @@ pub struct SignInResponse {
 pub struct SecondFactorRequired {
     /// Always `true`.
     pub mfa_required: bool,
-    /// For `POST /auth/mfa/verify`, with a TOTP or backup code.
+    /// For `POST /auth/mfa/verify`, with a TOTP code, a backup code or a passkey.
     pub mfa_token: String,
     /// Seconds the token lives.
     pub expires_in: u64,
+    /// The second factors the account has: `totp`, `backup_code`, `passkey`.
+    pub methods: Vec<&'static str>,
 }
 
 /// What a sign-in answers: signed in, or a second factor to give first.
@@ -147,13 +152,14 @@ pub enum SignInResult {
 pub fn answer(state: &AppState, status: StatusCode, outcome: Outcome) -> HttpResponse {
     match outcome {
         Outcome::SignedIn(signed) => signed_in(state, status, *signed),
-        Outcome::SecondFactor { mfa_token } => {
+        Outcome::SecondFactor { mfa_token, methods } => {
             let mut res = HttpResponseBuilder::new(StatusCode::OK);
             no_store(&mut res);
             res.json(SecondFactorRequired {
                 mfa_required: true,
                 mfa_token,
                 expires_in: crate::mfa::CHALLENGE_LIFETIME.as_secs(),
+                methods,
             })
         }
     }
@@ -177,6 +183,30 @@ pub fn signed_in(state: &AppState, status: StatusCode, s: SignedIn) -> HttpRespo
         expires_at: s.access.expires_at,
         refresh_token: s.refresh_token.filter(|_| delivery.body()),
     })
+}
+
+/// The cookie that carries an `mfa_token` after a social sign-in that needs a second
+/// factor: the token never travels in a URL (history, logs), and only `/auth/mfa/verify`
+/// receives it.
+pub const MFA_COOKIE: &str = "mfa_token";
+
+pub fn mfa_cookie(state: &AppState, token: String) -> Cookie<'static> {
+    Cookie::build(MFA_COOKIE, token)
+        .http_only(true)
+        .secure(state.settings.refresh.cookie_secure)
+        .same_site(CookieSameSite::Lax)
+        .path("/auth/mfa")
+        .max_age(CookieDuration::seconds(
+            crate::mfa::CHALLENGE_LIFETIME.as_secs() as i64,
+        ))
+        .finish()
+}
+
+/// Drops the `mfa_token` cookie once it is spent.
+pub fn clear_mfa_cookie(state: &AppState) -> Cookie<'static> {
+    let mut cookie = mfa_cookie(state, String::new());
+    cookie.set_max_age(CookieDuration::ZERO);
+    cookie
 }
 
 /// Responses that carry tokens must never be cached.

@@ -11,6 +11,7 @@ use utoipa::ToSchema;
 
 use crate::auth::audit;
 use crate::auth::extractor::CurrentUser;
+use crate::auth::fresh::RecentUser;
 use crate::auth::signin::{FirstFactor, Outcome};
 use crate::db::models::Identity;
 use crate::db::write_tx;
@@ -23,10 +24,19 @@ use crate::state::AppState;
 /// The cookie that binds a sign-in under way to the browser that started it.
 pub const BINDING_COOKIE: &str = "latch_oauth";
 
+/// `?link=`: the intent of `linkIdentity`, when a signed-in user links an identity.
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct StartQuery {
+    pub link: Option<String>,
+}
+
 #[utoipa::path(
     tag = "social",
     operation_id = "startSocialSignIn",
-    params(("provider" = String, Path, description = "A provider id from `/auth/config`")),
+    params(
+        ("provider" = String, Path, description = "A provider id from `/auth/config`"),
+        ("link" = Option<String>, Query, description = "From `linkIdentity`: the provider's identity is added to that account instead of signing in"),
+    ),
     responses(
         (status = 302, description = "To the provider, with `state`, a PKCE `code_challenge` and (OpenID Connect) a `nonce`; for `saml`, to `SAML_ENTRY_POINT` with an AuthnRequest and the `state` as `RelayState`. A cookie binds the sign-in to this browser. When the provider cannot be reached: to `APP_URL?error=provider_error`"),
         (status = 403, response = crate::routes::problems::Forbidden),
@@ -40,14 +50,26 @@ pub async fn start(
     _limit: Limited<guard::Login>,
     req: HttpRequest,
     provider: web::Path<String>,
+    query: web::Query<StartQuery>,
 ) -> ApiResult<HttpResponse> {
-    let provider = state
-        .social
-        .get(&provider)
-        .ok_or(ApiError::NotFound)?
-        .clone();
+    let provider = served(&state, &provider)?;
     let binding = req.cookie(BINDING_COOKIE).map(|c| c.value().to_string());
-    match state.social.begin(&state.db, &provider, binding).await {
+    let link_user_id = match &query.link {
+        Some(intent) => match state
+            .social
+            .take_link_intent(&state.db, &provider, intent)
+            .await
+        {
+            Ok(user) => Some(user),
+            Err(e) => return Ok(back_to_app(&state, Err(e.code())).finish()),
+        },
+        None => None,
+    };
+    let begun = state
+        .social
+        .begin(&state.db, &provider, binding, link_user_id)
+        .await;
+    match begun {
         Ok((url, binding)) => {
             let cookie = binding_cookie(&state, binding, provider.posts_back());
             Ok(redirect(&url).cookie(cookie).finish())
@@ -70,7 +92,7 @@ pub async fn start(
         ("error" = Option<String>, Query, description = "From the provider, when it refused"),
     ),
     responses(
-        (status = 302, description = "Signed in: the refresh cookie is set and the browser goes to `APP_URL` (with a second factor: `APP_URL?mfa_token=…`). Refused: `APP_URL?error=` one of `invalid_state`, `access_denied`, `provider_error`, `email_not_verified`, `registration_disabled`, `account_disabled`, `banned`, `role_required`"),
+        (status = 302, description = "Signed in: the refresh cookie is set and the browser goes to `APP_URL` (with a second factor: `APP_URL?mfa_required=true`, and the `mfa_token` as an HttpOnly cookie for `/auth/mfa/verify`). Refused: `APP_URL?error=` one of `invalid_state`, `access_denied`, `provider_error`, `email_not_verified`, `registration_disabled`, `account_disabled`, `banned`, `role_required`"),
         (status = 403, response = crate::routes::problems::Forbidden),
         (status = 404, response = crate::routes::problems::NotFound),
         (status = 429, response = crate::routes::problems::TooManyRequests),
@@ -175,19 +197,15 @@ async fn finish(
     provider: &str,
     answer: Callback,
 ) -> ApiResult<HttpResponse> {
-    let provider = state
-        .social
-        .get(provider)
-        .ok_or(ApiError::NotFound)?
-        .clone();
+    let provider = served(state, provider)?;
     let id = provider.config.id.clone();
     let binding = req.cookie(BINDING_COOKIE).map(|c| c.value().to_string());
-    let identity = match state
+    let completed = match state
         .social
         .complete(&state.db, &provider, &answer, binding.as_deref())
         .await
     {
-        Ok(identity) => identity,
+        Ok(completed) => completed,
         Err(e) => {
             state.metrics.social(&id, e.code());
             // Refused before any account was looked at (forged, replayed or broken
@@ -204,6 +222,10 @@ async fn finish(
             return Ok(back_to_app(state, Err(e.code())).finish());
         }
     };
+    let identity = completed.identity;
+    if let Some(user_id) = completed.link_user_id {
+        return link(state, req, &id, user_id, identity).await;
+    }
     let signed = state
         .signin
         .sign_in(FirstFactor::Social(identity), state.client(req))
@@ -214,12 +236,13 @@ async fn finish(
             let cookie = refresh_cookie(state, signed.refresh_token.unwrap_or_default());
             Ok(back_to_app(state, Ok(())).cookie(cookie).finish())
         }
-        Ok(Outcome::SecondFactor { mfa_token }) => {
+        Ok(Outcome::SecondFactor { mfa_token, .. }) => {
             state.metrics.social(&id, "second_factor_required");
             let mut url =
                 url::Url::parse(&state.settings.app_url).expect("APP_URL was checked at start");
-            url.query_pairs_mut().append_pair("mfa_token", &mfa_token);
-            Ok(redirect(url.as_str()).finish())
+            url.query_pairs_mut().append_pair("mfa_required", "true");
+            let cookie = crate::routes::mfa_cookie(state, mfa_token);
+            Ok(redirect(url.as_str()).cookie(cookie).finish())
         }
         Err(e) => {
             let code = refusal_code(&e);
@@ -232,9 +255,115 @@ async fn finish(
     }
 }
 
+/// Adds `identity` to the account `user_id` (a signed-in user asked for it) and sends the
+/// browser back with `?linked=<provider>`; no session opens. An identity that another
+/// account holds is `?error=identity_taken`; an account that may no longer act, as at
+/// sign-in.
+async fn link(
+    state: &AppState,
+    req: &HttpRequest,
+    provider: &str,
+    user_id: String,
+    identity: crate::social::ExternalIdentity,
+) -> ApiResult<HttpResponse> {
+    let client = state.client(req);
+    let linked = state
+        .db
+        .run(move |conn| {
+            write_tx(conn, |conn| {
+                let now = crate::db::models::now();
+                let user =
+                    crate::db::models::User::find(conn, &user_id)?.ok_or(ApiError::NotFound)?;
+                crate::auth::signin::gate::standing(&user, now).map_err(|r| r.error())?;
+                if let Some(known) = Identity::find(conn, &identity.provider, &identity.subject)? {
+                    return match known.user_id == user.id {
+                        true => Ok(()),
+                        false => Err(ApiError::Conflict("identity_taken")),
+                    };
+                }
+                crate::auth::signin::factor::link_identity_in(conn, &user, &identity, now)?;
+                let event = audit::Event::by_self(audit::kind::IDENTITY_LINKED, &user.id, &client);
+                audit::record_in(conn, event.detail(identity.provider.clone()))
+            })
+        })
+        .await;
+    let code = match &linked {
+        Ok(()) => "success",
+        Err(ApiError::Conflict(code)) => code,
+        Err(e) => refusal_code(e),
+    };
+    state.metrics.social(provider, code);
+    if linked.is_err() {
+        return Ok(back_to_app(state, Err(code)).finish());
+    }
+    let mut url = url::Url::parse(&state.settings.app_url).expect("APP_URL was checked at start");
+    url.query_pairs_mut().append_pair("linked", provider);
+    Ok(redirect(url.as_str()).finish())
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct LinkStart {
+    /// Where to send the browser: it signs in at the provider, and comes back to
+    /// `APP_URL?linked=<provider>` (or `?error=`).
+    pub url: String,
+}
+
+#[utoipa::path(
+    tag = "social",
+    operation_id = "linkIdentity",
+    params(("provider" = String, Path, description = "A provider id from `/auth/config`")),
+    responses(
+        (status = 200, description = "Follow `url` in the browser to add that provider's identity to this account (recent authentication needed); no session opens", body = LinkStart),
+        (status = 401, response = crate::routes::problems::Unauthorized),
+        (status = 403, response = crate::routes::problems::Forbidden),
+        (status = 404, response = crate::routes::problems::NotFound),
+        (status = 503, response = crate::routes::problems::Unavailable),
+    ),
+    security(("bearer" = []))
+)]
+#[post("/auth/identities/{provider}/link")]
+pub async fn link_identity(
+    state: web::Data<AppState>,
+    current: RecentUser,
+    provider: web::Path<String>,
+) -> ApiResult<HttpResponse> {
+    let provider = served(&state, &provider)?;
+    let intent = state
+        .social
+        .intend_link(&state.db, &provider, &current.user.id)
+        .await
+        .map_err(|_| ApiError::Unavailable("could not record the link".into()))?;
+    let server = state.settings.server_url.as_deref().unwrap_or_default();
+    let mut url = url::Url::parse(&format!("{server}/auth/oauth/{}", provider.config.id))
+        .map_err(|e| ApiError::Unexpected(e.into()))?;
+    url.query_pairs_mut().append_pair("link", &intent);
+    let mut res = HttpResponse::Ok();
+    no_store(&mut res);
+    Ok(res.json(LinkStart {
+        url: url.to_string(),
+    }))
+}
+
+/// The provider `id` when it is served: a configured provider while social sign-in is off
+/// is `403 feature_disabled` (so a frontend can tell "off" from "wrong URL"); one that is
+/// not configured, `404`.
+fn served(state: &AppState, id: &str) -> ApiResult<std::sync::Arc<crate::social::Provider>> {
+    if let Some(provider) = state.social.get(id) {
+        return Ok(provider.clone());
+    }
+    let social = &state.settings.social;
+    if !social.allow_login && social.providers.iter().any(|p| p.id == id) {
+        return Err(ApiError::FeatureDisabled(
+            "Social sign-in (ALLOW_SOCIAL_LOGIN)",
+        ));
+    }
+    Err(ApiError::NotFound)
+}
+
 /// The `?error=` code for a sign-in the pipeline refused.
 fn refusal_code(e: &ApiError) -> &'static str {
     match e {
+        ApiError::EmailTaken => "email_taken",
         ApiError::EmailNotVerified => "email_not_verified",
         ApiError::FeatureDisabled(_) => "registration_disabled",
         ApiError::AccountDisabled => "account_disabled",
@@ -345,7 +474,7 @@ pub async fn list_identities(
 pub async fn unlink_identity(
     state: web::Data<AppState>,
     req: HttpRequest,
-    current: CurrentUser,
+    current: RecentUser,
     id: web::Path<uuid::Uuid>,
 ) -> ApiResult<HttpResponse> {
     let id = id.into_inner().to_string();

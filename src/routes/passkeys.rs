@@ -9,9 +9,10 @@ use utoipa::ToSchema;
 
 use crate::auth::audit;
 use crate::auth::extractor::CurrentUser;
+use crate::auth::fresh::{amr, RecentUser};
 use crate::auth::signin::FirstFactor;
 use crate::db::models::second_factor::PasskeyRow;
-use crate::db::models::{now, Identity, User};
+use crate::db::models::{now, Identity, Session};
 use crate::db::write_tx;
 use crate::domain::Email;
 use crate::error::{ApiError, ApiResult};
@@ -87,7 +88,7 @@ pub struct PasskeyList {
 #[post("/auth/passkeys/register/options")]
 pub async fn register_options(
     state: web::Data<AppState>,
-    current: CurrentUser,
+    current: RecentUser,
 ) -> ApiResult<HttpResponse> {
     let pk = passkeys(&state)?;
     let o = state
@@ -125,7 +126,7 @@ pub struct RegisterPasskeyRequest {
 pub async fn register(
     state: web::Data<AppState>,
     req: HttpRequest,
-    current: CurrentUser,
+    current: RecentUser,
     body: Json<RegisterPasskeyRequest>,
 ) -> ApiResult<HttpResponse> {
     let pk = passkeys(&state)?;
@@ -144,13 +145,15 @@ pub async fn register(
     let row = state
         .db
         .run(move |c| {
-            let user = current.user;
+            let (user, session) = (current.user, current.session);
             let done = write_tx(c, |c| {
                 let row =
                     pk.register_in(c, &user, &body.challenge_id, body.credential, &name, now())?;
                 if let Ok(row) = &row {
-                    let notice = format!("A passkey ({}) was added", row.name);
-                    second.changed_in(c, &user, &client, audit::kind::PASSKEY_ADDED, &notice)?;
+                    let what = format!("A passkey ({})", row.name);
+                    second.added_in(c, &user, &client, audit::kind::PASSKEY_ADDED, &what)?;
+                    // Made in this session: the session has proven it.
+                    Session::prove_method(c, &session, amr::HWK)?;
                 }
                 Ok(row)
             })?;
@@ -177,7 +180,7 @@ pub struct PasskeyOptionsRequest {
     operation_id = "startPasskeySignIn",
     request_body(content = Option<PasskeyOptionsRequest>, description = "Optional"),
     responses(
-        (status = 200, description = "Request options for `navigator.credentials.get`; the same kind of answer whether or not the email has an account", body = CeremonyOptions),
+        (status = 200, description = "Request options for `navigator.credentials.get`. With `email`, `allowCredentials` lists that account's passkeys; an address without any gets made-up ids of the same shape, so the answer tells nothing about the address", body = CeremonyOptions),
         crate::routes::problems::JsonBodyErrors,
         (status = 403, response = crate::routes::problems::Forbidden),
         (status = 429, response = crate::routes::problems::TooManyRequests),
@@ -200,11 +203,7 @@ pub async fn login_options(
         .db
         .run(move |c| {
             write_tx(c, |c| {
-                let user = match &email {
-                    Some(e) => User::find_by_email(c, e.as_str())?,
-                    None => None,
-                };
-                pk.login_options_in(c, user.as_ref(), now())
+                pk.login_options_in(c, email.as_ref().map(|e| e.as_str()), now())
             })
         })
         .await?;
@@ -289,7 +288,7 @@ pub async fn list(state: web::Data<AppState>, current: CurrentUser) -> ApiResult
 pub async fn remove(
     state: web::Data<AppState>,
     req: HttpRequest,
-    current: CurrentUser,
+    current: RecentUser,
     id: web::Path<uuid::Uuid>,
 ) -> ApiResult<HttpResponse> {
     let id = id.into_inner().to_string();
@@ -310,7 +309,7 @@ pub async fn remove(
                     return Err(ApiError::Conflict("last_sign_in_method"));
                 }
                 PasskeyRow::delete(c, &user.id, &id)?;
-                let notice = format!("The passkey {} was removed", target.name);
+                let notice = format!("The passkey {} was removed.", target.name);
                 second.changed_in(c, &user, &client, audit::kind::PASSKEY_REMOVED, &notice)
             })
         })

@@ -92,7 +92,7 @@ pub async fn introspect(
         Some((session, user))
             if session.is_active(now)
                 && user.id == claims.sub
-                && gate::standing(user, None, now).is_ok() =>
+                && gate::standing(user, now).is_ok() =>
         {
             Introspection::active(claims, user)
         }

@@ -103,6 +103,7 @@ pub const KNOWN: &[&str] = &[
     "MAGIC_LINK_PATH",
     "INVITE_PATH",
     "INVITE_REQUIRED",
+    "REAUTH_MAX_AGE",
     "INITIAL_USER_EMAIL",
     "INITIAL_USER_NAME",
     "INITIAL_USER_PASSWORD",
@@ -154,6 +155,7 @@ pub const KNOWN: &[&str] = &[
     "OPENID_CLOCK_TOLERANCE",
     "OPENID_SESSION_SECRET",
     "OPENID_IMAGE_URL",
+    "OPENID_TRUST_EMAIL_CLAIM",
     "SAML_ENTRY_POINT",
     "SAML_ISSUER",
     "SAML_CERT",
@@ -168,8 +170,11 @@ pub const KNOWN: &[&str] = &[
     "SAML_USERNAME_CLAIM",
     "SAML_PICTURE_CLAIM",
     "SAML_SESSION_SECRET",
+    "SAML_TRUST_EMAIL",
     "LOGIN_MAX",
     "LOGIN_WINDOW",
+    "TWO_FACTOR_TEMP_MAX",
+    "TWO_FACTOR_TEMP_WINDOW",
     "REGISTER_MAX",
     "REGISTER_WINDOW",
     "RESET_PASSWORD_MAX",
@@ -196,6 +201,7 @@ pub const KNOWN: &[&str] = &[
 const UNUSED: &[&str] = &[
     "OPENID_SESSION_SECRET",
     "SAML_SESSION_SECRET",
+    "SAML_TRUST_EMAIL",
     "SAML_USERNAME_CLAIM",
     "SAML_PICTURE_CLAIM",
 ];
@@ -217,7 +223,9 @@ pub struct Settings {
     pub app_url: String,
     pub server_url: Option<String>,
     pub cors_origins: Vec<String>,
-    pub trust_proxy: usize,
+    /// `TRUST_PROXY`: hops of `X-Forwarded-For` to believe; `None` (unset) believes one
+    /// from a loopback or private peer (see `auth::client::hops`).
+    pub trust_proxy: Option<usize>,
     pub service_tokens: Vec<SecretString>,
     /// How long introspection and `GET /auth/me` may reuse what they read of a session;
     /// zero reads every time.
@@ -307,7 +315,9 @@ impl Settings {
             port: get("PORT").map_or(Ok(8080), |v| parse_num::<u16>("PORT", v))?,
             database_pool_size: database::pool_size(raw, &database_url)?,
             database_url,
-            trust_proxy: get("TRUST_PROXY").map_or(Ok(0), |v| parse_num("TRUST_PROXY", v))?,
+            trust_proxy: get("TRUST_PROXY")
+                .map(|v| parse_num("TRUST_PROXY", v))
+                .transpose()?,
             service_tokens: get("SERVICE_TOKENS")
                 .map(|v| {
                     comma_list(v)

@@ -18,6 +18,9 @@ pub struct Limit {
 #[derive(Clone, Debug)]
 pub struct ModerationSettings {
     pub login: Limit,
+    /// The second-factor step (`TWO_FACTOR_TEMP_*`, LibreChat's names), by default as
+    /// `login`.
+    pub two_factor: Limit,
     pub register: Limit,
     pub reset_password: Limit,
     pub verify_email: Limit,
@@ -92,8 +95,16 @@ pub fn moderation(raw: &Raw) -> Result<ModerationSettings, SettingsError> {
             "is in minutes and must be at least 1",
         ));
     }
+    let login = limit("LOGIN_MAX", "LOGIN_WINDOW", 7, 5)?;
+    let login_minutes = login.window.as_secs() / 60;
     Ok(ModerationSettings {
-        login: limit("LOGIN_MAX", "LOGIN_WINDOW", 7, 5)?,
+        two_factor: limit(
+            "TWO_FACTOR_TEMP_MAX",
+            "TWO_FACTOR_TEMP_WINDOW",
+            login.max,
+            login_minutes,
+        )?,
+        login,
         register: limit("REGISTER_MAX", "REGISTER_WINDOW", 5, 60)?,
         reset_password: limit("RESET_PASSWORD_MAX", "RESET_PASSWORD_WINDOW", 2, 2)?,
         verify_email: limit("VERIFY_EMAIL_MAX", "VERIFY_EMAIL_WINDOW", 2, 2)?,

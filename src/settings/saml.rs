@@ -66,6 +66,9 @@ pub fn saml_provider(raw: &Raw) -> Result<Option<ProviderConfig>, SettingsError>
         scopes: Vec::new(),
         callback_path: callback_path(raw, "saml")?,
         email_claim: Some(claim("SAML_EMAIL_CLAIM").unwrap_or_else(|| "email".into())),
+        trust_email: raw
+            .get("SAML_TRUST_EMAIL")
+            .map_or(Ok(false), |v| parse_bool("SAML_TRUST_EMAIL", v))?,
         name_claim: claim("SAML_NAME_CLAIM"),
         required_role: None,
         admin_role: None,

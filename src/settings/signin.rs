@@ -22,6 +22,9 @@ pub struct SignInPolicy {
     pub require_email_verification: bool,
     /// `ALLOW_SOCIAL_REGISTRATION`: a provider-verified email may make an account.
     pub allow_social_registration: bool,
+    /// `REAUTH_MAX_AGE`: how recent a session's last authentication must be for a change
+    /// to how the account is entered.
+    pub reauth_max_age: Duration,
 }
 
 impl SignInPolicy {
@@ -98,6 +101,7 @@ pub fn policy(raw: &Raw, app_env: AppEnv, has_mail: bool) -> Result<SignInPolicy
         allow_magic_link: needs_mail("ALLOW_MAGIC_LINK", flag("ALLOW_MAGIC_LINK", has_mail)?)?,
         require_email_verification,
         allow_social_registration: flag("ALLOW_SOCIAL_REGISTRATION", false)?,
+        reauth_max_age: seconds(raw, "REAUTH_MAX_AGE", 300)?,
     })
 }
 

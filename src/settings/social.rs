@@ -47,6 +47,9 @@ pub struct ProviderConfig {
     /// `<PROVIDER>_CALLBACK_URL` when set, else `/auth/oauth/{id}/callback`.
     pub callback_path: String,
     pub email_claim: Option<String>,
+    /// The operator vouches for the address the provider gives, whatever the claim
+    /// (`OPENID_TRUST_EMAIL_CLAIM`, `SAML_TRUST_EMAIL`): it may link to an existing account.
+    pub trust_email: bool,
     pub name_claim: Option<String>,
     pub required_role: Option<RoleRule>,
     pub admin_role: Option<RoleRule>,
@@ -374,6 +377,10 @@ fn preset_provider(raw: &Raw, id: &str) -> Result<Option<ProviderConfig>, Settin
         email_claim: openid
             .then(|| raw.get("OPENID_EMAIL_CLAIM").map(str::to_string))
             .flatten(),
+        trust_email: openid
+            && raw
+                .get("OPENID_TRUST_EMAIL_CLAIM")
+                .map_or(Ok(false), |v| parse_bool("OPENID_TRUST_EMAIL_CLAIM", v))?,
         name_claim: openid
             .then(|| raw.get("OPENID_NAME_CLAIM").map(str::to_string))
             .flatten(),
@@ -458,6 +465,7 @@ fn file_provider(f: &FileProvider) -> Result<ProviderConfig, SettingsError> {
             .unwrap_or_else(|| default_scopes.split(' ').map(str::to_string).collect()),
         callback_path,
         email_claim: f.email_claim.clone(),
+        trust_email: false,
         name_claim: f.name_claim.clone(),
         required_role: None,
         admin_role: None,

@@ -6,15 +6,17 @@ use serde_json::Value;
 use crate::domain::Email;
 use crate::settings::social::{RoleRule, TokenKind};
 
-/// A person as a provider vouches for them, after every protocol check passed.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A person as a provider (or the directory) describes them, after every protocol check
+/// passed. The sign-in pipeline reads `vouched`, never the provider's raw claims.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ExternalIdentity {
     pub provider: String,
     pub subject: String,
     /// The address, normalised; `None` when the provider gave none (or not an address).
     pub email: Option<Email>,
-    /// Whether the provider says it verified that address.
-    pub email_verified: bool,
+    /// Whether somebody vouches that the address is this person's (see `address_of`):
+    /// only then may it link to an existing account or prove an account's address.
+    pub vouched: bool,
     pub name: Option<String>,
     /// With `OPENID_ADMIN_ROLE`: whether the person holds it now.
     pub admin: Option<bool>,
@@ -85,20 +87,25 @@ pub fn holds_role(docs: &Documents, rule: &RoleRule) -> bool {
     }
 }
 
-/// The address the documents give (`email_claim`, default `email`) and whether the same
-/// document says it was verified (`verified_claim`, default `email_verified`).
-pub fn email_of(
+/// The address the documents give (`email_claim`, default `email`) and whether it is
+/// vouched for. The provider's verification claim (`verified_claim`: `email_verified`, or
+/// the preset's own) speaks only for the standard `email` claim of the same document: an
+/// address read from another claim (`upn`, `preferred_username`) is vouched for only when
+/// the operator says so (`trusted`: `OPENID_TRUST_EMAIL_CLAIM`).
+pub fn address_of(
     docs: &Documents,
     email_claim: Option<&str>,
     verified_claim: &str,
+    trusted: bool,
 ) -> (Option<Email>, bool) {
     let claim = email_claim.unwrap_or("email");
     let Some(doc) = docs.first_with(claim) else {
         return (None, false);
     };
     let email = text(claim_at(doc, claim)).and_then(|e| Email::parse("email", &e).ok());
-    let verified = email.is_some() && is_true(claim_at(doc, verified_claim));
-    (email, verified)
+    let vouched = email.is_some()
+        && (trusted || (claim == "email" && is_true(claim_at(doc, verified_claim))));
+    (email, vouched)
 }
 
 /// The display name: `name_claim`, else `name`, else given and family names.
@@ -172,7 +179,7 @@ mod tests {
             userinfo: Some(json!({"email": "other@example.com", "email_verified": true})),
             ..Default::default()
         };
-        let (email, verified) = email_of(&docs, None, "email_verified");
+        let (email, verified) = address_of(&docs, None, "email_verified", false);
         assert_eq!(email.unwrap().as_str(), "ada@example.com");
         assert!(verified);
         // The userinfo's verification does not vouch for the ID token's address.
@@ -181,15 +188,37 @@ mod tests {
             userinfo: Some(json!({"email_verified": true})),
             ..Default::default()
         };
-        assert!(!email_of(&docs, None, "email_verified").1);
+        assert!(!address_of(&docs, None, "email_verified", false).1);
         let docs = Documents {
             id_token: Some(json!({"upn": "not an address", "email_verified": true})),
             ..Default::default()
         };
         assert_eq!(
-            email_of(&docs, Some("upn"), "email_verified"),
+            address_of(&docs, Some("upn"), "email_verified", false),
             (None, false)
         );
+    }
+
+    #[test]
+    fn email_verified_vouches_for_the_email_claim_only() {
+        let docs = Documents {
+            id_token: Some(json!({
+                "preferred_username": "admin@corp.example",
+                "email": "me@evil.example",
+                "email_verified": true
+            })),
+            ..Default::default()
+        };
+        let (email, vouched) =
+            address_of(&docs, Some("preferred_username"), "email_verified", false);
+        assert_eq!(email.unwrap().as_str(), "admin@corp.example");
+        assert!(
+            !vouched,
+            "email_verified speaks for `email`, not this claim"
+        );
+        // Unless the operator trusts the claim.
+        assert!(address_of(&docs, Some("preferred_username"), "email_verified", true).1);
+        assert!(address_of(&docs, Some("email"), "email_verified", false).1);
     }
 
     #[test]

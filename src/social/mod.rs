@@ -8,6 +8,7 @@ pub mod identity;
 pub mod oauth2;
 pub mod oidc;
 pub mod saml;
+pub mod xml_logs;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -21,7 +22,7 @@ use crate::db::Db;
 use crate::settings::social::ProviderKind;
 use crate::settings::{ProviderConfig, Settings};
 pub use identity::ExternalIdentity;
-use identity::{email_of, holds_role, name_of, Documents};
+use identity::{address_of, holds_role, name_of, Documents};
 
 /// How long a started sign-in may take at the provider.
 pub const STATE_LIFETIME: Duration = Duration::from_secs(600);
@@ -110,12 +111,17 @@ impl Provider {
             } => email_verified_claim.as_str(),
             _ => "email_verified",
         };
-        let (email, email_verified) = email_of(docs, c.email_claim.as_deref(), verified_claim);
+        let (email, vouched) = address_of(
+            docs,
+            c.email_claim.as_deref(),
+            verified_claim,
+            c.trust_email,
+        );
         Ok(ExternalIdentity {
             provider: c.id.clone(),
             subject: subject.to_string(),
             email,
-            email_verified,
+            vouched,
             name: name_of(docs, c.name_claim.as_deref()),
             admin: c.admin_role.as_ref().map(|rule| holds_role(docs, rule)),
         })
@@ -126,6 +132,13 @@ impl Provider {
 pub struct Social {
     providers: Vec<Arc<Provider>>,
     http: reqwest::Client,
+}
+
+/// A provider's answer, checked.
+pub struct Completed {
+    pub identity: ExternalIdentity,
+    /// The account a signed-in user asked to link this identity to.
+    pub link_user_id: Option<String>,
 }
 
 /// Parameters of the provider's answer (query or form; SAML's names for SAML).
@@ -205,14 +218,68 @@ impl Social {
         })
     }
 
+    /// Records that the signed-in user `user_id` wants to link an identity of `provider`:
+    /// the one-time intent the browser presents at `/auth/oauth/{provider}?link=…`, which
+    /// then starts the provider's sign-in as any other (bound to that browser). Returns the
+    /// intent.
+    pub async fn intend_link(
+        &self,
+        db: &Db,
+        provider: &Provider,
+        user_id: &str,
+    ) -> Result<String, SocialError> {
+        let intent = generate();
+        let now = now();
+        let row = OAuthState {
+            id: new_id(),
+            state_hash: sha256_hex(&format!("link:{intent}")),
+            provider: provider.config.id.clone(),
+            browser_hash: String::new(),
+            nonce: None,
+            pkce_verifier: String::new(),
+            created_at: now,
+            expires_at: now + span(STATE_LIFETIME),
+            link_user_id: Some(user_id.to_string()),
+        };
+        db.run(move |conn| Ok(OAuthState::insert(conn, &row)?))
+            .await
+            .map_err(|_| SocialError::Provider)?;
+        Ok(intent)
+    }
+
+    /// The account a link intent (from `intend_link`) is for, spending it.
+    pub async fn take_link_intent(
+        &self,
+        db: &Db,
+        provider: &Provider,
+        intent: &str,
+    ) -> Result<String, SocialError> {
+        if !looks_valid(intent) {
+            return Err(SocialError::InvalidState);
+        }
+        let hash = sha256_hex(&format!("link:{intent}"));
+        let stored = db
+            .run(move |conn| Ok(OAuthState::take(conn, &hash)?))
+            .await
+            .map_err(|_| SocialError::Provider)?
+            .ok_or(SocialError::InvalidState)?;
+        match stored.link_user_id {
+            Some(user) if stored.provider == provider.config.id && stored.expires_at > now() => {
+                Ok(user)
+            }
+            _ => Err(SocialError::InvalidState),
+        }
+    }
+
     /// Starts a sign-in at `provider` from the browser that holds `binding` (the value of
-    /// its binding cookie, made here when it has none). Returns where to send the browser,
-    /// and the binding to set.
+    /// its binding cookie, made here when it has none), or a link to the account
+    /// `link_user_id`. Returns where to send the browser, and the binding to set.
     pub async fn begin(
         &self,
         db: &Db,
         provider: &Provider,
         binding: Option<String>,
+        link_user_id: Option<String>,
     ) -> Result<(String, String), SocialError> {
         let binding = binding.filter(|b| looks_valid(b)).unwrap_or_else(generate);
         let state = generate();
@@ -235,6 +302,7 @@ impl Social {
             pkce_verifier: started.pkce_verifier,
             created_at: now,
             expires_at: now + span(STATE_LIFETIME),
+            link_user_id,
         };
         db.run(move |conn| Ok(OAuthState::insert(conn, &row)?))
             .await
@@ -243,14 +311,15 @@ impl Social {
     }
 
     /// Checks the provider's answer: a `state` this browser started for this provider,
-    /// spent now, then the provider's own checks. Returns who the provider vouches for.
+    /// spent now, then the provider's own checks. Returns who the provider describes, and
+    /// the account to link them to when a signed-in user started it.
     pub async fn complete(
         &self,
         db: &Db,
         provider: &Provider,
         answer: &Callback,
         binding: Option<&str>,
-    ) -> Result<ExternalIdentity, SocialError> {
+    ) -> Result<Completed, SocialError> {
         let state = answer
             .state
             .as_deref()
@@ -279,6 +348,22 @@ impl Social {
                 SocialError::Provider
             });
         }
+        let link_user_id = stored.link_user_id.clone();
+        let identity = self.identity_from(db, provider, answer, stored).await?;
+        Ok(Completed {
+            identity,
+            link_user_id,
+        })
+    }
+
+    /// The provider's own checks of an answer to the sign-in `stored`.
+    async fn identity_from(
+        &self,
+        db: &Db,
+        provider: &Provider,
+        answer: &Callback,
+        stored: OAuthState,
+    ) -> Result<ExternalIdentity, SocialError> {
         if let Protocol::Saml(p) = &provider.protocol {
             let request_id = stored.nonce.unwrap_or_default();
             return self.complete_saml(db, p, answer, request_id).await;

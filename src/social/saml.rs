@@ -97,9 +97,15 @@ impl SamlProvider {
         };
         let metadata = metadata(&saml.entity_id, acs_url)
             .map_err(|e| anyhow::anyhow!("SAML metadata: {e}"))?;
+        let cert = CertificateDer::from(saml.idp_cert.clone());
+        // xmlsec sets up its error reporting when it first starts, which a verification
+        // does: start it now (this document has no signature to check), then send its
+        // messages to our log.
+        let _ = Crypto::verify_signed_xml("<start/>", &cert, None);
+        super::xml_logs::capture();
         Ok(SamlProvider {
             config,
-            cert: CertificateDer::from(saml.idp_cert.clone()),
+            cert,
             saml,
             sp,
             acs_url: acs_url.to_string(),
@@ -373,19 +379,29 @@ const FAMILY_NAMES: [&str; 4] = [
     "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/surname",
 ];
 
-/// Who the assertion vouches for: the identity is the NameID; the email (from
-/// `SAML_EMAIL_CLAIM`) counts as verified, since the IdP is the one the operator pinned by
-/// its certificate; the name is `SAML_NAME_CLAIM`, else given and family names.
+/// A NameID that names nobody twice: no identity can be keyed by it.
+const TRANSIENT: &str = "urn:oasis:names:tc:SAML:2.0:nameid-format:transient";
+
+/// Who the assertion describes: the identity is the NameID (a transient one is refused);
+/// the address (from `SAML_EMAIL_CLAIM`) is vouched for only when the operator says so
+/// (`SAML_TRUST_EMAIL`): an IdP may let its users set any address; the name is
+/// `SAML_NAME_CLAIM`, else given and family names.
 fn identity(
     config: &ProviderConfig,
     saml: &SamlConfig,
     assertion: &Assertion,
 ) -> Result<ExternalIdentity, Refused> {
-    let subject = assertion
+    let name_id = assertion
         .subject
         .as_ref()
         .and_then(|s| s.name_id.as_ref())
-        .map(|n| n.value.trim())
+        .ok_or_else(|| invalid("the assertion has no NameID"))?;
+    if name_id.format.as_deref() == Some(TRANSIENT) {
+        return Err(invalid(
+            "a transient NameID names nobody twice; configure a persistent one",
+        ));
+    }
+    let subject = Some(name_id.value.trim())
         .filter(|v| !v.is_empty())
         .ok_or_else(|| invalid("the assertion has no NameID"))?;
     let email_claim = config.email_claim.as_deref().unwrap_or("email");
@@ -406,7 +422,7 @@ fn identity(
     Ok(ExternalIdentity {
         provider: config.id.clone(),
         subject: subject.to_string(),
-        email_verified: email.is_some(),
+        vouched: config.trust_email && email.is_some(),
         email,
         name,
         admin: None,
@@ -527,6 +543,14 @@ mod tests {
         ));
     }
 
+    fn with_attributes_xml(name_id: &str) -> Assertion {
+        format!(
+            r#"<saml:Assertion xmlns:saml="{SAML}" ID="_a" Version="2.0" IssueInstant="2026-01-01T00:00:00Z"><saml:Issuer>https://idp.example/</saml:Issuer><saml:Subject>{name_id}</saml:Subject></saml:Assertion>"#
+        )
+        .parse()
+        .unwrap()
+    }
+
     fn with_attributes(name_id: Option<&str>, attributes: &[(&str, &str)]) -> Assertion {
         let name_id = name_id
             .map(|n| format!("<saml:NameID>{n}</saml:NameID>"))
@@ -583,8 +607,13 @@ mod tests {
             id.email.as_ref().map(|e| e.as_str()),
             Some("ada@example.com")
         );
-        assert!(id.email_verified);
+        assert!(
+            !id.vouched,
+            "an IdP's address counts only with SAML_TRUST_EMAIL"
+        );
         assert_eq!(id.name.as_deref(), Some("Ada Lovelace"));
+        let (trusting, s2) = config(&[("SAML_TRUST_EMAIL", "true")]);
+        assert!(identity(&trusting, &s2, &a).unwrap().vouched);
         // Configured given and family names; then a whole name, which wins.
         let (c, s) = config(&[
             ("SAML_GIVEN_NAME_CLAIM", "first"),
@@ -605,11 +634,22 @@ mod tests {
             identity(&c, &s, &a).unwrap().name.as_deref(),
             Some("Countess of Lovelace")
         );
-        // No address where the claim points: no email, so nothing counts as verified.
-        let (c, s) = config(&[("SAML_EMAIL_CLAIM", "nowhere")]);
+        // No address where the claim points: no email, so nothing is vouched for.
+        let (c, s) = config(&[
+            ("SAML_EMAIL_CLAIM", "nowhere"),
+            ("SAML_TRUST_EMAIL", "true"),
+        ]);
         let id = identity(&c, &s, &a).unwrap();
-        assert!(id.email.is_none() && !id.email_verified);
-        // No NameID: refused.
+        assert!(id.email.is_none() && !id.vouched);
+        // No NameID, or a transient one: refused.
         assert!(identity(&c, &s, &with_attributes(None, &[])).is_err());
+        let transient: Assertion = with_attributes_xml(
+            r#"<saml:NameID Format="urn:oasis:names:tc:SAML:2.0:nameid-format:transient">_x</saml:NameID>"#,
+        );
+        assert!(identity(&c, &s, &transient).is_err());
+        let persistent: Assertion = with_attributes_xml(
+            r#"<saml:NameID Format="urn:oasis:names:tc:SAML:2.0:nameid-format:persistent">p-1</saml:NameID>"#,
+        );
+        assert_eq!(identity(&c, &s, &persistent).unwrap().subject, "p-1");
     }
 }

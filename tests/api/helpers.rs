@@ -509,6 +509,7 @@ pub fn run_cli(
 pub struct ServerProcess {
     child: std::process::Child,
     pub address: String,
+    log: std::path::PathBuf,
 }
 
 impl ServerProcess {
@@ -523,12 +524,16 @@ impl ServerProcess {
         for (k, v) in overrides {
             env.insert(k.to_string(), v.to_string());
         }
+        env.entry("RUST_LOG".into())
+            .or_insert_with(|| "error".into());
+        // Standard error goes to a file beside the database, for tests that read the log.
+        let log = db.dir().join(format!("server-{port}.log"));
         let child = std::process::Command::new(env!("CARGO_BIN_EXE_latch"))
             .arg("serve")
             .current_dir(db.dir())
             .env_clear()
             .envs(&env)
-            .env("RUST_LOG", "error")
+            .stderr(std::fs::File::create(&log).unwrap())
             .spawn()
             .unwrap();
         let address = format!("http://127.0.0.1:{port}");
@@ -547,7 +552,16 @@ impl ServerProcess {
             );
             tokio::time::sleep(std::time::Duration::from_millis(100)).await;
         }
-        ServerProcess { child, address }
+        ServerProcess {
+            child,
+            address,
+            log,
+        }
+    }
+
+    /// What the server has written to standard error so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
     pub fn url(&self, path: &str) -> String {

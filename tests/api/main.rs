@@ -22,6 +22,7 @@ mod mail_delivery;
 mod moderation;
 mod openapi;
 mod operators;
+mod protection;
 mod providers;
 mod readme;
 mod readme_snippet;

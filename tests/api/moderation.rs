@@ -346,7 +346,8 @@ async fn admins_ban_and_lift(store: Store) {
     )
     .await
     .assert_problem(404, "not_found");
-    // An IP ban refuses sign-in, refresh and admin calls from that address.
+    // An IP ban refuses new sign-ins from that address; sessions already open (Bob's
+    // refresh, an admin's calls) go on, so a ban of a shared address signs nobody out.
     let (device, _) = app.login_as_device("bob@example.com").await;
     let r = app
         .post("/admin/bans", &json!({"ip": "7.7.7.7"}), Some(&admin))
@@ -366,7 +367,7 @@ async fn admins_ban_and_lift(store: Store) {
         .send()
         .await
         .unwrap();
-    Reply::from(r).await.assert_problem(403, "banned");
+    assert_eq!(r.status(), 200);
     let r = new_client()
         .get(app.url("/admin/users"))
         .bearer_auth(&admin)
@@ -374,7 +375,7 @@ async fn admins_ban_and_lift(store: Store) {
         .send()
         .await
         .unwrap();
-    Reply::from(r).await.assert_problem(403, "banned");
+    assert_eq!(r.status(), 200);
     // Audited.
     let audit = app.get("/admin/audit?kind=banned", Some(&admin)).await;
     assert_eq!(audit.body["events"].as_array().unwrap().len(), 2);
@@ -458,7 +459,15 @@ async fn proxy_hops_decide_the_client(store: Store) {
         }
     };
     // No trusted proxy: forwarded headers are the client's own words and are ignored.
-    let direct = app(store, &[("LOGIN_MAX", "2"), ("BAN_VIOLATIONS", "false")]).await;
+    let direct = app(
+        store,
+        &[
+            ("TRUST_PROXY", "0"),
+            ("LOGIN_MAX", "2"),
+            ("BAN_VIOLATIONS", "false"),
+        ],
+    )
+    .await;
     assert_eq!(hit(&direct, vec!["1.1.1.1"]).await, 401);
     assert_eq!(hit(&direct, vec!["2.2.2.2"]).await, 401);
     assert_eq!(

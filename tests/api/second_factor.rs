@@ -23,7 +23,7 @@ both_backends!(
     admins_reset_second_factors,
 );
 
-fn unix_now() -> u64 {
+pub fn unix_now() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap()
@@ -31,7 +31,7 @@ fn unix_now() -> u64 {
 }
 
 /// The code of `secret` (base32) at `at` seconds, computed here.
-fn code_at(secret: &str, at: u64) -> String {
+pub fn code_at(secret: &str, at: u64) -> String {
     let bytes = totp_rs::Secret::Encoded(secret.to_string())
         .to_bytes()
         .unwrap();
@@ -42,7 +42,7 @@ fn code_at(secret: &str, at: u64) -> String {
 
 /// Waits, if needed, until at least `left` seconds remain in the current 30-second step,
 /// so that a code computed now is judged in the same step by the server.
-async fn with_time_left(left: u64) {
+pub async fn with_time_left(left: u64) {
     let into = unix_now() % 30;
     if 30 - into < left {
         tokio::time::sleep(Duration::from_secs(30 - into)).await;
@@ -51,8 +51,15 @@ async fn with_time_left(left: u64) {
 
 /// Registers `email` and turns TOTP on with the code of the step `offset` steps away.
 /// Returns the access token, the secret and the backup codes.
-async fn with_totp(app: &TestApp, email: &str, offset: i64) -> (String, String, Vec<String>) {
+pub async fn with_totp(app: &TestApp, email: &str, offset: i64) -> (String, String, Vec<String>) {
     let token = app.register(email).await.access_token();
+    let (secret, codes) = enable_totp(app, &token, offset).await;
+    (token, secret, codes)
+}
+
+/// Turns TOTP on for the session of `token` (fresh): the secret and the backup codes.
+pub async fn enable_totp(app: &TestApp, token: &str, offset: i64) -> (String, Vec<String>) {
+    let token = token.to_string();
     let setup = app
         .post("/auth/mfa/totp/setup", &json!({}), Some(&token))
         .await;
@@ -76,7 +83,7 @@ async fn with_totp(app: &TestApp, email: &str, offset: i64) -> (String, String, 
         .iter()
         .map(|c| c.as_str().unwrap().to_string())
         .collect();
-    (token, secret, codes)
+    (secret, codes)
 }
 
 /// A password sign-in that must stop at the second factor: its `mfa_token`.
@@ -310,8 +317,17 @@ async fn totp_is_disabled_by_password_or_code(backend: Backend) {
 async fn every_first_factor_needs_the_second(backend: Backend) {
     let sink = SmtpSink::start(Tls::None);
     let app = app_with_mail(backend, &sink, &[("REQUIRE_EMAIL_VERIFICATION", "false")]).await;
+    // The address is proven before TOTP is set up (a factor set up before the first proof
+    // of the address goes with that proof).
+    app.register("ada@example.com").await;
+    let verify_link = sink.one("ada@example.com", "Confirm").await.token();
+    let r = app
+        .post("/auth/email/verify", &json!({"token": verify_link}), None)
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
     with_time_left(5).await;
-    let (_, secret, codes) = with_totp(&app, "ada@example.com", 0).await;
+    let token = app.login("ada@example.com", PASSWORD).await.access_token();
+    let (secret, codes) = enable_totp(&app, &token, 0).await;
     // A magic link.
     app.post(
         "/auth/magic-link",
@@ -332,7 +348,8 @@ async fn every_first_factor_needs_the_second(backend: Backend) {
             .status,
         200
     );
-    // A password reset: the new password is set, the sign-in waits for the second factor.
+    // A password reset: the sign-in waits for the second factor, and so does the new
+    // password (a first factor alone changes nothing but the link it spends).
     app.post(
         "/auth/password/forgot",
         &json!({"email": "ada@example.com"}),
@@ -348,6 +365,16 @@ async fn every_first_factor_needs_the_second(backend: Backend) {
         )
         .await;
     assert_eq!(r.body["mfa_required"], true, "{}", r.text);
+    let reset_mfa = r.body["mfa_token"].as_str().unwrap().to_string();
+    app.login("ada@example.com", "a brand new passphrase")
+        .await
+        .assert_problem(401, "invalid_credentials");
+    assert_eq!(
+        verify(&app, &reset_mfa, "backup_code", &codes[0])
+            .await
+            .status,
+        200
+    );
     let r = app.login("ada@example.com", "a brand new passphrase").await;
     assert_eq!(r.body["mfa_required"], true, "{}", r.text);
     assert_eq!(
@@ -355,7 +382,7 @@ async fn every_first_factor_needs_the_second(backend: Backend) {
             &app,
             r.body["mfa_token"].as_str().unwrap(),
             "backup_code",
-            &codes[0]
+            &codes[1]
         )
         .await
         .status,
@@ -365,7 +392,7 @@ async fn every_first_factor_needs_the_second(backend: Backend) {
     sink.one("ada@example.com", "second factor").await;
 }
 
-async fn register_passkey(app: &TestApp, token: &str, authn: &mut SoftAuthenticator) -> Value {
+pub async fn register_passkey(app: &TestApp, token: &str, authn: &mut SoftAuthenticator) -> Value {
     let o = app
         .post("/auth/passkeys/register/options", &json!({}), Some(token))
         .await;
@@ -386,7 +413,7 @@ async fn register_passkey(app: &TestApp, token: &str, authn: &mut SoftAuthentica
     r.body
 }
 
-async fn passkey_sign_in(
+pub async fn passkey_sign_in(
     app: &TestApp,
     authn: &mut SoftAuthenticator,
     email: Option<&str>,

@@ -394,15 +394,21 @@ async fn only_a_verified_email_links_or_registers(backend: Backend) {
     let idp = ProviderProcess::oidc(CLIENT_ID, CLIENT_SECRET);
     let app = app_with_openid(backend, &idp, &[]).await;
     let existing = app.register("ada@example.com").await;
-    // Unverified at the provider: no linking, no account.
+    // Unverified at the provider: it never links to the account with that address.
     idp.control(
         json!({"claims": {"sub": "s1", "email": "ada@example.com", "email_verified": false}}),
     )
     .await;
-    refused(&app, "openid", "email_not_verified").await;
+    refused(&app, "openid", "email_taken").await;
     idp.control(json!({"claims": {"sub": "s1", "email": "ada@example.com"}}))
         .await;
-    refused(&app, "openid", "email_not_verified").await;
+    refused(&app, "openid", "email_taken").await;
+    // An unverified address nobody has: an account of its own, its address unverified.
+    idp.control(json!({"claims": {"sub": "s9", "email": "grace@example.com"}}))
+        .await;
+    let own = signs_in(&app, &browser(), "openid").await;
+    assert_eq!(own["user"]["email"], "grace@example.com");
+    assert_eq!(own["user"]["email_verified"], false);
     // Verified: it links to the account with that address.
     idp.control(
         json!({"claims": {"sub": "s1", "email": "ada@example.com", "email_verified": true}}),
@@ -750,7 +756,14 @@ scopes = ["profile", "email"]
 async fn a_second_factor_is_asked_after_a_social_sign_in(backend: Backend) {
     let idp = ProviderProcess::oidc(CLIENT_ID, CLIENT_SECRET);
     let app = app_with_openid(backend, &idp, &[]).await;
-    let token = app.register("ada@example.com").await.access_token();
+    // A first sign-in through the provider makes the account (its address vouched for);
+    // its fresh session adds a passkey.
+    idp.control(
+        json!({"persist": true, "claims": {"email": "ada@example.com", "email_verified": true}}),
+    )
+    .await;
+    let first = signs_in(&app, &browser(), "openid").await;
+    let token = first["access_token"].as_str().unwrap().to_string();
     let mut authn = crate::soft_authenticator::SoftAuthenticator::new("http://app.test");
     let o = app
         .post("/auth/passkeys/register/options", &json!({}), Some(&token))
@@ -764,22 +777,50 @@ async fn a_second_factor_is_asked_after_a_social_sign_in(backend: Backend) {
         )
         .await;
     assert_eq!(r.status, 201, "{}", r.text);
-    // The provider proves the first factor; the browser goes back with an mfa_token and
-    // no session.
-    idp.control(
-        json!({"persist": true, "claims": {"email": "ada@example.com", "email_verified": true}}),
-    )
-    .await;
+    // The provider proves the first factor; the browser goes back with no session, told
+    // that a second factor is needed, and the mfa_token in an HttpOnly cookie (never in
+    // the URL).
     let b = browser();
     let landing = sign_in_with(&app, &b, "openid").await;
     assert_eq!(landing.error(), None, "{}", landing.location);
     assert!(landing.reply.refresh_cookie().is_none());
-    let mfa = landing
-        .location
-        .query_pairs()
-        .find(|(k, _)| k == "mfa_token")
-        .map(|(_, v)| v.into_owned());
-    assert!(mfa.is_some_and(|t| t.len() == 43), "{}", landing.location);
+    assert_eq!(landing.location.query(), Some("mfa_required=true"));
+    let cookie = landing
+        .reply
+        .headers
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|c| c.starts_with("mfa_token="))
+        .unwrap_or_else(|| panic!("no mfa_token cookie"))
+        .to_string();
+    let mfa = cookie["mfa_token=".len()..].split(';').next().unwrap();
+    assert_eq!(mfa.len(), 43, "{cookie}");
+    for attribute in ["HttpOnly", "SameSite=Lax", "Path=/auth/mfa", "Max-Age=300"] {
+        assert!(cookie.contains(attribute), "{attribute}: {cookie}");
+    }
     let r = b.post(app.url("/auth/refresh")).send().await.unwrap();
     assert_eq!(r.status(), 401, "no session yet");
+    // The browser's cookie stands in for the token: the passkey finishes the sign-in.
+    let o = app
+        .post("/auth/passkeys/login/options", &json!({}), None)
+        .await;
+    let assertion = authn.get(&o.body["publicKey"]).unwrap();
+    let r = b
+        .post(app.url("/auth/mfa/verify"))
+        .json(&json!({"challenge_id": o.body["challenge_id"], "credential": assertion}))
+        .send()
+        .await
+        .unwrap();
+    let r = crate::helpers::Reply::from(r).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.body["user"]["email"], "ada@example.com");
+    let spent = r
+        .headers
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(|c| c.starts_with("mfa_token=;") && c.contains("Max-Age=0"));
+    assert!(spent, "the mfa_token cookie is cleared");
+    session_of(&app, &b).await;
 }

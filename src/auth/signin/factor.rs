@@ -1,8 +1,15 @@
 //! First factors: what a person presents to show who they are. Each is proven in two
 //! steps: `prove` does the slow part outside any transaction (checking or hashing a
 //! password, after checking that a link is live), then `identify_in` finds or creates
-//! the account inside the sign-in's transaction. What a sign-in changes on the account
-//! (a new password, a proven address) happens in `apply_in`, only once the gate agreed.
+//! the account inside the sign-in's transaction.
+//!
+//! What a first factor may change before the second factor is given: it spends its link,
+//! and when it proves a never-verified address (a link, a vouched identity), that proof
+//! happens at once (`prove_in`): it removes whatever an unproven registrant attached,
+//! second factors included, so the owner is not stopped by an attacker's passkey.
+//! Everything else the sign-in changes (a new password, an identity linked, a role, a
+//! rehash) waits for the gate's last word: applied when the session opens (`apply_in`),
+//! or kept with the `mfa_token` and applied when the second factor is given.
 
 use chrono::NaiveDateTime;
 use secrecy::SecretString;
@@ -10,10 +17,11 @@ use secrecy::SecretString;
 use super::gate::FirstFactorFacts;
 use super::{Refused, SignIn};
 use crate::auth::accounts::{
-    create_user_in, keep_an_admin_in, prove_email_in, replace_password_in,
+    create_user_in, keep_an_admin_in, prove_address_in, replace_password_in,
 };
 use crate::auth::audit;
 use crate::auth::client::ClientInfo;
+use crate::auth::fresh::{amr, with_method};
 use crate::auth::links::{self, Link};
 use crate::db::models::session::reason;
 use crate::db::models::user::Role;
@@ -56,7 +64,8 @@ pub enum FirstFactor {
     },
     /// A person a social provider vouches for, after every protocol check.
     Social(ExternalIdentity),
-    /// The second step of a sign-in: its `mfa_token` and a TOTP or backup code.
+    /// The second step of a sign-in: its `mfa_token` and a TOTP code, a backup code or
+    /// a passkey assertion.
     SecondFactor {
         mfa_token: String,
         code: Code,
@@ -80,6 +89,17 @@ pub enum Method {
     Social,
     SecondFactor,
     Passkey,
+}
+
+/// The `amr` value of the first factor a method names (a stored challenge's method).
+pub fn amr_of(method: &str) -> &'static str {
+    match method {
+        "password" | "register" => amr::PWD,
+        "magic_link" | "password_reset" | "invite" | "dev" => amr::EMAIL,
+        "social" => amr::FED,
+        "passkey" => amr::HWK,
+        _ => "",
+    }
 }
 
 impl Method {
@@ -137,9 +157,12 @@ pub enum Proof {
         password_hash: String,
     },
     Social(ExternalIdentity),
-    /// Both factors proven for this user (a completed `mfa_token`, or a passkey).
+    /// Both factors proven for this user (a completed `mfa_token`, or a passkey): with
+    /// the methods proven, and what the sign-in left to change on the account.
     BothFactors {
         user_id: String,
+        amr: String,
+        pending: Option<String>,
     },
 }
 
@@ -172,16 +195,7 @@ pub async fn prove(ctx: &SignIn, factor: FirstFactor) -> Result<Proof, Refused> 
         }),
         FirstFactor::Social(identity) => Ok(Proof::Social(identity)),
         FirstFactor::SecondFactor { mfa_token, code } => {
-            let second = ctx.second.clone();
-            let user_id = ctx
-                .db
-                .run(move |conn| {
-                    write_tx(conn, |conn| {
-                        second.complete_in(conn, &mfa_token, &code, now())
-                    })
-                })
-                .await??;
-            Ok(Proof::BothFactors { user_id })
+            prove_second_factor(ctx, mfa_token, code).await
         }
         FirstFactor::Passkey {
             challenge_id,
@@ -199,9 +213,50 @@ pub async fn prove(ctx: &SignIn, factor: FirstFactor) -> Result<Proof, Refused> 
                     })
                 })
                 .await??;
-            Ok(Proof::BothFactors { user_id })
+            Ok(Proof::BothFactors {
+                user_id,
+                amr: amr::HWK.to_string(),
+                pending: None,
+            })
         }
     }
+}
+
+/// The second step: the token's account first (a void token is `400 invalid_token`
+/// before the account's pause is looked at), then its code, counted per account whatever
+/// token or address it comes from (see `SignIn::guarded`).
+async fn prove_second_factor(
+    ctx: &SignIn,
+    mfa_token: String,
+    code: Code,
+) -> Result<Proof, Refused> {
+    let second = ctx.second.clone();
+    let token = mfa_token.clone();
+    let user_id = ctx
+        .db
+        .run(move |conn| second.challenged_in(conn, &token, now()))
+        .await?;
+    let second = ctx.second.clone();
+    let completed = ctx
+        .guarded(&user_id, async {
+            ctx.db
+                .run(move |conn| {
+                    write_tx(conn, |conn| {
+                        second.complete_in(conn, &mfa_token, &code, now())
+                    })
+                })
+                .await?
+        })
+        .await
+        .map_err(|error| Refused {
+            error,
+            user_id: Some(user_id.clone()),
+        })?;
+    Ok(Proof::BothFactors {
+        user_id: completed.user_id,
+        amr: with_method(amr_of(&completed.method), completed.second),
+        pending: completed.pending,
+    })
 }
 
 async fn prove_password(
@@ -257,29 +312,46 @@ async fn prove_link_with_password(
 pub struct Identified {
     pub user: User,
     pub facts: FirstFactorFacts,
+    /// The methods proven (`amr`).
+    pub amr: String,
+    /// The sign-in proves the account's address (a link, a vouched identity).
+    proves_address: bool,
     effect: Effect,
 }
 
+/// What a sign-in changes on the account once it is allowed to finish: kept with the
+/// `mfa_token` (as JSON) while the second factor is asked for.
+#[derive(serde::Serialize, serde::Deserialize)]
 enum Effect {
     None,
     UpgradeHash {
         old: String,
         new: String,
     },
-    /// A magic link: the address is proven, and nothing else vouched for.
-    ProveEmail,
-    /// A reset or an invitation: a new password, and the address proven.
+    /// A reset or an invitation: a new password.
     SetPassword {
-        kind: Kind,
+        invite: bool,
         hash: String,
     },
     /// A social identity seen before: the admin role as the provider says now.
     SocialAgain {
         admin: Option<bool>,
     },
-    /// A social identity seen for the first time: it is linked, and its verified email
-    /// proves the account's address.
+    /// A social identity seen for the first time: it is linked.
     Link(ExternalIdentity),
+}
+
+impl Identified {
+    /// What is left to apply, as kept with an `mfa_token`.
+    pub fn pending(&self) -> ApiResult<Option<String>> {
+        match &self.effect {
+            // A rehash can wait for the next sign-in.
+            Effect::None | Effect::UpgradeHash { .. } => Ok(None),
+            effect => serde_json::to_string(effect)
+                .map(Some)
+                .map_err(|e| ApiError::Unexpected(e.into())),
+        }
+    }
 }
 
 /// Finds (or, where allowed, creates) the account a proof leads to, spending any link.
@@ -297,6 +369,13 @@ pub fn identify_in(
         proves_email: true,
         second_factor_done: false,
     };
+    let identified = |user, facts, method: &str, proves_address, effect| Identified {
+        user,
+        facts,
+        amr: method.to_string(),
+        proves_address,
+        effect,
+    };
     match proof {
         Proof::Password { user_id, rehash } => {
             // Deleted since the password was checked: as if it never matched.
@@ -305,11 +384,7 @@ pub fn identify_in(
                 Some((old, new)) => Effect::UpgradeHash { old, new },
                 None => Effect::None,
             };
-            Ok(Identified {
-                user,
-                facts: by_password,
-                effect,
-            })
+            Ok(identified(user, by_password, amr::PWD, false, effect))
         }
         Proof::Link {
             kind,
@@ -331,14 +406,13 @@ pub fn identify_in(
                 None => return Err(ApiError::InvalidToken),
             };
             let effect = match new_password {
-                Some(hash) => Effect::SetPassword { kind, hash },
-                None => Effect::ProveEmail,
+                Some(hash) => Effect::SetPassword {
+                    invite: kind == Kind::Invite,
+                    hash,
+                },
+                None => Effect::None,
             };
-            Ok(Identified {
-                user,
-                facts: by_link,
-                effect,
-            })
+            Ok(identified(user, by_link, amr::EMAIL, true, effect))
         }
         Proof::Dev { email } => {
             let user = match User::find_by_email(conn, email.as_str())? {
@@ -351,11 +425,7 @@ pub fn identify_in(
                 None => create_user_in(conn, &email, &UserName::from_email(&email), None, true)?,
             };
             // A development shortcut: it stands in for having read the inbox.
-            Ok(Identified {
-                user,
-                facts: by_link,
-                effect: Effect::None,
-            })
+            Ok(identified(user, by_link, amr::EMAIL, false, Effect::None))
         }
         Proof::Registration {
             email,
@@ -374,36 +444,45 @@ pub fn identify_in(
                 links::send_in(conn, mail, &ctx.key, link, now)?;
             }
             audit::registered_in(conn, &user.id)?;
-            Ok(Identified {
-                user,
-                facts: by_password,
-                effect: Effect::None,
-            })
+            Ok(identified(user, by_password, amr::PWD, false, Effect::None))
         }
-        Proof::Social(external) => identify_social_in(conn, ctx, external, now),
-        Proof::BothFactors { user_id } => {
+        Proof::Social(external) => identify_social_in(conn, ctx, external),
+        Proof::BothFactors {
+            user_id,
+            amr,
+            pending,
+        } => {
             // Deleted meanwhile: as if the factor never matched.
             let user = User::find(conn, &user_id)?.ok_or(ApiError::InvalidCredentials)?;
+            let effect = match pending {
+                Some(json) => serde_json::from_str(&json)
+                    .map_err(|e| ApiError::Unexpected(anyhow::anyhow!("pending effect: {e}")))?,
+                None => Effect::None,
+            };
+            let both = FirstFactorFacts {
+                proves_email: true,
+                second_factor_done: true,
+            };
             Ok(Identified {
                 user,
-                facts: FirstFactorFacts {
-                    proves_email: true,
-                    second_factor_done: true,
-                },
-                effect: Effect::None,
+                facts: both,
+                amr,
+                proves_address: false,
+                effect,
             })
         }
     }
 }
 
-/// A known identity signs in to its user. Otherwise only a provider-verified email is
-/// accepted: it links to the account with that address, or makes one where social
-/// registration is allowed.
+/// A known identity signs in to its user. Otherwise the address decides, and only a
+/// vouched one may reach an existing account: it links to the account with that address
+/// (proving it), or makes one where social registration is allowed. An address nobody
+/// vouched for makes an account of its own (unverified, never used to link), and is
+/// refused as `email_taken` when another account has it: the owner links it from there.
 fn identify_social_in(
     conn: &mut DbConn,
     ctx: &SignIn,
     external: ExternalIdentity,
-    now: NaiveDateTime,
 ) -> ApiResult<Identified> {
     // A social sign-in proves the person, not a password: the verification rule for
     // password sign-ins does not apply.
@@ -411,38 +490,40 @@ fn identify_social_in(
         proves_email: true,
         second_factor_done: false,
     };
-    if let Some(known) = Identity::find(conn, &external.provider, &external.subject)? {
-        Identity::touch(conn, &known.id, now)?;
-        let user = User::find(conn, &known.user_id)?.ok_or(ApiError::InvalidCredentials)?;
-        return Ok(Identified {
-            user,
-            facts,
-            effect: Effect::SocialAgain {
-                admin: external.admin,
-            },
-        });
-    }
-    let email = match (&external.email, external.email_verified) {
-        (Some(email), true) => email.clone(),
-        _ => return Err(ApiError::EmailNotVerified),
-    };
-    let user = match User::find_by_email(conn, email.as_str())? {
-        Some(user) => user,
-        None if ctx.policy.allow_social_registration && !ctx.policy.invite_required => {
-            let name = external
-                .name
-                .as_deref()
-                .and_then(|n| UserName::parse("name", n).ok())
-                .unwrap_or_else(|| UserName::from_email(&email));
-            create_user_in(conn, &email, &name, None, true)?
-        }
-        None => return Err(ApiError::FeatureDisabled("Social registration")),
-    };
-    Ok(Identified {
+    let identified = |user, proves_address, effect| Identified {
         user,
         facts,
-        effect: Effect::Link(external),
-    })
+        amr: amr::FED.to_string(),
+        proves_address,
+        effect,
+    };
+    if let Some(known) = Identity::find(conn, &external.provider, &external.subject)? {
+        Identity::touch(conn, &known.id, now())?;
+        let user = User::find(conn, &known.user_id)?.ok_or(ApiError::InvalidCredentials)?;
+        let effect = Effect::SocialAgain {
+            admin: external.admin,
+        };
+        return Ok(identified(user, false, effect));
+    }
+    let Some(email) = external.email.clone() else {
+        return Err(ApiError::EmailNotVerified);
+    };
+    let may_create = ctx.policy.allow_social_registration && !ctx.policy.invite_required;
+    let name = || {
+        external
+            .name
+            .as_deref()
+            .and_then(|n| UserName::parse("name", n).ok())
+            .unwrap_or_else(|| UserName::from_email(&email))
+    };
+    let user = match User::find_by_email(conn, email.as_str())? {
+        Some(_) if !external.vouched => return Err(ApiError::EmailTaken),
+        Some(user) => user,
+        None if may_create => create_user_in(conn, &email, &name(), None, external.vouched)?,
+        None => return Err(ApiError::FeatureDisabled("Social registration")),
+    };
+    let vouched = external.vouched;
+    Ok(identified(user, vouched, Effect::Link(external)))
 }
 
 /// The provider's admin role: holding it makes an admin, losing it a user (unless that
@@ -467,7 +548,17 @@ fn apply_admin_role_in(conn: &mut DbConn, user: &mut User, admin: Option<bool>) 
     Ok(())
 }
 
-/// What the sign-in changes on the account, once the gate agreed.
+/// What the sign-in proves before the second factor is asked for: the first proof of a
+/// never-verified address (see `prove_address_in`). Run once the gate has checked the
+/// account's standing, and before it looks for a second factor.
+pub fn prove_in(conn: &mut DbConn, id: &mut Identified, now: NaiveDateTime) -> ApiResult<()> {
+    if id.proves_address && prove_address_in(conn, &mut id.user, None, now)? {
+        tracing::info!(user_id = %id.user.id, "a never-verified address was proven");
+    }
+    Ok(())
+}
+
+/// What the sign-in changes on the account, once it may finish: the session opens next.
 pub fn apply_in(
     conn: &mut DbConn,
     ctx: &SignIn,
@@ -483,18 +574,16 @@ pub fn apply_in(
             }
             Ok(())
         }
-        Effect::ProveEmail => prove_email_in(conn, &mut id.user, None, now),
-        Effect::SetPassword { kind, hash } => {
+        Effect::SetPassword { invite, hash } => {
             let user = &mut id.user;
-            let why = if kind == Kind::Invite {
+            let why = if invite {
                 reason::INVITE_ACCEPTED
             } else {
                 reason::PASSWORD_RESET
             };
             replace_password_in(conn, user, &hash, None, why, now)?;
-            user.password_hash = Some(hash.clone());
-            prove_email_in(conn, user, Some(&hash), now)?;
-            if kind == Kind::PasswordReset {
+            user.password_hash = Some(hash);
+            if !invite {
                 links::notice_in(conn, ctx.mail.as_ref(), Kind::PasswordChanged, user)?;
                 let event = audit::Event::by_self(audit::kind::PASSWORD_RESET, &user.id, client);
                 audit::record_in(conn, event)?;
@@ -504,23 +593,31 @@ pub fn apply_in(
         Effect::SocialAgain { admin } => apply_admin_role_in(conn, &mut id.user, admin),
         Effect::Link(external) => {
             let user = &mut id.user;
-            Identity::insert(
-                conn,
-                &Identity {
-                    id: new_id(),
-                    user_id: user.id.clone(),
-                    provider: external.provider.clone(),
-                    subject: external.subject.clone(),
-                    email: external.email.as_ref().map(|e| e.as_str().to_string()),
-                    created_at: now,
-                    last_used_at: now,
-                },
-            )?;
-            // Whoever set a password on a never-verified account never proved the address.
-            prove_email_in(conn, user, None, now)?;
+            link_identity_in(conn, user, &external, now)?;
             let event = audit::Event::by_self(audit::kind::IDENTITY_LINKED, &user.id, client);
             audit::record_in(conn, event.detail(external.provider.clone()))?;
             apply_admin_role_in(conn, user, external.admin)
         }
     }
+}
+
+/// Adds `external` to `user`'s identities.
+pub fn link_identity_in(
+    conn: &mut DbConn,
+    user: &User,
+    external: &ExternalIdentity,
+    now: NaiveDateTime,
+) -> ApiResult<()> {
+    Identity::insert(
+        conn,
+        &Identity {
+            id: new_id(),
+            user_id: user.id.clone(),
+            provider: external.provider.clone(),
+            subject: external.subject.clone(),
+            email: external.email.as_ref().map(|e| e.as_str().to_string()),
+            created_at: now,
+            last_used_at: now,
+        },
+    )
 }

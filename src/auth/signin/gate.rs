@@ -67,28 +67,42 @@ pub struct Context {
 /// The gate: disabled, banned (the user or the IP), verification, then the second factor.
 /// A second factor is never a way around the rest: they are checked again when it is done.
 pub fn decide(user: &User, facts: FirstFactorFacts, cx: Context) -> Result<Pass, Refusal> {
-    standing(user, cx.ip_banned_until, cx.now)?;
+    admit(user, facts, &cx)?;
+    Ok(second_factor(facts, cx.has_second_factor))
+}
+
+/// The gate's first part: whether this account may sign in at all (disabled, banned,
+/// verification). The pipeline lets a first factor prove an address only past this.
+pub fn admit(user: &User, facts: FirstFactorFacts, cx: &Context) -> Result<(), Refusal> {
+    standing(user, cx.now)?;
+    // A banned address may not open new sessions (those already open go on: see
+    // `standing`).
+    if let Some(until) = cx.ip_banned_until.filter(|&t| t > cx.now) {
+        return Err(Refusal::Banned(until));
+    }
     if cx.require_email_verification && !user.email_verified && !facts.proves_email {
         return Err(Refusal::Unverified);
     }
-    if cx.has_second_factor && !facts.second_factor_done {
-        return Ok(Pass::SecondFactor);
-    }
-    Ok(Pass::Open)
+    Ok(())
 }
 
-/// Whether an account may go on using a session it already has (from an IP banned until
-/// `ip_banned_until`, when known).
-pub fn standing(
-    user: &User,
-    ip_banned_until: Option<NaiveDateTime>,
-    now: NaiveDateTime,
-) -> Result<(), Refusal> {
+/// The gate's last part: an account with a second factor gives it before a session opens.
+pub fn second_factor(facts: FirstFactorFacts, has_second_factor: bool) -> Pass {
+    if has_second_factor && !facts.second_factor_done {
+        Pass::SecondFactor
+    } else {
+        Pass::Open
+    }
+}
+
+/// Whether an account may go on using a session it already has. A ban of the address a
+/// request comes from does not end sessions: a flood through a shared address (a proxy, a
+/// NAT) would otherwise sign out everyone behind it.
+pub fn standing(user: &User, now: NaiveDateTime) -> Result<(), Refusal> {
     if user.disabled {
         return Err(Refusal::Disabled);
     }
-    let banned = user.banned_until.max(ip_banned_until).filter(|&t| t > now);
-    if let Some(until) = banned {
+    if let Some(until) = user.banned_until.filter(|&t| t > now) {
         return Err(Refusal::Banned(until));
     }
     Ok(())
@@ -152,7 +166,7 @@ mod tests {
         };
         assert_eq!(decide(&u, PASSWORD, cx(true)), Err(Refusal::Disabled));
         assert_eq!(decide(&u, LINK, cx(true)), Err(Refusal::Disabled));
-        assert_eq!(standing(&u, None, cx(true).now), Err(Refusal::Disabled));
+        assert_eq!(standing(&u, cx(true).now), Err(Refusal::Disabled));
     }
 
     #[test]
@@ -165,7 +179,7 @@ mod tests {
         assert_eq!(decide(&u, PASSWORD, cx(false)), Ok(Pass::Open));
         assert_eq!(decide(&u, LINK, cx(true)), Ok(Pass::Open));
         assert_eq!(
-            standing(&u, None, cx(true).now),
+            standing(&u, cx(true).now),
             Ok(()),
             "sessions go on while unverified"
         );
@@ -199,12 +213,12 @@ mod tests {
             banned_until: Some(now - chrono::Duration::seconds(1)),
             ..user()
         };
-        assert_eq!(standing(&ended, None, now), Ok(()));
+        assert_eq!(standing(&ended, now), Ok(()));
         let both = User {
             disabled: true,
             ..banned
         };
-        assert_eq!(standing(&both, None, now), Err(Refusal::Disabled));
+        assert_eq!(standing(&both, now), Err(Refusal::Disabled));
     }
 
     #[test]

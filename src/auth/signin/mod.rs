@@ -2,8 +2,11 @@
 //!
 //! 1. `factor::prove`: the first factor's slow part, outside any transaction;
 //! 2. in one write transaction: `factor::identify_in` finds or creates the account,
-//!    `gate::decide` says yes or no (disabled, verification), `factor::apply_in` makes
-//!    the sign-in's changes and `session::open_in` opens the session;
+//!    `gate::admit` says yes or no (disabled, banned, verification), `factor::prove_in`
+//!    records what the first factor proves (an address), `gate::second_factor` asks for
+//!    the second factor when the account has one (keeping what is left to change with the
+//!    `mfa_token`), else `factor::apply_in` makes the sign-in's changes and
+//!    `session::open_in` opens the session;
 //! 3. the access token is signed after the commit.
 //!
 //! A refusal by the gate commits what was spent (a link stays spent) and the audit row
@@ -57,6 +60,8 @@ pub enum Outcome {
     /// The account has a second factor: `/auth/mfa/verify` with this token finishes.
     SecondFactor {
         mfa_token: String,
+        /// The second factors the account has (`totp`, `backup_code`, `passkey`).
+        methods: Vec<&'static str>,
     },
 }
 
@@ -77,7 +82,7 @@ impl From<ApiError> for Refused {
 
 enum Attempt {
     Opened(Box<SignedIn>),
-    SecondFactor(String),
+    SecondFactor(String, Vec<&'static str>),
     Denied {
         error: ApiError,
         outcome: &'static str,
@@ -95,11 +100,11 @@ impl SignIn {
                 self.wake_mail();
                 Ok(Outcome::SignedIn(signed))
             }
-            Ok(Attempt::SecondFactor(mfa_token)) => {
+            Ok(Attempt::SecondFactor(mfa_token, methods)) => {
                 self.metrics
                     .sign_in(method.name(), "second_factor_required");
                 self.wake_mail();
-                Ok(Outcome::SecondFactor { mfa_token })
+                Ok(Outcome::SecondFactor { mfa_token, methods })
             }
             Ok(Attempt::Denied { error, outcome }) => {
                 self.metrics.sign_in(method.name(), outcome);
@@ -131,56 +136,124 @@ impl SignIn {
                         Some(ip) => Ban::ip_banned_until(conn, ip, now)?,
                         None => None,
                     };
-                    let cx = gate::Context {
+                    let mut cx = gate::Context {
                         require_email_verification: ctx.policy.require_email_verification,
                         ip_banned_until,
-                        has_second_factor: has_second_factor(conn, &id.user.id)?,
+                        has_second_factor: false,
                         now,
                     };
-                    let pass = match gate::decide(&id.user, id.facts, cx) {
-                        Ok(pass) => pass,
-                        Err(refusal) => {
-                            let outcome = refusal.outcome();
-                            let event = refused_event(method, outcome, Some(&id.user.id), &client);
-                            audit::record_in(conn, event)?;
-                            return Ok(Err((refusal.error(), outcome)));
-                        }
-                    };
-                    factor::apply_in(conn, &ctx, &mut id, &client, now)?;
-                    if pass == gate::Pass::SecondFactor {
-                        let token =
-                            ctx.second
-                                .challenge_in(conn, &id.user.id, method.name(), now)?;
+                    if let Err(refusal) = gate::admit(&id.user, id.facts, &cx) {
+                        let outcome = refusal.outcome();
+                        let event = refused_event(method, outcome, Some(&id.user.id), &client);
+                        audit::record_in(conn, event)?;
+                        return Ok(Err((refusal.error(), outcome)));
+                    }
+                    factor::prove_in(conn, &mut id, now)?;
+                    cx.has_second_factor = has_second_factor(conn, &id.user.id)?;
+                    if gate::second_factor(id.facts, cx.has_second_factor)
+                        == gate::Pass::SecondFactor
+                    {
+                        let pending = id.pending()?;
+                        let token = ctx.second.challenge_in(
+                            conn,
+                            &id.user.id,
+                            method.name(),
+                            pending,
+                            now,
+                        )?;
+                        let methods = crate::mfa::methods_in(conn, &id.user.id)?;
                         let event = audit::Event::by_self(
                             audit::kind::SECOND_FACTOR_REQUIRED,
                             &id.user.id,
                             &client,
                         );
                         audit::record_in(conn, event.detail(method.name()))?;
-                        return Ok(Ok(Err(token)));
+                        return Ok(Ok(Err((token, methods))));
                     }
-                    let policy = &ctx.sessions;
-                    let sid = session::open_in(
-                        conn,
-                        policy,
-                        &id.user.id,
-                        &fresh.hash,
-                        &client,
-                        method.name(),
-                        now,
-                    )?;
-                    Ok(Ok(Ok((id.user, sid))))
+                    factor::apply_in(conn, &ctx, &mut id, &client, now)?;
+                    let opening = session::Opening {
+                        user_id: &id.user.id,
+                        token_hash: &fresh.hash,
+                        method: method.name(),
+                        amr: &id.amr,
+                    };
+                    let opened = session::open_in(conn, &ctx.sessions, opening, &client, now)?;
+                    Ok(Ok(Ok((id.user, opened))))
                 })
             })
             .await?;
         match attempt {
-            Ok(Ok((user, sid))) => {
-                let signed = session::issue(&self.tokens, user, sid, Some(fresh.token))?;
+            Ok(Ok((user, opened))) => {
+                let signed = session::issue(&self.tokens, user, &opened, Some(fresh.token))?;
                 Ok(Attempt::Opened(Box::new(signed)))
             }
-            Ok(Err(mfa_token)) => Ok(Attempt::SecondFactor(mfa_token)),
+            Ok(Err((mfa_token, methods))) => Ok(Attempt::SecondFactor(mfa_token, methods)),
             Err((error, outcome)) => Ok(Attempt::Denied { error, outcome }),
         }
+    }
+}
+
+impl SignIn {
+    /// Runs `check`, a check of a code or current password of the account `user_id`,
+    /// counted per account across every token, session and address: refused with `429`
+    /// (and not run) while the account's checks pause; a wrong answer counts towards a
+    /// pause (the owner is mailed at the first); a right one resets the count.
+    pub async fn guarded<T>(
+        &self,
+        user_id: &str,
+        check: impl std::future::Future<Output = ApiResult<T>>,
+    ) -> ApiResult<T> {
+        self.moderation.account_admit(user_id).await?;
+        let result = check.await;
+        match &result {
+            Ok(_) => self.moderation.account_succeeded(user_id).await?,
+            Err(ApiError::InvalidCredentials | ApiError::WrongCode | ApiError::WrongPassword) => {
+                let failure = self.moderation.account_failed(user_id).await?;
+                if failure.first_pause {
+                    self.tell_of_pause(user_id, failure.paused).await?;
+                }
+            }
+            Err(_) => {}
+        }
+        result
+    }
+
+    /// Mails the owner that their account's checks paused after wrong codes or passwords.
+    async fn tell_of_pause(
+        &self,
+        user_id: &str,
+        paused: Option<std::time::Duration>,
+    ) -> ApiResult<()> {
+        let Some(mail) = self.mail.clone() else {
+            return Ok(());
+        };
+        let (user_id, minutes) = (
+            user_id.to_string(),
+            paused.map_or(1, |p| p.as_secs().div_ceil(60)),
+        );
+        self.db
+            .run(move |conn| {
+                write_tx(conn, |conn| {
+                    let Some(user) = crate::db::models::User::find(conn, &user_id)? else {
+                        return Ok(());
+                    };
+                    let detail = format!(
+                        "Someone gave five wrong codes or passwords for your account in a row. \
+                         Checks of codes and passwords are paused for {minutes} minute(s), and longer \
+                         after each further wrong answer."
+                    );
+                    crate::auth::links::notice_saying_in(
+                        conn,
+                        Some(&mail),
+                        crate::mail::templates::Kind::SecurityNotice,
+                        &user,
+                        Some(&detail),
+                    )
+                })
+            })
+            .await?;
+        self.wake_mail();
+        Ok(())
     }
 }
 

@@ -21,18 +21,32 @@ pub struct SignedIn {
     pub refresh_token: Option<String>,
 }
 
-/// Opens a session for `user_id` with its first refresh token (stored as `token_hash`),
-/// revoking the oldest sessions beyond `MAX_ACTIVE_SESSIONS`, and records the sign-in by
-/// `method`. Returns the session id.
+/// A session to open.
+pub struct Opening<'a> {
+    pub user_id: &'a str,
+    /// The keyed hash of its first refresh token.
+    pub token_hash: &'a str,
+    /// How the user signed in, as the audit log names it.
+    pub method: &'a str,
+    /// The methods the sign-in proved (`amr`), so the session starts fresh.
+    pub amr: &'a str,
+}
+
+/// Opens a session with its first refresh token, revoking the oldest sessions beyond
+/// `MAX_ACTIVE_SESSIONS`, and records the sign-in. Returns the session.
 pub fn open_in(
     conn: &mut DbConn,
     policy: &SessionPolicy,
-    user_id: &str,
-    token_hash: &str,
+    opening: Opening<'_>,
     client: &ClientInfo,
-    method: &str,
     now: NaiveDateTime,
-) -> ApiResult<String> {
+) -> ApiResult<Session> {
+    let Opening {
+        user_id,
+        token_hash,
+        method,
+        amr,
+    } = opening;
     lock_user(conn, user_id)?;
     let active = Session::list_active(conn, user_id, now)?;
     // Newest first: keep max_active - 1 of them to make room for this one.
@@ -52,6 +66,8 @@ pub fn open_in(
             expires_at,
             user_agent: client.user_agent.as_deref(),
             ip: client.ip.as_deref(),
+            auth_time: now,
+            amr,
         },
     )?;
     RefreshToken::insert(
@@ -66,20 +82,22 @@ pub fn open_in(
     )?;
     let event = audit::Event::by_self(audit::kind::SIGN_IN, user_id, client);
     audit::record_in(conn, event.detail(format!("{method}: success")))?;
-    Ok(session_id)
+    Session::find(conn, &session_id)?
+        .ok_or_else(|| crate::error::ApiError::Unexpected(anyhow::anyhow!("session vanished")))
 }
 
-/// Signs the access token for a session that is stored.
+/// Signs the access token for a session that is stored: it carries when and how the
+/// session last authenticated.
 pub fn issue(
     tokens: &TokenIssuer,
     user: User,
-    session_id: String,
+    session: &Session,
     refresh_token: Option<String>,
 ) -> ApiResult<SignedIn> {
-    let access = tokens.issue(&user, &session_id)?;
+    let access = tokens.issue(&user, session)?;
     Ok(SignedIn {
         user,
-        session_id,
+        session_id: session.id.clone(),
         access,
         refresh_token,
     })

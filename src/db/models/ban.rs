@@ -23,14 +23,16 @@ impl Ban {
         diesel::insert_into(bans::table).values(ban).execute(conn)
     }
 
-    /// Until when `ip` is banned, if it is.
+    /// Until when `ip` is banned, if it is: a ban of the address itself, or of its
+    /// bucket (an IPv6 address's /64, see `ip_bucket`).
     pub fn ip_banned_until(
         conn: &mut DbConn,
         ip: &str,
         now: NaiveDateTime,
     ) -> QueryResult<Option<NaiveDateTime>> {
+        let bucket = crate::auth::client::ip_bucket(ip);
         bans::table
-            .filter(bans::ip.eq(ip))
+            .filter(bans::ip.eq(ip).or(bans::ip.eq(bucket)))
             .filter(bans::lifted_at.is_null())
             .filter(bans::expires_at.gt(now))
             .select(diesel::dsl::max(bans::expires_at))

@@ -66,4 +66,9 @@ impl Identity {
         )
         .execute(conn)
     }
+
+    /// Unlinks every identity of the user.
+    pub fn delete_all(conn: &mut DbConn, user_id: &str) -> QueryResult<usize> {
+        diesel::delete(identities::table.filter(identities::user_id.eq(user_id))).execute(conn)
+    }
 }

@@ -16,6 +16,8 @@ pub struct OAuthState {
     pub pkce_verifier: String,
     pub created_at: NaiveDateTime,
     pub expires_at: NaiveDateTime,
+    /// Set when a signed-in user links an identity: the account it goes to.
+    pub link_user_id: Option<String>,
 }
 
 /// Leaves out the nonce and the PKCE verifier.

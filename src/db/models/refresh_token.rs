@@ -5,7 +5,7 @@ use diesel::query_builder::{AstPass, QueryFragment, QueryId};
 use diesel::sql_types::{Text, Timestamp};
 
 use crate::db::models::{Session, User};
-use crate::db::schema::{bans, refresh_tokens, sessions, users};
+use crate::db::schema::{refresh_tokens, sessions, users};
 use crate::db::DbConn;
 
 /// A stored refresh token: only its keyed hash, never the token.
@@ -32,9 +32,8 @@ impl std::fmt::Debug for RefreshToken {
     }
 }
 
-/// The token, its session, the session's user, and until when the caller's address is
-/// banned, if it is.
-pub type ForRefresh = (RefreshToken, Session, User, Option<NaiveDateTime>);
+/// The token, its session and the session's user.
+pub type ForRefresh = (RefreshToken, Session, User);
 
 #[derive(Insertable)]
 #[diesel(table_name = refresh_tokens)]
@@ -62,18 +61,7 @@ impl RefreshToken {
     }
 
     /// What a refresh decides on, in one query.
-    pub fn find_for_refresh(
-        conn: &mut DbConn,
-        hash: &str,
-        ip: Option<&str>,
-        now: NaiveDateTime,
-    ) -> QueryResult<Option<ForRefresh>> {
-        let ip_banned_until = bans::table
-            .filter(bans::ip.eq(ip))
-            .filter(bans::lifted_at.is_null())
-            .filter(bans::expires_at.gt(now))
-            .select(diesel::dsl::max(bans::expires_at))
-            .single_value();
+    pub fn find_for_refresh(conn: &mut DbConn, hash: &str) -> QueryResult<Option<ForRefresh>> {
         refresh_tokens::table
             .inner_join(sessions::table.inner_join(users::table))
             .filter(refresh_tokens::token_hash.eq(hash))
@@ -81,7 +69,6 @@ impl RefreshToken {
                 RefreshToken::as_select(),
                 Session::as_select(),
                 User::as_select(),
-                ip_banned_until,
             ))
             .first(conn)
             .optional()

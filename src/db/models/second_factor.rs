@@ -127,6 +127,8 @@ pub struct MfaChallenge {
     pub created_at: NaiveDateTime,
     pub expires_at: NaiveDateTime,
     pub used_at: Option<NaiveDateTime>,
+    /// What the sign-in changes on the account once the second factor is given (JSON).
+    pub pending: Option<String>,
 }
 
 impl MfaChallenge {
@@ -173,6 +175,12 @@ impl MfaChallenge {
 
     pub fn delete_expired(conn: &mut DbConn, before: NaiveDateTime) -> QueryResult<usize> {
         diesel::delete(mfa_challenges::table.filter(mfa_challenges::expires_at.lt(before)))
+            .execute(conn)
+    }
+
+    /// Voids every challenge of the user (its address was just proven by someone else).
+    pub fn delete_for_user(conn: &mut DbConn, user_id: &str) -> QueryResult<usize> {
+        diesel::delete(mfa_challenges::table.filter(mfa_challenges::user_id.eq(user_id)))
             .execute(conn)
     }
 }
@@ -302,6 +310,12 @@ impl WebauthnChallenge {
             webauthn_challenges::table.filter(webauthn_challenges::expires_at.lt(before)),
         )
         .execute(conn)
+    }
+
+    /// Voids the user's ceremonies under way.
+    pub fn delete_for_user(conn: &mut DbConn, user_id: &str) -> QueryResult<usize> {
+        diesel::delete(webauthn_challenges::table.filter(webauthn_challenges::user_id.eq(user_id)))
+            .execute(conn)
     }
 }
 

@@ -18,6 +18,10 @@ pub struct Session {
     pub ip: Option<String>,
     pub revoked_at: Option<NaiveDateTime>,
     pub revoked_reason: Option<String>,
+    /// When the session last proved the factors its account needs (`None`: never known).
+    pub auth_time: Option<NaiveDateTime>,
+    /// With which methods (RFC 8176 `amr` values, comma-separated).
+    pub amr: String,
 }
 
 #[derive(Insertable)]
@@ -30,6 +34,8 @@ pub struct NewSession<'a> {
     pub expires_at: NaiveDateTime,
     pub user_agent: Option<&'a str>,
     pub ip: Option<&'a str>,
+    pub auth_time: NaiveDateTime,
+    pub amr: &'a str,
 }
 
 /// Why a session ended, as stored in `revoked_reason`.
@@ -48,7 +54,7 @@ pub mod reason {
     pub const INVITE_ACCEPTED: &str = "invite_accepted";
     /// The address of a never-verified account was proven: whoever signed in before had
     /// not proven it.
-    pub const EMAIL_PROVEN: &str = "email_proven";
+    pub const ADDRESS_PROVEN: &str = "address_proven";
 }
 
 impl Session {
@@ -134,6 +140,26 @@ impl Session {
             ))
             .execute(conn);
         crate::db::standing_changed(revoked)
+    }
+
+    /// Records a new authentication of the session (`POST /auth/reauthenticate`).
+    pub fn reauthenticated(
+        conn: &mut DbConn,
+        id: &str,
+        at: NaiveDateTime,
+        amr: &str,
+    ) -> QueryResult<usize> {
+        diesel::update(sessions::table.find(id))
+            .set((sessions::auth_time.eq(at), sessions::amr.eq(amr)))
+            .execute(conn)
+    }
+
+    /// Adds a method to what the session proved (a factor it set up counts as proven).
+    pub fn prove_method(conn: &mut DbConn, session: &Session, method: &str) -> QueryResult<usize> {
+        let amr = crate::auth::fresh::with_method(&session.amr, method);
+        diesel::update(sessions::table.find(&session.id))
+            .set(sessions::amr.eq(amr))
+            .execute(conn)
     }
 
     /// Records a use and slides the expiry to that of the newest refresh token.

@@ -89,4 +89,16 @@ impl SigningKey {
         .set(signing_keys::retired_at.eq(at))
         .execute(conn)
     }
+
+    /// Removes a key (a leaked one): 1 when it existed.
+    pub fn delete(conn: &mut DbConn, id: &str) -> QueryResult<usize> {
+        diesel::delete(signing_keys::table.find(id)).execute(conn)
+    }
+
+    /// Makes a key published ahead sign from `at`.
+    pub fn activate(conn: &mut DbConn, id: &str, at: NaiveDateTime) -> QueryResult<usize> {
+        diesel::update(signing_keys::table.find(id))
+            .set(signing_keys::activates_at.eq(at))
+            .execute(conn)
+    }
 }

@@ -203,6 +203,13 @@ impl User {
             .execute(conn)
     }
 
+    /// Forgets the account's WebAuthn user handle: passkeys made for it name nobody.
+    pub fn clear_webauthn_id(conn: &mut DbConn, id: &str) -> QueryResult<usize> {
+        diesel::update(users::table.find(id))
+            .set(users::webauthn_id.eq(None::<String>))
+            .execute(conn)
+    }
+
     pub fn find_by_webauthn_id(conn: &mut DbConn, handle: &str) -> QueryResult<Option<User>> {
         users::table
             .filter(users::webauthn_id.eq(handle))

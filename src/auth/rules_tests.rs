@@ -86,6 +86,27 @@ fn proving_a_never_verified_address_keeps_only_the_vouched_password() {
     assert_eq!(stored.password_hash.as_deref(), Some("victim-hash"));
     assert_eq!(active_sessions(conn, &u), 0, "the unproven sessions end");
 
+    // What an unproven registrant attached goes with the proof: identities included.
+    let mut x = user(conn, "x@example.com", Some("attacker-hash"), false);
+    let at = now();
+    crate::db::models::Identity::insert(
+        conn,
+        &crate::db::models::Identity {
+            id: new_id(),
+            user_id: x.id.clone(),
+            provider: "openid".into(),
+            subject: "attacker".into(),
+            email: None,
+            created_at: at,
+            last_used_at: at,
+        },
+    )
+    .unwrap();
+    prove_address_in(conn, &mut x, None, at).unwrap();
+    assert!(crate::db::models::Identity::for_user(conn, &x.id)
+        .unwrap()
+        .is_empty());
+
     // A magic link vouches for no password at all.
     let mut v = user(conn, "b@example.com", Some("attacker-hash"), false);
     prove_address_in(conn, &mut v, None, now()).unwrap();

@@ -22,8 +22,9 @@ pub struct Unauthorized(pub Problem);
 pub struct InvalidCredentials(pub Problem);
 
 /// Not allowed: `forbidden`, `feature_disabled`, `origin_not_allowed`, `account_disabled`,
-/// `email_not_verified`, `banned` (with `banned_until`), or `invalid_credentials` for a
-/// wrong current password.
+/// `email_not_verified`, `banned` (with `banned_until`), `reauthentication_required` (the
+/// session must authenticate again first: `reauthenticate`), or `invalid_credentials` for a
+/// wrong current password or code.
 #[derive(ToResponse)]
 #[response(content_type = "application/problem+json")]
 pub struct Forbidden(pub Problem);
@@ -33,8 +34,9 @@ pub struct Forbidden(pub Problem);
 #[response(content_type = "application/problem+json")]
 pub struct NotFound(pub Problem);
 
-/// The email is already registered (`email_taken`), or the change would leave no enabled
-/// admin (`last_admin`).
+/// The email is already registered (`email_taken`), the change would leave no enabled
+/// admin (`last_admin`), or another conflict named by its code (`last_sign_in_method`,
+/// `identity_taken`, `no_password`, `totp_enabled`…).
 #[derive(ToResponse)]
 #[response(content_type = "application/problem+json")]
 pub struct Conflict(pub Problem);
@@ -60,8 +62,9 @@ pub struct ValidationFailed(pub Problem);
 #[response(content_type = "application/problem+json")]
 pub struct Unavailable(pub Problem);
 
-/// Too many requests from this client for this kind of request (`rate_limited`); retry
-/// after `Retry-After` seconds.
+/// Too many requests from this client for this kind of request, or too many wrong codes
+/// or current passwords for this account (`rate_limited`); retry after `Retry-After`
+/// seconds.
 #[derive(ToResponse)]
 #[response(content_type = "application/problem+json")]
 pub struct TooManyRequests(pub Problem);

@@ -526,3 +526,323 @@ async fn nothing_secret_or_forged_reaches_the_log(backend: Backend) {
         }
     }
 }
+
+both_backends!(
+    the_first_proof_of_an_address_removes_what_came_before,
+    a_stolen_access_token_adds_or_removes_no_way_in,
+);
+
+const ATTACKER_PASSWORD: &str = "attacker knows this one";
+const OWNER_PASSWORD: &str = "the owner chose this one";
+
+/// Row 1: with unverified sign-in allowed, an attacker registers the owner's address and
+/// adds a passkey and TOTP. The owner's reset link (the first proof of the address) signs
+/// the owner in at once, and leaves the attacker no way in: password, passkey, TOTP and
+/// sessions are gone.
+async fn the_first_proof_of_an_address_removes_what_came_before(backend: Backend) {
+    let sink = SmtpSink::start(Tls::None);
+    let app = app_with_mail(backend, &sink, &[("ALLOW_UNVERIFIED_EMAIL_LOGIN", "true")]).await;
+    let attacker = new_client();
+    let r = Reply::from(
+        attacker
+            .post(app.url("/auth/register"))
+            .json(&json!({"email": "owner@example.com", "password": ATTACKER_PASSWORD}))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let token = r.access_token();
+    let mut authn = crate::soft_authenticator::SoftAuthenticator::new("http://app.test");
+    crate::second_factor::register_passkey(&app, &token, &mut authn).await;
+    crate::second_factor::with_time_left(5).await;
+    crate::second_factor::enable_totp(&app, &token, 0).await;
+    // The owner proves the address with a reset link.
+    let forgot = json!({"email": "owner@example.com"});
+    assert_eq!(
+        app.post("/auth/password/forgot", &forgot, None)
+            .await
+            .status,
+        202
+    );
+    let reset = sink
+        .wait_for(1, |m| m.subject.contains("Reset"))
+        .await
+        .remove(0)
+        .token();
+    let r = app
+        .post(
+            "/auth/password/reset",
+            &json!({"token": reset, "password": OWNER_PASSWORD}),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert!(
+        r.body.get("mfa_required").is_none(),
+        "no second factor of the attacker's asked: {}",
+        r.text
+    );
+    let owner = r.access_token();
+    // Nothing of the attacker's is left.
+    let r = crate::second_factor::passkey_sign_in(&app, &mut authn, None).await;
+    r.assert_problem(401, "invalid_credentials");
+    app.login("owner@example.com", ATTACKER_PASSWORD)
+        .await
+        .assert_problem(401, "invalid_credentials");
+    let r = Reply::from(
+        attacker
+            .post(app.url("/auth/refresh"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(r.status, 401, "{}", r.text);
+    let passkeys = app.get("/auth/passkeys", Some(&owner)).await;
+    assert_eq!(passkeys.body["passkeys"], json!([]), "{}", passkeys.text);
+    let r = app.login("owner@example.com", OWNER_PASSWORD).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert!(
+        r.body["access_token"].is_string(),
+        "no TOTP left: {}",
+        r.text
+    );
+    assert_eq!(r.body["user"]["email_verified"], true);
+}
+
+/// Row 3: a session that did not authenticate recently (`REAUTH_MAX_AGE`) adds and removes
+/// no way in, and spends no code it carries; `POST /auth/reauthenticate` with the password
+/// and the second factor makes it fresh. Tokens carry `auth_time` and `amr`, and the owner
+/// is mailed what was added, from where, and every way in.
+async fn a_stolen_access_token_adds_or_removes_no_way_in(backend: Backend) {
+    let sink = SmtpSink::start(Tls::None);
+    let app = app_with_mail(
+        backend,
+        &sink,
+        &[
+            ("REAUTH_MAX_AGE", "2"),
+            ("REQUIRE_EMAIL_VERIFICATION", "false"),
+        ],
+    )
+    .await;
+    let token = app.register("ada@example.com").await.access_token();
+    let claims = payload_of(&token);
+    assert_eq!(claims["amr"], json!(["pwd"]));
+    assert!((claims["auth_time"].as_i64().unwrap() - claims["iat"].as_i64().unwrap()).abs() <= 1);
+    crate::second_factor::with_time_left(8).await;
+    let (secret, codes) = crate::second_factor::enable_totp(&app, &token, 0).await;
+    let notice = sink
+        .wait_for(1, |m| m.subject.contains("second factor"))
+        .await
+        .remove(0);
+    assert!(
+        notice
+            .text
+            .contains("An authenticator app (TOTP) was added from"),
+        "{}",
+        notice.text
+    );
+    assert!(notice.text.contains("a password"), "{}", notice.text);
+    // The session set TOTP up: it has proven it, and its tokens say so.
+    let refreshed = app.refresh().await;
+    assert_eq!(
+        payload_of(&refreshed.access_token())["amr"],
+        json!(["pwd", "otp"])
+    );
+    tokio::time::sleep(Duration::from_millis(2200)).await;
+    // Only the access token, and not recent: every change of the ways in is refused, and
+    // the code it carries is not spent.
+    // (The current step's code went into enabling TOTP: the next step's is the one left.)
+    let code = crate::second_factor::code_at(&secret, crate::second_factor::unix_now() + 30);
+    let stale = |path: &'static str, body: Value| {
+        let (app, token) = (&app, &token);
+        async move { app.post(path, &body, Some(token)).await }
+    };
+    stale("/auth/passkeys/register/options", json!({}))
+        .await
+        .assert_problem(403, "reauthentication_required");
+    stale("/auth/mfa/totp/disable", json!({"code": code}))
+        .await
+        .assert_problem(403, "reauthentication_required");
+    stale("/auth/mfa/backup-codes", json!({"code": code}))
+        .await
+        .assert_problem(403, "reauthentication_required");
+    stale("/auth/mfa/totp/setup", json!({}))
+        .await
+        .assert_problem(403, "reauthentication_required");
+    // Reauthentication asks for what a sign-in asks: the password and the second factor.
+    stale("/auth/reauthenticate", json!({"password": PASSWORD}))
+        .await
+        .assert_problem(422, "validation_failed");
+    stale(
+        "/auth/reauthenticate",
+        json!({"password": "not the password", "code": code}),
+    )
+    .await
+    .assert_problem(403, "invalid_credentials");
+    stale(
+        "/auth/reauthenticate",
+        json!({"password": PASSWORD, "backup_code": "0000-0000"}),
+    )
+    .await
+    .assert_problem(403, "invalid_credentials");
+    let r = stale(
+        "/auth/reauthenticate",
+        json!({"password": PASSWORD, "code": code}),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert!(
+        r.refresh_cookie().is_none(),
+        "the refresh token is not rotated"
+    );
+    let fresh = r.access_token();
+    let claims = payload_of(&fresh);
+    assert_eq!(claims["amr"], json!(["pwd", "otp"]));
+    assert!(
+        claims["auth_time"].as_i64().unwrap() > payload_of(&token)["auth_time"].as_i64().unwrap()
+    );
+    // Fresh now: a passkey may be added.
+    let r = app
+        .post("/auth/passkeys/register/options", &json!({}), Some(&fresh))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let _ = codes;
+}
+
+every_store!(guesses_are_counted_per_account);
+
+/// Row 5: knowing the password, an attacker guesses TOTP codes with a new `mfa_token` for
+/// every five, from many addresses of one /64 and beyond. Failures count per account:
+/// the fifth pauses the account's code checks (`429` with `Retry-After`, even for the right
+/// code), the owner is mailed once, a signed-in session's checks pause too, and a void
+/// token is still `400 invalid_token`. Per IP, the step has its own limit.
+async fn guesses_are_counted_per_account(store: Store) {
+    let sink = SmtpSink::start(Tls::None);
+    let app = mail_app(
+        store,
+        &sink,
+        &[
+            ("TRUST_PROXY", "1"),
+            ("REQUIRE_EMAIL_VERIFICATION", "false"),
+        ],
+    )
+    .await;
+    crate::second_factor::with_time_left(20).await;
+    let (token, secret, _) = crate::second_factor::with_totp(&app, "ada@example.com", 0).await;
+    let now = crate::second_factor::unix_now();
+    let right = crate::second_factor::code_at(&secret, now);
+    let wrong = if right == "000000" {
+        "111111"
+    } else {
+        "000000"
+    };
+    let login = json!({"email": "ada@example.com", "password": PASSWORD});
+    for n in 0..5 {
+        let ip = if n % 2 == 0 {
+            format!("2001:db8:7:7::{n}")
+        } else {
+            format!("203.0.113.{n}")
+        };
+        let r = via_proxy(&new_client(), &app, &ip, "/auth/login", &login, None).await;
+        let mfa = r.body["mfa_token"].as_str().unwrap().to_string();
+        let r = via_proxy(
+            &new_client(),
+            &app,
+            &ip,
+            "/auth/mfa/verify",
+            &json!({"mfa_token": mfa, "code": wrong}),
+            None,
+        )
+        .await;
+        r.assert_problem(401, "invalid_credentials");
+    }
+    // A new token from a new address, and the right code: paused.
+    let r = via_proxy(
+        &new_client(),
+        &app,
+        "198.51.100.9",
+        "/auth/login",
+        &login,
+        None,
+    )
+    .await;
+    let mfa = r.body["mfa_token"].as_str().unwrap().to_string();
+    let r = via_proxy(
+        &new_client(),
+        &app,
+        "198.51.100.9",
+        "/auth/mfa/verify",
+        &json!({"mfa_token": mfa, "code": right}),
+        None,
+    )
+    .await;
+    r.assert_problem(429, "rate_limited");
+    let wait: u64 = r.header("retry-after").unwrap().parse().unwrap();
+    assert!((1..=60).contains(&wait), "{wait}");
+    // A void token is answered before the pause is looked at.
+    via_proxy(
+        &new_client(),
+        &app,
+        "198.51.100.9",
+        "/auth/mfa/verify",
+        &json!({"mfa_token": "x".repeat(43), "code": right}),
+        None,
+    )
+    .await
+    .assert_problem(400, "invalid_token");
+    // The signed-in session's checks pause as well (here: a current password).
+    app.post(
+        "/auth/password/change",
+        &json!({"current_password": PASSWORD, "new_password": "another long passphrase"}),
+        Some(&token),
+    )
+    .await
+    .assert_problem(429, "rate_limited");
+    // The owner is told, once.
+    sink.wait_for(1, |m| m.subject.contains("Security notice"))
+        .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let notices = sink
+        .messages()
+        .iter()
+        .filter(|m| m.subject.contains("Security notice"))
+        .count();
+    assert_eq!(notices, 1);
+    // The step's own limit per address (TWO_FACTOR_TEMP_MAX).
+    let limited = mail_app(
+        store,
+        &sink,
+        &[
+            ("TRUST_PROXY", "1"),
+            ("TWO_FACTOR_TEMP_MAX", "2"),
+            ("BAN_VIOLATIONS", "false"),
+        ],
+    )
+    .await;
+    let void = json!({"mfa_token": "y".repeat(43), "code": "123456"});
+    for _ in 0..2 {
+        via_proxy(
+            &new_client(),
+            &limited,
+            "192.0.2.1",
+            "/auth/mfa/verify",
+            &void,
+            None,
+        )
+        .await
+        .assert_problem(400, "invalid_token");
+    }
+    via_proxy(
+        &new_client(),
+        &limited,
+        "192.0.2.1",
+        "/auth/mfa/verify",
+        &void,
+        None,
+    )
+    .await
+    .assert_problem(429, "rate_limited");
+}

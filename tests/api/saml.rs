@@ -13,6 +13,7 @@ use crate::providers::ProviderProcess;
 use crate::social::{free_port, manual_browser, session_of};
 
 both_backends!(
+    saml_addresses_link_only_when_trusted,
     saml_signs_in_by_the_book,
     hostile_and_broken_responses_are_refused,
     a_response_is_one_time_and_bound_to_the_browser,
@@ -391,4 +392,41 @@ async fn registration_switch_signed_responses_and_librechat_path(backend: Backen
     // enough.
     idp.control(json!({"sign": "assertion"})).await;
     refused(&app, "provider_error").await;
+}
+
+/// Row 4 of the account-protection review: a SAML assertion with NameID `mallory` and
+/// Alice's address does not sign in to Alice's account unless the operator trusts the
+/// IdP's addresses (`SAML_TRUST_EMAIL`); identities are keyed by a persistent NameID, and
+/// a transient one is refused.
+async fn saml_addresses_link_only_when_trusted(backend: Backend) {
+    let idp = ProviderProcess::saml();
+    let app = app_with_saml(backend, &idp, &[("SAML_TRUST_EMAIL", "false")]).await;
+    let alice = app.register("alice@example.com").await;
+    assert_eq!(alice.body["user"]["role"], "admin");
+    idp.control(json!({"name_id": "mallory", "attributes": {"email": "alice@example.com"}}))
+        .await;
+    refused(&app, "email_taken").await;
+    // A new address makes an account of its own, its address not vouched for.
+    idp.control(json!({"name_id": "mallory", "attributes": {"email": "mallory@example.com"}}))
+        .await;
+    let session = signs_in(&app).await;
+    assert_eq!(session["user"]["email"], "mallory@example.com");
+    assert_eq!(session["user"]["email_verified"], false);
+    assert_eq!(session["user"]["role"], "user");
+    // The same NameID signs in to that account again, whatever address it now claims.
+    idp.control(json!({"attributes": {"email": "alice@example.com"}}))
+        .await;
+    let again = signs_in(&app).await;
+    assert_eq!(again["user"]["id"], session["user"]["id"]);
+    // A transient NameID names nobody twice: refused.
+    idp.control(json!({"name_id": "_t-1", "name_id_format": "transient"}))
+        .await;
+    refused(&app, "provider_error").await;
+    // Trusted, the IdP's address links to the account that has it.
+    let trusting = app_with_saml(backend, &idp, &[]).await;
+    let carol = trusting.register("carol@example.com").await;
+    idp.control(json!({"name_id": "carol-1", "name_id_format": "persistent", "attributes": {"email": "carol@example.com"}}))
+        .await;
+    let linked = signs_in(&trusting).await;
+    assert_eq!(linked["user"]["id"], carol.body["user"]["id"]);
 }

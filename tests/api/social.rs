@@ -25,6 +25,9 @@ both_backends!(
     a_disabled_account_is_refused,
     config_file_providers_and_base_url_presets_sign_in,
     a_second_factor_is_asked_after_a_social_sign_in,
+    email_verified_vouches_for_the_email_claim_only,
+    signed_in_users_link_identities,
+    a_switched_off_provider_is_feature_disabled,
 );
 
 const CLIENT_ID: &str = "latch";
@@ -823,4 +826,126 @@ async fn a_second_factor_is_asked_after_a_social_sign_in(backend: Backend) {
         .any(|c| c.starts_with("mfa_token=;") && c.contains("Max-Age=0"));
     assert!(spent, "the mfa_token cookie is cleared");
     session_of(&app, &b).await;
+}
+
+/// Row 2 of the account-protection review: with `OPENID_EMAIL_CLAIM=preferred_username`,
+/// `email_verified` speaks for `email`, not for the claim read: an ID token naming the
+/// admin's address there does not sign in as the admin. With
+/// `OPENID_TRUST_EMAIL_CLAIM=true` the operator vouches for that claim.
+async fn email_verified_vouches_for_the_email_claim_only(backend: Backend) {
+    let idp = ProviderProcess::oidc(CLIENT_ID, CLIENT_SECRET);
+    let app = app_with_openid(
+        backend,
+        &idp,
+        &[("OPENID_EMAIL_CLAIM", "preferred_username")],
+    )
+    .await;
+    let admin = app.register("admin@corp.example").await;
+    assert_eq!(admin.body["user"]["role"], "admin");
+    let forged = json!({"persist": true, "claims": {
+        "sub": "mallory",
+        "preferred_username": "admin@corp.example",
+        "email": "me@evil.example",
+        "email_verified": true
+    }});
+    idp.control(forged.clone()).await;
+    refused(&app, "openid", "email_taken").await;
+    let trusting = app_with_openid(
+        backend,
+        &idp,
+        &[
+            ("OPENID_EMAIL_CLAIM", "preferred_username"),
+            ("OPENID_TRUST_EMAIL_CLAIM", "true"),
+        ],
+    )
+    .await;
+    let boss = trusting.register("admin@corp.example").await;
+    let session = signs_in(&trusting, &browser(), "openid").await;
+    assert_eq!(session["user"]["id"], boss.body["user"]["id"]);
+}
+
+/// An identity whose address was refused as taken is linked from the account instead:
+/// `POST /auth/identities/{provider}/link` (a fresh session) gives the URL to follow;
+/// the callback adds the identity and opens no session. An identity of another account is
+/// `identity_taken`; a stale session may not start a link.
+async fn signed_in_users_link_identities(backend: Backend) {
+    let idp = ProviderProcess::oidc(CLIENT_ID, CLIENT_SECRET);
+    let app = app_with_openid(backend, &idp, &[("REAUTH_MAX_AGE", "3")]).await;
+    let ada = app.register("ada@example.com").await;
+    let token = ada.access_token();
+    idp.control(
+        json!({"persist": true, "claims": {"sub": "ada-at-idp", "email": "ada@example.com"}}),
+    )
+    .await;
+    refused(&app, "openid", "email_taken").await;
+    let r = app
+        .post("/auth/identities/openid/link", &json!({}), Some(&token))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let url = r.body["url"].as_str().unwrap().to_string();
+    assert!(url.starts_with(&app.address), "{url}");
+    let b = browser();
+    let res = b.get(&url).send().await.unwrap();
+    let landing = Reply::from(res).await;
+    assert_eq!(landing.status, 302, "{}", landing.text);
+    assert_eq!(
+        landing.header("location"),
+        Some("http://app.test/?linked=openid")
+    );
+    assert!(
+        landing.refresh_cookie().is_none(),
+        "linking opens no session"
+    );
+    let ids = app.get("/auth/identities", Some(&token)).await;
+    assert_eq!(
+        ids.body["identities"][0]["provider"], "openid",
+        "{}",
+        ids.text
+    );
+    // The identity now signs in to Ada's account.
+    let session = signs_in(&app, &browser(), "openid").await;
+    assert_eq!(session["user"]["id"], ada.body["user"]["id"]);
+    // Another account cannot take it.
+    let bob = app.register("bob@example.com").await.access_token();
+    let r = app
+        .post("/auth/identities/openid/link", &json!({}), Some(&bob))
+        .await;
+    let res = browser()
+        .get(r.body["url"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    let landing = Reply::from(res).await;
+    assert_eq!(
+        landing.header("location"),
+        Some("http://app.test/?error=identity_taken")
+    );
+    // A link intent is one-time.
+    let res = browser().get(&url).send().await.unwrap();
+    let landing = Reply::from(res).await;
+    assert_eq!(
+        landing.header("location"),
+        Some("http://app.test/?error=invalid_state")
+    );
+    // A stale session may not start one.
+    tokio::time::sleep(std::time::Duration::from_millis(3200)).await;
+    app.post("/auth/identities/openid/link", &json!({}), Some(&bob))
+        .await
+        .assert_problem(403, "reauthentication_required");
+}
+
+/// A configured provider while `ALLOW_SOCIAL_LOGIN=false` is `403 feature_disabled`, so a
+/// frontend can tell "off" from "wrong URL" (an unknown provider stays `404`).
+async fn a_switched_off_provider_is_feature_disabled(backend: Backend) {
+    let idp = ProviderProcess::oidc(CLIENT_ID, CLIENT_SECRET);
+    let app = app_with_openid(backend, &idp, &[("ALLOW_SOCIAL_LOGIN", "false")]).await;
+    app.get("/auth/oauth/openid", None)
+        .await
+        .assert_problem(403, "feature_disabled");
+    app.get("/auth/oauth/openid/callback?code=x&state=y", None)
+        .await
+        .assert_problem(403, "feature_disabled");
+    app.get("/auth/oauth/nope", None)
+        .await
+        .assert_problem(404, "not_found");
 }

@@ -13,6 +13,7 @@
 //
 // POST /__control JSON (persists until changed; {"reset":true} restores defaults):
 //   {"name_id": "u-1001", "attributes": {"email": "ada@example.com", ...}}
+//   {"name_id_format": "persistent" | "transient" | ...} (the NameID's format)
 //   {"sign": "assertion" | "response" | "both" | "none"}
 //   {"key": "idp" | "other"}
 //   {"variant": "normal" | "expired" | "not_yet_valid" | "wrong_audience" | "no_audience"
@@ -45,6 +46,7 @@ const SAML = 'urn:oasis:names:tc:SAML:2.0:assertion';
 
 const defaults = () => ({
   name_id: 'u-1001',
+  name_id_format: 'persistent',
   attributes: { email: 'ada@example.com', given_name: 'Ada', family_name: 'Lovelace' },
   sign: 'assertion',
   key: 'idp',
@@ -109,7 +111,7 @@ function assertionXml(req, who, variant) {
   return `<saml:Assertion xmlns:saml="${SAML}" ID="${who.assertion_id ?? id()}" Version="2.0" IssueInstant="${at(t)}">`
     + `<saml:Issuer>${esc(entityId)}</saml:Issuer>`
     + '<saml:Subject>'
-    + `<saml:NameID Format="urn:oasis:names:tc:SAML:2.0:nameid-format:persistent">${esc(who.name_id)}</saml:NameID>`
+    + `<saml:NameID Format="urn:oasis:names:tc:SAML:2.0:nameid-format:${esc(who.name_id_format)}">${esc(who.name_id)}</saml:NameID>`
     + '<saml:SubjectConfirmation Method="urn:oasis:names:tc:SAML:2.0:cm:bearer">'
     + `<saml:SubjectConfirmationData${inResponseTo} NotOnOrAfter="${notOnOrAfter}" Recipient="${esc(recipient)}"/>`
     + '</saml:SubjectConfirmation></saml:Subject>'
@@ -161,7 +163,10 @@ function signedAssertion(req, who, variant) {
 
 function buildResponse(req) {
   const v = ctl.variant;
-  const who = { name_id: ctl.name_id, attributes: ctl.attributes, assertion_id: ctl.assertion_id };
+  const who = {
+    name_id: ctl.name_id, name_id_format: ctl.name_id_format,
+    attributes: ctl.attributes, assertion_id: ctl.assertion_id,
+  };
   const eve = { name_id: 'attacker', attributes: { email: 'eve@example.com', given_name: 'Eve' } };
   if (v === 'wrap_assertion') {
     // The signed assertion moved into Extensions, an unsigned one in its place.

@@ -10,7 +10,7 @@ use crate::auth::fresh::{amr, RecentUser};
 use crate::auth::signin::FirstFactor;
 use crate::db::models::{now, Session};
 use crate::db::write_tx;
-use crate::error::{ApiError, ApiResult, FieldError};
+use crate::error::{ApiError, ApiResult};
 use crate::mfa::Code;
 use crate::moderation::guard::{self, Limited};
 use crate::routes::json::Json;
@@ -22,6 +22,14 @@ pub struct MfaVerifyRequest {
     /// From the sign-in's `SecondFactorRequired` answer; after a social sign-in it comes
     /// as the `mfa_token` cookie instead.
     pub mfa_token: Option<String>,
+    #[serde(flatten)]
+    pub factor: SecondFactorFields,
+}
+
+/// A second factor as a request gives it: a TOTP code, a backup code, or a passkey
+/// assertion.
+#[derive(Deserialize, ToSchema, Default)]
+pub struct SecondFactorFields {
     /// A code from the authenticator app.
     pub code: Option<String>,
     /// Or one of the backup codes.
@@ -33,34 +41,50 @@ pub struct MfaVerifyRequest {
     pub credential: Option<serde_json::Value>,
 }
 
-/// Exactly one of a TOTP code or a backup code.
-fn one_code(code: Option<String>, backup: Option<String>) -> ApiResult<Code> {
-    match (code, backup) {
-        (Some(c), None) => Ok(Code::Totp(c)),
-        (None, Some(b)) => Ok(Code::Backup(b)),
-        _ => Err(ApiError::Validation(vec![FieldError::new(
-            "code",
-            "required",
-            "Give either `code` or `backup_code`.",
-        )])),
+impl SecondFactorFields {
+    /// The one factor given, or `None` when none is; two at once is `422`.
+    pub fn factor(self) -> ApiResult<Option<Code>> {
+        match (
+            self.code,
+            self.backup_code,
+            self.challenge_id,
+            self.credential,
+        ) {
+            (None, None, None, None) => Ok(None),
+            (Some(c), None, None, None) => Ok(Some(Code::Totp(c))),
+            (None, Some(b), None, None) => Ok(Some(Code::Backup(b))),
+            (None, None, Some(challenge_id), Some(credential)) => Ok(Some(Code::Passkey {
+                challenge_id,
+                credential,
+            })),
+            _ => Err(ApiError::validation(
+                "code",
+                "one_of",
+                "Give one of `code`, `backup_code`, or `challenge_id` with `credential`.",
+            )),
+        }
+    }
+
+    /// The one factor given; none is `422`.
+    pub fn required(self) -> ApiResult<Code> {
+        self.factor()?.ok_or_else(|| {
+            ApiError::validation(
+                "code",
+                "required",
+                "Give `code`, `backup_code`, or `challenge_id` with `credential`.",
+            )
+        })
     }
 }
 
-/// Exactly one second factor: a TOTP code, a backup code, or a passkey assertion.
-fn second_factor(body: MfaVerifyRequest) -> ApiResult<Code> {
-    let codes = body.code.is_some() || body.backup_code.is_some();
-    match (body.challenge_id, body.credential) {
-        (Some(challenge_id), Some(credential)) if !codes => Ok(Code::Passkey {
-            challenge_id,
-            credential,
-        }),
-        (None, None) => one_code(body.code, body.backup_code),
-        _ => Err(ApiError::validation(
-            "credential",
-            "required",
-            "Give `code`, `backup_code`, or both `challenge_id` and `credential`.",
-        )),
+/// Exactly one of a TOTP code or a backup code.
+fn one_code(code: Option<String>, backup: Option<String>) -> ApiResult<Code> {
+    SecondFactorFields {
+        code,
+        backup_code: backup,
+        ..Default::default()
     }
+    .required()
 }
 
 #[utoipa::path(
@@ -84,20 +108,16 @@ pub async fn verify(
     req: HttpRequest,
     body: Json<MfaVerifyRequest>,
 ) -> ApiResult<HttpResponse> {
-    let mut body = body.into_inner();
+    let body = body.into_inner();
     let from_cookie = req.cookie(MFA_COOKIE).map(|c| c.value().to_string());
-    let mfa_token = body
-        .mfa_token
-        .take()
-        .or(from_cookie.clone())
-        .ok_or_else(|| {
-            ApiError::validation(
-                "mfa_token",
-                "required",
-                "Give the `mfa_token` of the sign-in.",
-            )
-        })?;
-    let code = second_factor(body)?;
+    let mfa_token = body.mfa_token.or(from_cookie.clone()).ok_or_else(|| {
+        ApiError::validation(
+            "mfa_token",
+            "required",
+            "Give the `mfa_token` of the sign-in.",
+        )
+    })?;
+    let code = body.factor.required()?;
     let factor = FirstFactor::SecondFactor { mfa_token, code };
     let outcome = state.signin.sign_in(factor, state.client(&req)).await?;
     let mut res = answer(&state, StatusCode::OK, outcome);

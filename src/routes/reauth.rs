@@ -18,22 +18,17 @@ use crate::db::write_tx;
 use crate::error::{ApiError, ApiResult};
 use crate::mfa::Code;
 use crate::routes::json::Json;
+use crate::routes::mfa::SecondFactorFields;
 use crate::routes::{signed_in, SignInResponse};
 use crate::state::AppState;
 
 #[derive(Deserialize, ToSchema)]
 pub struct ReauthenticateRequest {
-    /// The account's password…
+    /// The account's password, with its second factor when it has TOTP (a code or a
+    /// backup code); or no password and a passkey alone.
     pub password: Option<String>,
-    /// …with a current TOTP code when the account has TOTP…
-    pub code: Option<String>,
-    /// …or one of its backup codes.
-    pub backup_code: Option<String>,
-    /// Or a passkey alone: the ceremony from `startPasskeySignIn`…
-    pub challenge_id: Option<String>,
-    /// …and what `navigator.credentials.get` gave for it.
-    #[schema(value_type = Option<Object>)]
-    pub credential: Option<serde_json::Value>,
+    #[serde(flatten)]
+    pub factor: SecondFactorFields,
 }
 
 #[utoipa::path(
@@ -84,29 +79,19 @@ pub async fn reauthenticate(
 
 /// The methods the request proves for `user` (its `amr`), or why not.
 async fn check(state: &AppState, user: &User, body: ReauthenticateRequest) -> ApiResult<String> {
-    if let (Some(challenge_id), Some(credential)) = (body.challenge_id, body.credential) {
-        let code = Code::Passkey {
-            challenge_id,
-            credential,
+    let factor = body.factor.factor()?;
+    let Some(password) = body.password else {
+        return match factor {
+            Some(passkey @ Code::Passkey { .. }) => {
+                proven(state, user, passkey, amr::HWK.to_string()).await
+            }
+            _ => Err(ApiError::validation(
+                "password",
+                "required",
+                "Give the password (with `code` or `backup_code` when the account has TOTP), or `challenge_id` and `credential` of a passkey.",
+            )),
         };
-        let (second, user_id) = (state.signin.second.clone(), user.id.clone());
-        let mine = state
-            .db
-            .run(move |c| write_tx(c, |c| Ok(second.check_in(c, &user_id, &code, now()))))
-            .await??;
-        return if mine {
-            Ok(amr::HWK.to_string())
-        } else {
-            Err(ApiError::WrongCode)
-        };
-    }
-    let password = body.password.ok_or_else(|| {
-        ApiError::validation(
-            "password",
-            "required",
-            "Give the password (with `code` or `backup_code` when the account has TOTP), or `challenge_id` and `credential` of a passkey.",
-        )
-    })?;
+    };
     let Some(hash) = user.password_hash.clone() else {
         return Err(ApiError::Conflict("no_password"));
     };
@@ -115,50 +100,60 @@ async fn check(state: &AppState, user: &User, body: ReauthenticateRequest) -> Ap
         .db
         .run(move |c| crate::mfa::methods_in(c, &user_id))
         .await?;
-    let code = match (body.code, body.backup_code) {
-        (Some(c), None) => Some(Code::Totp(c)),
-        (None, Some(b)) => Some(Code::Backup(b)),
-        (None, None) => None,
-        (Some(_), Some(_)) => {
+    let has_totp = methods.contains(&"totp");
+    let code = match factor {
+        Some(Code::Passkey { .. }) => {
             return Err(ApiError::validation(
-                "code",
+                "password",
                 "one_of",
-                "Give `code` or `backup_code`, not both.",
+                "A passkey proves both factors: give it without the password.",
             ))
         }
+        code if has_totp => code.ok_or_else(|| {
+            ApiError::validation(
+                "code",
+                "required",
+                "This account has TOTP: give `code` or `backup_code` with the password.",
+            )
+        })?,
+        _ if !methods.is_empty() => {
+            return Err(ApiError::validation(
+                "credential",
+                "required",
+                "This account's second factor is a passkey: reauthenticate with it.",
+            ))
+        }
+        _ => {
+            check_password(state, password, hash).await?;
+            return Ok(amr::PWD.to_string());
+        }
     };
-    let has_totp = methods.contains(&"totp");
-    if !methods.is_empty() && !has_totp {
-        return Err(ApiError::validation(
-            "credential",
-            "required",
-            "This account's second factor is a passkey: reauthenticate with it.",
-        ));
-    }
-    if has_totp && code.is_none() {
-        return Err(ApiError::validation(
-            "code",
-            "required",
-            "This account has TOTP: give `code` or `backup_code` with the password.",
-        ));
-    }
+    check_password(state, password, hash).await?;
+    proven(state, user, code, format!("{},{}", amr::PWD, amr::OTP)).await
+}
+
+async fn check_password(state: &AppState, password: String, hash: String) -> ApiResult<()> {
     let verified = state
         .hasher()
         .verify(SecretString::from(password), Some(hash))
         .await?;
-    if !verified.ok {
-        return Err(ApiError::WrongPassword);
+    if verified.ok {
+        Ok(())
+    } else {
+        Err(ApiError::WrongPassword)
     }
-    let Some(code) = code.filter(|_| has_totp) else {
-        return Ok(amr::PWD.to_string());
-    };
+}
+
+/// `amr` when `code` is the user's second factor (spent), else `403 invalid_credentials`.
+async fn proven(state: &AppState, user: &User, code: Code, amr: String) -> ApiResult<String> {
     let (second, user_id) = (state.signin.second.clone(), user.id.clone());
+    // A passkey's ceremony is spent whatever the outcome: the check commits either way.
     let right = state
         .db
-        .run(move |c| write_tx(c, |c| second.check_in(c, &user_id, &code, now())))
-        .await?;
+        .run(move |c| write_tx(c, |c| Ok(second.check_in(c, &user_id, &code, now()))))
+        .await??;
     if right {
-        Ok(format!("{},{}", amr::PWD, amr::OTP))
+        Ok(amr)
     } else {
         Err(ApiError::WrongCode)
     }

@@ -93,6 +93,27 @@ pub enum Command {
         #[command(subcommand)]
         command: BansCommand,
     },
+    /// Bring users over from another service.
+    Import {
+        #[command(subcommand)]
+        command: ImportCommand,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ImportCommand {
+    /// LibreChat's users, as `mongoexport --collection users` writes them (one document per
+    /// line, or --jsonArray). With LibreChat's CREDS_KEY set, TOTP enrolments come along.
+    Librechat {
+        /// The export.
+        file: std::path::PathBuf,
+        /// Say what would happen, and write nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Import users with TOTP without it when CREDS_KEY is not set (they are listed).
+        #[arg(long)]
+        without_totp: bool,
+    },
 }
 
 #[derive(Subcommand, Debug)]

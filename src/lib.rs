@@ -9,6 +9,7 @@ pub mod domain;
 pub mod error;
 #[doc(hidden)]
 pub mod fuzzing;
+pub mod import;
 pub mod mail;
 mod memory;
 pub mod metrics;

@@ -54,6 +54,7 @@ async fn run(cli: Cli, env: std::collections::HashMap<String, String>) -> anyhow
             | Command::SetPassword { .. }
             | Command::Keys { .. }
             | Command::Bans { .. }
+            | Command::Import { .. }
             | Command::Mfa { .. }),
         ) => {
             let db = Db::new(&settings.database_url, 1)?;

@@ -49,8 +49,13 @@ impl Application {
                 "social providers are configured but ALLOW_SOCIAL_LOGIN is not true: none is served"
             );
         }
-        for name in &settings.unused {
-            tracing::info!(setting = name, "set, but Latch has no use for it: ignored");
+        for (name, why) in &settings.unused {
+            tracing::warn!("LibreChat's `{name}` is set but not read: {why}");
+        }
+        if let Some(name) = settings.mail_off_despite {
+            tracing::warn!(
+                "`{name}` is set but neither EMAIL_HOST nor EMAIL_SERVICE (nor MAILGUN_API_KEY and MAILGUN_DOMAIN): mail is off, as in LibreChat"
+            );
         }
         if settings.policy.dev_login {
             tracing::warn!(
@@ -94,7 +99,7 @@ impl Application {
                     wake: service.wake.clone(),
                     shutdown,
                 };
-                tracing::info!(host = %mail_settings.host, port = mail_settings.port, "mail is on");
+                tracing::info!(via = %mail_settings.via.describe(), "mail is on");
                 (Some(service), Some((tokio::spawn(worker.run()), stop)))
             }
             None => (None, None),

@@ -8,7 +8,7 @@ use anyhow::{bail, Context};
 use crate::auth::accounts::{create_user_in, delete_user_in, set_password_in};
 use crate::auth::keys::KeyRing;
 use crate::auth::password::hash_blocking;
-use crate::cli::{BansCommand, Command, KeysCommand, MfaCommand};
+use crate::cli::{BansCommand, Command, ImportCommand, KeysCommand, MfaCommand};
 use crate::db::models::User;
 use crate::db::{write_tx, Db};
 use crate::domain::{Email, Password, UserName};
@@ -132,6 +132,43 @@ pub fn run(command: &Command, settings: &Settings, db: &Db) -> anyhow::Result<bo
             .map_err(api)?;
             println!(
                 "signing key {kid} is revoked: running servers stop accepting its tokens within seconds; {signs} signs now"
+            );
+        }
+        Command::Import {
+            command:
+                ImportCommand::Librechat {
+                    file,
+                    dry_run,
+                    without_totp,
+                },
+        } => {
+            let text = std::fs::read_to_string(file)
+                .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+            // TOTP secrets are sealed as Latch seals its own: with the token key.
+            let mut settings = settings.clone();
+            crate::auth::secrets::resolve(&mut settings)?;
+            let sealer = crate::crypto::Sealer::new(settings.token_key(), "totp secrets");
+            let opts = crate::import::Options {
+                dry_run: *dry_run,
+                without_totp: *without_totp,
+            };
+            let creds_key = settings
+                .creds_key
+                .as_ref()
+                .map(|k| secrecy::ExposeSecret::expose_secret(k).to_string());
+            let report =
+                crate::import::librechat(conn, &text, creds_key.as_deref(), &sealer, opts)?;
+            let providers: Vec<String> = settings
+                .social
+                .providers
+                .iter()
+                .map(|p| p.id.clone())
+                .collect();
+            report.write(&mut std::io::stdout().lock(), &providers, *dry_run)?;
+            anyhow::ensure!(
+                report.skipped == 0,
+                "{} document(s) skipped: see the report on standard output",
+                report.skipped
             );
         }
         Command::Bans {

@@ -39,6 +39,8 @@ pub fn create_user_in(
             disabled: false,
             created_at: now,
             updated_at: now,
+            username: None,
+            legacy_id: None,
         },
     )?;
     User::find(conn, &id)?.ok_or(ApiError::NotFound)

@@ -150,6 +150,8 @@ impl SignIn {
                         updated_at: now,
                         banned_until: None,
                         webauthn_id: None,
+                        username: None,
+                        legacy_id: None,
                     })
                 })
             })

@@ -2,6 +2,11 @@
 //! run at once, on their own lower-priority threads (`hash_threads`), and at most `queue`
 //! requests wait for one; a flood beyond that is answered `503 overloaded` at once
 //! instead of piling up (one hash at the default cost takes 128 MiB).
+//!
+//! bcrypt hashes brought over from LibreChat (`latch import librechat`) are checked on the
+//! same pool; a right password is rehashed with scrypt (`Verified::rehash`), and a wrong one
+//! takes as long as a scrypt check would, so the answer's time tells nothing about the
+//! account.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -30,6 +35,8 @@ pub struct PasswordHasher {
     /// A hash of a random password at the current cost, verified when the account is
     /// unknown so that both failures take the same time.
     dummy: Arc<str>,
+    /// How long checking a password against a scrypt hash at the current cost takes here.
+    scrypt_time: std::time::Duration,
 }
 
 /// The outcome of checking a password.
@@ -45,11 +52,13 @@ impl PasswordHasher {
         let params = Params::new(s.log_n, s.r, s.p, Params::RECOMMENDED_LEN)
             .context("invalid scrypt parameters")?;
         let threads = HashThreads::start(s.concurrency).context("starting the hashing threads")?;
-        let dummy = threads
+        let (dummy, scrypt_time) = threads
             .run(move || {
                 let random: String =
                     rand::distributions::Alphanumeric.sample_string(&mut OsRng, 32);
-                hash_with(&params, &random)
+                let started = std::time::Instant::now();
+                let dummy = hash_with(&params, &random)?;
+                Ok((dummy, started.elapsed()))
             })
             .await?;
         Ok(PasswordHasher {
@@ -60,6 +69,7 @@ impl PasswordHasher {
             waiting: Arc::new(AtomicUsize::new(0)),
             queue: s.queue,
             dummy: dummy.into(),
+            scrypt_time,
         })
     }
 
@@ -104,6 +114,9 @@ impl PasswordHasher {
         password: SecretString,
         stored: Option<String>,
     ) -> ApiResult<Verified> {
+        if let Some(bcrypt) = stored.as_deref().filter(|h| is_bcrypt(h)) {
+            return self.verify_bcrypt(password, bcrypt.to_string()).await;
+        }
         let params = self.params;
         let dummy = self.dummy.clone();
         self.on_pool(move || {
@@ -123,6 +136,39 @@ impl PasswordHasher {
         })
         .await
     }
+}
+
+impl PasswordHasher {
+    /// A bcrypt hash (LibreChat's): a right password gets a scrypt hash to replace it; a
+    /// wrong one is answered no sooner than a scrypt check would be.
+    async fn verify_bcrypt(&self, password: SecretString, stored: String) -> ApiResult<Verified> {
+        let started = tokio::time::Instant::now();
+        let params = self.params;
+        let verified = self
+            .on_pool(move || {
+                // Like LibreChat's bcryptjs: `$2a$`, `$2b$` and `$2y$`, the first 72 bytes.
+                let ok = bcrypt::verify(password.expose_secret(), &stored).unwrap_or(false);
+                let rehash = match ok {
+                    true => Some(hash_with(&params, password.expose_secret())?),
+                    false => None,
+                };
+                Ok(Verified { ok, rehash })
+            })
+            .await?;
+        if !verified.ok {
+            tokio::time::sleep_until(started + self.scrypt_time).await;
+        }
+        Ok(verified)
+    }
+}
+
+/// Whether a stored hash is bcrypt's (`$2a$`, `$2b$`, `$2y$`, `$2x$`).
+pub fn is_bcrypt(hash: &str) -> bool {
+    let b = hash.as_bytes();
+    b.len() == 60
+        && hash.starts_with("$2")
+        && matches!(b[2], b'a' | b'b' | b'y' | b'x')
+        && b[3] == b'$'
 }
 
 /// A request counted as waiting for a hash until dropped.
@@ -210,6 +256,34 @@ mod tests {
             .unwrap();
         assert!(v.ok);
         assert!(v.rehash.unwrap().starts_with("$scrypt$ln=5,"));
+    }
+
+    #[tokio::test]
+    async fn librechat_bcrypt_hashes_are_accepted_and_replaced() {
+        let h = PasswordHasher::new(&settings(4)).await.unwrap();
+        // As bcryptjs writes them ($2a$, cost 10), and the other prefixes.
+        for prefix in ["2a", "2b", "2y"] {
+            let hash = bcrypt::hash_with_result("a long passphrase", 4)
+                .unwrap()
+                .format_for_version(match prefix {
+                    "2a" => bcrypt::Version::TwoA,
+                    "2y" => bcrypt::Version::TwoY,
+                    _ => bcrypt::Version::TwoB,
+                });
+            assert!(is_bcrypt(&hash), "{hash}");
+            let v = h
+                .verify(SecretString::from("a long passphrase"), Some(hash.clone()))
+                .await
+                .unwrap();
+            assert!(v.ok);
+            assert!(v.rehash.unwrap().starts_with("$scrypt$ln=4,"));
+            let v = h
+                .verify(SecretString::from("wrong"), Some(hash))
+                .await
+                .unwrap();
+            assert!(!v.ok && v.rehash.is_none());
+        }
+        assert!(!is_bcrypt("$scrypt$ln=4,r=8,p=1$abc$def"));
     }
 
     #[tokio::test]

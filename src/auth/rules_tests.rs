@@ -35,6 +35,7 @@ fn session(conn: &mut DbConn, user: &User, token_hash: &str) -> String {
         token_hash,
         method: "test",
         amr: "pwd",
+        provider: None,
     };
     open_in(conn, &POLICY, opening, &client, now()).unwrap().id
 }

@@ -203,11 +203,11 @@ pub enum LogoutBy {
 pub enum LogoutOutcome {
     Done {
         user_id: String,
+        /// The provider the ended session was opened through, if any.
+        provider: Option<String>,
     },
     /// A refresh token spent beyond the grace window: treated as theft, as at refresh.
-    Reused {
-        user_id: String,
-    },
+    Reused { user_id: String },
 }
 
 /// Ends this session, or every session of the user with `all`. A refresh token already
@@ -245,6 +245,7 @@ pub fn logout_in(
             }
         },
     };
+    let provider = Session::find(conn, &session_id)?.and_then(|s| s.provider);
     if all {
         Session::revoke_all(conn, &user_id, None, reason::LOGOUT_ALL, now)?;
     } else {
@@ -253,23 +254,23 @@ pub fn logout_in(
     let scope = if all { "all sessions" } else { "this session" };
     let event = audit::Event::by_self(audit::kind::LOGOUT, &user_id, client).detail(scope);
     audit::record_in(conn, event)?;
-    Ok(LogoutOutcome::Done { user_id })
+    Ok(LogoutOutcome::Done { user_id, provider })
 }
 
-/// Signs out; see `logout_in`.
+/// Signs out; see `logout_in`. Returns the provider the session was opened through.
 pub async fn logout(
     db: &Db,
     by: LogoutBy,
     all: bool,
     grace: std::time::Duration,
     client: &ClientInfo,
-) -> ApiResult<()> {
+) -> ApiResult<Option<String>> {
     let who = client.clone();
     let outcome = db
         .run(move |conn| write_tx(conn, |conn| logout_in(conn, by, all, grace, &who, now())))
         .await?;
     match outcome {
-        LogoutOutcome::Done { .. } => Ok(()),
+        LogoutOutcome::Done { provider, .. } => Ok(provider),
         LogoutOutcome::Reused { user_id } => {
             reused(db, &user_id, client).await;
             Err(ApiError::RefreshTokenReused)

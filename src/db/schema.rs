@@ -13,6 +13,8 @@ diesel::table! {
         updated_at -> Timestamp,
         banned_until -> Nullable<Timestamp>,
         webauthn_id -> Nullable<Text>,
+        username -> Nullable<Text>,
+        legacy_id -> Nullable<Text>,
     }
 }
 
@@ -29,6 +31,7 @@ diesel::table! {
         revoked_reason -> Nullable<Text>,
         auth_time -> Nullable<Timestamp>,
         amr -> Text,
+        provider -> Nullable<Text>,
     }
 }
 

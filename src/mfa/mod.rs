@@ -51,6 +51,15 @@ pub struct Completed {
     pub pending: Option<String>,
 }
 
+/// How a backup code brought over from LibreChat is stored: its SHA-256 (hex) after
+/// trimming, as LibreChat stored it, marked so it never matches one of ours.
+pub fn legacy_backup_hash(code: &str) -> String {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(code.trim().as_bytes());
+    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+    format!("librechat-sha256:{hex}")
+}
+
 /// The second factors an account has, as `mfa_required` answers name them.
 pub fn methods_in(conn: &mut DbConn, user_id: &str) -> ApiResult<Vec<&'static str>> {
     let mut methods = Vec::new();
@@ -165,7 +174,12 @@ impl SecondFactors {
             Code::Totp(c) => self.totp_in(conn, user_id, c, false),
             Code::Backup(c) => {
                 let hash = self.key.hash(&totp::normalise_backup_code(c));
-                Ok(BackupCode::spend(conn, user_id, &hash, now)? == 1)
+                if BackupCode::spend(conn, user_id, &hash, now)? == 1 {
+                    return Ok(true);
+                }
+                // A code brought over from LibreChat is kept as it kept it.
+                let legacy = legacy_backup_hash(c);
+                Ok(BackupCode::spend(conn, user_id, &legacy, now)? == 1)
             }
             Code::Passkey {
                 challenge_id,

@@ -84,17 +84,54 @@ fn add_in(
 }
 
 impl Counters {
-    pub async fn connect_redis(uri: &str, prefix: &str) -> anyhow::Result<Counters> {
-        let client = redis::Client::open(uri)?;
+    /// Connects to Redis as `settings` say. Credentials it refuses stop the start, naming
+    /// `REDIS_PASSWORD` (otherwise every counted request would answer `503` later).
+    pub async fn connect_redis(
+        settings: &crate::settings::moderation::RedisSettings,
+    ) -> anyhow::Result<Counters> {
+        use secrecy::ExposeSecret;
+        let uri = settings.uri.expose_secret();
+        let client = match &settings.ca {
+            Some(ca) => redis::Client::build_with_tls(
+                uri,
+                redis::TlsCertificates {
+                    client_tls: None,
+                    root_cert: Some(ca.clone()),
+                },
+            ),
+            None => redis::Client::open(uri),
+        }
+        .map_err(|e| anyhow::anyhow!("setting REDIS_URI: {e}"))?;
         let config = redis::aio::ConnectionManagerConfig::new()
             .set_connection_timeout(Some(Duration::from_secs(2)))
             .set_response_timeout(Some(Duration::from_secs(2)))
             .set_number_of_retries(2);
-        let conn = redis::aio::ConnectionManager::new_with_config(client, config).await?;
+        let mut conn = redis::aio::ConnectionManager::new_with_config(client, config)
+            .await
+            .map_err(redis_start_error)?;
+        redis::cmd("PING")
+            .query_async::<()>(&mut conn)
+            .await
+            .map_err(redis_start_error)?;
         Ok(Counters::Redis {
             conn,
-            prefix: format!("{prefix}:"),
+            prefix: format!("{}:", settings.key_prefix),
         })
+    }
+
+    /// Whether the counters can be reached (`/readyz`): always for the database, which
+    /// readiness checks anyway; a `PING` for Redis.
+    pub async fn ready(&self) -> ApiResult<()> {
+        match self {
+            Counters::Database(_) => Ok(()),
+            Counters::Redis { conn, .. } => {
+                let mut conn = conn.clone();
+                redis::cmd("PING")
+                    .query_async::<()>(&mut conn)
+                    .await
+                    .map_err(redis_down)
+            }
+        }
     }
 
     /// Counts a hit on `key` in a window of `window`.
@@ -189,6 +226,22 @@ impl Counters {
                     .map_err(redis_down)
             }
         }
+    }
+}
+
+/// A Redis that cannot be used at start, in one line naming the setting to look at.
+fn redis_start_error(e: redis::RedisError) -> anyhow::Error {
+    let refused = matches!(
+        e.kind(),
+        redis::ErrorKind::AuthenticationFailed | redis::ErrorKind::Server(_)
+    ) || e.to_string().contains("NOAUTH")
+        || e.to_string().contains("WRONGPASS");
+    if refused {
+        anyhow::anyhow!(
+            "setting REDIS_PASSWORD: Redis refused Latch's credentials (REDIS_USERNAME, REDIS_PASSWORD or those in REDIS_URI): {e}"
+        )
+    } else {
+        anyhow::anyhow!("setting REDIS_URI: cannot connect: {e}")
     }
 }
 

@@ -30,7 +30,9 @@ pub struct TwoFactor;
 /// A sign-in with a password: the login limit, and a hash.
 pub struct PasswordLogin;
 pub struct Register;
+/// Submitting a reset link.
 pub struct ResetPassword;
+/// Submitting a verification link.
 pub struct VerifyEmail;
 /// Asking for a reset link.
 pub struct ForgotPassword;
@@ -54,10 +56,10 @@ impl Kind for Register {
     const HASHES: bool = true;
 }
 impl Kind for ResetPassword {
-    const KIND: LimitKind = LimitKind::ResetPassword;
+    const KIND: LimitKind = LimitKind::ResetSubmission;
 }
 impl Kind for VerifyEmail {
-    const KIND: LimitKind = LimitKind::VerifyEmail;
+    const KIND: LimitKind = LimitKind::VerifySubmission;
 }
 impl Kind for ForgotPassword {
     const KIND: LimitKind = LimitKind::ResetPassword;

@@ -30,10 +30,14 @@ pub enum LimitKind {
     /// The second step of a sign-in (`/auth/mfa/verify`).
     TwoFactor,
     Register,
-    /// Forgot-password requests and reset submissions.
+    /// Forgot-password requests (for a link).
     ResetPassword,
-    /// Verification resends and submissions.
+    /// Reset submissions (`/auth/password/reset`).
+    ResetSubmission,
+    /// Verification resends (for a link).
     VerifyEmail,
+    /// Verification submissions (`/auth/email/verify`).
+    VerifySubmission,
 }
 
 impl LimitKind {
@@ -43,6 +47,8 @@ impl LimitKind {
             LimitKind::TwoFactor => "two_factor",
             LimitKind::Register => "register",
             LimitKind::ResetPassword => "reset_password",
+            LimitKind::ResetSubmission => "reset_password_submission",
+            LimitKind::VerifySubmission => "verify_email_submission",
             LimitKind::VerifyEmail => "verify_email",
         }
     }
@@ -73,12 +79,7 @@ impl Moderation {
         metrics: Metrics,
     ) -> anyhow::Result<Self> {
         let counters = match &settings.redis {
-            Some(r) => {
-                use secrecy::ExposeSecret;
-                Counters::connect_redis(r.uri.expose_secret(), &r.key_prefix)
-                    .await
-                    .map_err(|e| anyhow::anyhow!("setting REDIS_URI: cannot connect: {e}"))?
-            }
+            Some(r) => Counters::connect_redis(r).await?,
             None => Counters::Database(db.clone()),
         };
         Ok(Moderation {
@@ -96,15 +97,23 @@ impl Moderation {
             LimitKind::TwoFactor => s.two_factor,
             LimitKind::Register => s.register,
             LimitKind::ResetPassword => s.reset_password,
+            LimitKind::ResetSubmission => s.reset_submission,
+            LimitKind::VerifySubmission => s.verify_submission,
             LimitKind::VerifyEmail => s.verify_email,
         }
     }
 
     /// The points a `429` of this kind adds.
     fn score(&self, kind: LimitKind) -> u64 {
+        let s = &self.settings;
         match kind {
-            LimitKind::Register => self.settings.registration_score,
-            _ => self.settings.login_score,
+            LimitKind::Login => s.login_score,
+            LimitKind::TwoFactor => s.two_factor_score,
+            LimitKind::Register => s.registration_score,
+            LimitKind::ResetPassword => s.reset_password_score,
+            LimitKind::ResetSubmission => s.reset_submission_score,
+            LimitKind::VerifyEmail => s.verify_email_score,
+            LimitKind::VerifySubmission => s.verify_submission_score,
         }
     }
 
@@ -257,6 +266,11 @@ impl Moderation {
                 })
             })
             .await
+    }
+
+    /// Whether the counters can be reached (`/readyz`).
+    pub async fn ready(&self) -> ApiResult<()> {
+        self.counters.ready().await
     }
 
     pub async fn ip_banned_until(&self, ip: &str) -> ApiResult<Option<NaiveDateTime>> {

@@ -35,6 +35,10 @@ pub struct AuthConfig {
     pub require_email_verification: bool,
     pub providers: Vec<Provider>,
     pub password_min_length: usize,
+    /// `"openid"` with `OPENID_AUTO_REDIRECT`: the frontend may go straight to that
+    /// provider instead of showing its sign-in form. Absent otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub auto_redirect: Option<&'static str>,
 }
 
 /// A social sign-in provider.
@@ -80,6 +84,8 @@ pub async fn config(state: web::Data<AppState>) -> HttpResponse {
             })
             .collect(),
         password_min_length: s.passwords.min_length,
+        auto_redirect: (s.social.auto_redirect && state.social.get("openid").is_some())
+            .then_some("openid"),
     })
 }
 
@@ -258,6 +264,7 @@ pub enum LogoutScope {
     request_body(content = Option<LogoutRequest>, description = "Optional"),
     responses(
         (status = 204, description = "Signed out; the refresh cookie is cleared"),
+        (status = 200, description = "Signed out, from a session opened through `openid` with `OPENID_USE_END_SESSION_ENDPOINT`: send the browser to `redirect` to end the provider's session too", body = LogoutRedirect),
         crate::routes::problems::JsonBodyErrors,
         (status = 401, response = crate::routes::problems::Unauthorized),
         (status = 403, response = crate::routes::problems::Forbidden),
@@ -295,10 +302,29 @@ pub async fn logout(
         },
     };
     let grace = state.settings.refresh.reuse_grace;
-    sessions::logout(&state.db, by, all, grace, &state.client(&req)).await?;
-    Ok(HttpResponse::NoContent()
-        .cookie(clear_refresh_cookie(&state))
-        .finish())
+    let provider = sessions::logout(&state.db, by, all, grace, &state.client(&req)).await?;
+    // OPENID_USE_END_SESSION_ENDPOINT: the provider's session ends too, in the browser.
+    let end_session = match (&state.settings.social.end_session_redirect, provider) {
+        (Some(back_to), Some(p)) if p == "openid" => {
+            state.social.end_session_url(&p, back_to).await
+        }
+        _ => None,
+    };
+    Ok(match end_session {
+        Some(redirect) => HttpResponse::Ok()
+            .cookie(clear_refresh_cookie(&state))
+            .json(LogoutRedirect { redirect }),
+        None => HttpResponse::NoContent()
+            .cookie(clear_refresh_cookie(&state))
+            .finish(),
+    })
+}
+
+/// Where to send the browser after a logout, to end the provider's session too.
+#[derive(Serialize, ToSchema)]
+pub struct LogoutRedirect {
+    /// The provider's end-session endpoint, with `client_id` and `post_logout_redirect_uri`.
+    pub redirect: String,
 }
 
 #[derive(Deserialize, ToSchema)]

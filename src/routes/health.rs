@@ -43,11 +43,12 @@ pub async fn readyz(state: web::Data<AppState>) -> ApiResult<HttpResponse> {
         .run(|conn| Ok(Db::ready(conn)))
         .await
         .unwrap_or(false);
-    if ready {
-        Ok(HttpResponse::Ok().json(Health { status: "ready" }))
-    } else {
-        Err(ApiError::Unavailable("migrations pending".into()))
+    if !ready {
+        return Err(ApiError::Unavailable("migrations pending".into()));
     }
+    // With USE_REDIS, the counters every limited request needs must answer too.
+    state.moderation.ready().await?;
+    Ok(HttpResponse::Ok().json(Health { status: "ready" }))
 }
 
 #[utoipa::path(

@@ -94,9 +94,14 @@ pub struct UserView {
     pub id: String,
     pub email: String,
     pub name: String,
+    /// LibreChat's, a provider's or the directory's username; `null` when there is none.
+    pub username: Option<String>,
     pub role: Role,
     pub email_verified: bool,
     pub created_at: DateTime<Utc>,
+    /// LibreChat's `_id` for accounts brought over by `latch import librechat` (the chat
+    /// backend finds their data by it); `null` otherwise.
+    pub legacy_id: Option<String>,
 }
 
 impl From<&User> for UserView {
@@ -105,9 +110,11 @@ impl From<&User> for UserView {
             id: u.id.clone(),
             email: u.email.clone(),
             name: u.name.clone(),
+            username: u.username.clone(),
             role: u.role,
             email_verified: u.email_verified,
             created_at: u.created_at.and_utc(),
+            legacy_id: u.legacy_id.clone(),
         }
     }
 }

@@ -44,6 +44,9 @@ pub struct Introspection {
     pub email_verified: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub role: Option<Role>,
+    /// LibreChat's `_id` of an account brought over by `latch import librechat`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub legacy_id: Option<String>,
 }
 
 impl Introspection {
@@ -60,6 +63,7 @@ impl Introspection {
             email: Some(user.email.clone()),
             email_verified: Some(user.email_verified),
             role: Some(user.role),
+            legacy_id: user.legacy_id.clone(),
         }
     }
 }

@@ -1,12 +1,14 @@
-//! Mail settings, by LibreChat's `EMAIL_*` names. Mail counts as configured when a
-//! server (`EMAIL_HOST` or `EMAIL_SERVICE`) and `EMAIL_FROM` are set; anything in between
-//! stops the start with a message naming what is missing.
+//! Mail settings, by LibreChat's `EMAIL_*` and `MAILGUN_*` names. Mail counts as
+//! configured when a server (`EMAIL_HOST` or `EMAIL_SERVICE`) and `EMAIL_FROM` are set, or
+//! Mailgun's `MAILGUN_API_KEY`, `MAILGUN_DOMAIN` and `EMAIL_FROM`. Settings without a server
+//! (LibreChat's example file sets `EMAIL_PORT` and `EMAIL_FROM` alone) leave mail off, as in
+//! LibreChat, and the start says so; a server without a sender stops the start.
 
 use std::time::Duration;
 
 use secrecy::SecretString;
 
-use super::parse::{bad, parse_bool, parse_product, SettingsError};
+use super::parse::{bad, parse_bool, parse_product, parse_url, SettingsError};
 use super::sources::Raw;
 
 /// How the connection to the mail server is protected.
@@ -24,14 +26,8 @@ pub enum Encryption {
 
 #[derive(Clone, Debug)]
 pub struct MailSettings {
-    pub host: String,
-    pub port: u16,
-    pub encryption: Encryption,
-    /// The name checked in the server's certificate (default: `host`).
-    pub tls_hostname: String,
-    pub allow_self_signed: bool,
-    pub username: Option<String>,
-    pub password: Option<SecretString>,
+    /// How messages leave.
+    pub via: Via,
     pub from: String,
     pub from_name: String,
     /// Retries after the first attempt before a message is marked failed.
@@ -40,65 +36,97 @@ pub struct MailSettings {
     pub retry_base: Duration,
 }
 
-/// Host, port and encryption of the well-known services, for `EMAIL_SERVICE`.
-pub fn preset(service: &str) -> Option<(&'static str, u16, Encryption)> {
-    use Encryption::*;
-    Some(match service.to_ascii_lowercase().as_str() {
-        "gmail" => ("smtp.gmail.com", 465, Implicit),
-        "outlook" | "hotmail" | "outlook365" | "office365" => {
-            ("smtp-mail.outlook.com", 587, StartTls)
+/// A mail server, or Mailgun's HTTP API.
+#[derive(Clone, Debug)]
+pub enum Via {
+    Smtp(Smtp),
+    Mailgun(Mailgun),
+}
+
+#[derive(Clone, Debug)]
+pub struct Smtp {
+    pub host: String,
+    pub port: u16,
+    pub encryption: Encryption,
+    /// The name checked in the server's certificate (default: `host`).
+    pub tls_hostname: String,
+    pub allow_self_signed: bool,
+    pub username: Option<String>,
+    pub password: Option<SecretString>,
+}
+
+/// Mailgun's messages API: `POST {host}/v3/{domain}/messages`.
+#[derive(Clone, Debug)]
+pub struct Mailgun {
+    pub api_key: SecretString,
+    pub domain: String,
+    /// `MAILGUN_HOST`, default `https://api.mailgun.net` (`https://api.eu.mailgun.net` for
+    /// the EU region).
+    pub host: String,
+}
+
+impl Via {
+    /// Where mail goes, for the log.
+    pub fn describe(&self) -> String {
+        match self {
+            Via::Smtp(s) => format!("smtp {}:{}", s.host, s.port),
+            Via::Mailgun(m) => format!("mailgun {} ({})", m.domain, m.host),
         }
-        "yahoo" => ("smtp.mail.yahoo.com", 465, Implicit),
-        "icloud" => ("smtp.mail.me.com", 587, StartTls),
-        "protonmail" | "proton" => ("smtp.protonmail.ch", 587, StartTls),
-        "sendgrid" => ("smtp.sendgrid.net", 587, StartTls),
-        "mailgun" => ("smtp.mailgun.org", 587, StartTls),
-        "zoho" => ("smtp.zoho.com", 465, Implicit),
-        "fastmail" => ("smtp.fastmail.com", 465, Implicit),
-        "postmark" => ("smtp.postmarkapp.com", 587, StartTls),
-        "ses" | "amazon-ses" => ("email-smtp.us-east-1.amazonaws.com", 587, StartTls),
-        _ => return None,
-    })
+    }
+}
+
+/// What mail settings came to.
+pub enum Configured {
+    On(MailSettings),
+    /// Something was set, but no server: mail is off, and the start says which.
+    OffBut(&'static str),
+    Off,
 }
 
 impl MailSettings {
-    /// `None` when no mail setting is given at all.
+    /// `None` when mail is off; see `configured` for why.
     pub fn from_raw(raw: &Raw, app_title: &str) -> Result<Option<MailSettings>, SettingsError> {
+        Ok(match Self::configured(raw, app_title)? {
+            Configured::On(m) => Some(m),
+            _ => None,
+        })
+    }
+
+    pub fn configured(raw: &Raw, app_title: &str) -> Result<Configured, SettingsError> {
         let get = |n: &str| raw.get(n);
-        let service = get("EMAIL_SERVICE");
-        let host = get("EMAIL_HOST");
-        let from = get("EMAIL_FROM");
-        let any = [
-            "EMAIL_SERVICE",
-            "EMAIL_HOST",
-            "EMAIL_PORT",
-            "EMAIL_USERNAME",
-            "EMAIL_PASSWORD",
-            "EMAIL_FROM",
-            "EMAIL_ENCRYPTION",
-            "EMAIL_ENCRYPTION_HOSTNAME",
-        ]
-        .iter()
-        .any(|n| get(n).is_some());
-        if !any {
-            return Ok(None);
-        }
-        let preset = match service {
-            Some(s) => Some(preset(s).ok_or_else(|| {
-                bad(
-                    "EMAIL_SERVICE",
-                    format!("unknown service `{s}`; set EMAIL_HOST and EMAIL_PORT instead"),
-                )
-            })?),
-            None => None,
+        let number = |n: &str, default: u64| -> Result<u64, SettingsError> {
+            get(n).map_or(Ok(default), |v| parse_product(n, v))
         };
-        let Some(host) = host.map(str::to_string).or(preset.map(|p| p.0.to_string())) else {
-            return Err(bad(
-                "EMAIL_HOST",
-                "mail is half configured: set EMAIL_HOST (or EMAIL_SERVICE) as well",
-            ));
+        let via = match (get("MAILGUN_API_KEY"), get("MAILGUN_DOMAIN")) {
+            (Some(key), Some(domain)) => Via::Mailgun(Mailgun {
+                api_key: SecretString::from(key.to_string()),
+                domain: domain.to_string(),
+                host: parse_url(
+                    "MAILGUN_HOST",
+                    get("MAILGUN_HOST").unwrap_or("https://api.mailgun.net"),
+                )?,
+            }),
+            (Some(_), None) => return Err(bad("MAILGUN_DOMAIN", "is needed with MAILGUN_API_KEY")),
+            (None, Some(_)) => return Err(bad("MAILGUN_API_KEY", "is needed with MAILGUN_DOMAIN")),
+            (None, None) => match smtp(raw)? {
+                Some(smtp) => Via::Smtp(smtp),
+                None => {
+                    let set = [
+                        "EMAIL_FROM",
+                        "EMAIL_PORT",
+                        "EMAIL_USERNAME",
+                        "EMAIL_PASSWORD",
+                    ]
+                    .into_iter()
+                    .find(|n| get(n).is_some());
+                    return Ok(match set {
+                        Some(name) => Configured::OffBut(name),
+                        None => Configured::Off,
+                    });
+                }
+            },
         };
-        let Some(from) = from else {
+        let Some(from) = get("EMAIL_FROM") else {
             return Err(bad(
                 "EMAIL_FROM",
                 "mail is half configured: set EMAIL_FROM, the sender address",
@@ -110,73 +138,93 @@ impl MailSettings {
                 format!("`{from}` is not an email address"),
             ));
         }
-        let encryption = match get("EMAIL_ENCRYPTION")
-            .map(str::to_ascii_lowercase)
-            .as_deref()
-        {
-            Some("tls") | Some("ssl") => Encryption::Implicit,
-            Some("starttls") => Encryption::StartTls,
-            Some("none") => Encryption::Plain,
-            // Anything else is a typo, and guessing would risk credentials in clear.
-            Some(other) => {
-                return Err(bad(
-                    "EMAIL_ENCRYPTION",
-                    format!("expected tls, starttls or none (or leave it unset), got `{other}`"),
-                ))
-            }
-            None => preset.map_or(Encryption::Opportunistic, |p| p.2),
-        };
-        let port = match get("EMAIL_PORT") {
-            Some(p) => p
-                .parse()
-                .map_err(|_| bad("EMAIL_PORT", format!("expected a port number, got `{p}`")))?,
-            None => preset.map_or(
-                if encryption == Encryption::Implicit {
-                    465
-                } else {
-                    587
-                },
-                |p| p.1,
-            ),
-        };
-        let username = get("EMAIL_USERNAME").map(str::to_string);
-        let password = get("EMAIL_PASSWORD").map(|p| SecretString::from(p.to_string()));
-        if username.is_some() != password.is_some() {
-            return Err(bad(
-                if username.is_some() {
-                    "EMAIL_PASSWORD"
-                } else {
-                    "EMAIL_USERNAME"
-                },
-                "EMAIL_USERNAME and EMAIL_PASSWORD go together",
-            ));
-        }
-        if encryption == Encryption::Plain && username.is_some() {
-            return Err(bad(
-                "EMAIL_ENCRYPTION",
-                "`none` would send EMAIL_USERNAME and EMAIL_PASSWORD in clear; use tls or starttls",
-            ));
-        }
-        let flag = |n: &str| get(n).map_or(Ok(false), |v| parse_bool(n, v));
-        let number = |n: &str, default: u64| -> Result<u64, SettingsError> {
-            get(n).map_or(Ok(default), |v| parse_product(n, v))
-        };
-        Ok(Some(MailSettings {
-            tls_hostname: get("EMAIL_ENCRYPTION_HOSTNAME")
-                .unwrap_or(&host)
-                .to_string(),
-            host,
-            port,
-            encryption,
-            allow_self_signed: flag("EMAIL_ALLOW_SELFSIGNED")?,
-            username,
-            password,
+        Ok(Configured::On(MailSettings {
+            via,
             from: from.to_string(),
             from_name: get("EMAIL_FROM_NAME").unwrap_or(app_title).to_string(),
             max_retries: number("EMAIL_MAX_RETRIES", 8)? as u32,
             retry_base: Duration::from_millis(number("EMAIL_RETRY_DELAY", 5000)?),
         }))
     }
+}
+
+/// The SMTP server `EMAIL_SERVICE` or `EMAIL_HOST` names, if one does.
+fn smtp(raw: &Raw) -> Result<Option<Smtp>, SettingsError> {
+    let get = |n: &str| raw.get(n);
+    let preset = match get("EMAIL_SERVICE") {
+        Some(s) => Some(super::mail_services::lookup(s).ok_or_else(|| {
+            bad(
+                "EMAIL_SERVICE",
+                format!("unknown service `{s}`; set EMAIL_HOST and EMAIL_PORT instead"),
+            )
+        })?),
+        None => None,
+    };
+    let Some(host) = get("EMAIL_HOST")
+        .map(str::to_string)
+        .or(preset.map(|p| p.0.to_string()))
+    else {
+        return Ok(None);
+    };
+    let encryption = match get("EMAIL_ENCRYPTION")
+        .map(str::to_ascii_lowercase)
+        .as_deref()
+    {
+        Some("tls") | Some("ssl") => Encryption::Implicit,
+        Some("starttls") => Encryption::StartTls,
+        Some("none") => Encryption::Plain,
+        // Anything else is a typo, and guessing would risk credentials in clear.
+        Some(other) => {
+            return Err(bad(
+                "EMAIL_ENCRYPTION",
+                format!("expected tls, starttls or none (or leave it unset), got `{other}`"),
+            ))
+        }
+        None => preset.map_or(Encryption::Opportunistic, |p| p.2),
+    };
+    let port = match get("EMAIL_PORT") {
+        Some(p) => p
+            .parse()
+            .map_err(|_| bad("EMAIL_PORT", format!("expected a port number, got `{p}`")))?,
+        None => preset.map_or(
+            if encryption == Encryption::Implicit {
+                465
+            } else {
+                587
+            },
+            |p| p.1,
+        ),
+    };
+    let username = get("EMAIL_USERNAME").map(str::to_string);
+    let password = get("EMAIL_PASSWORD").map(|p| SecretString::from(p.to_string()));
+    if username.is_some() != password.is_some() {
+        return Err(bad(
+            if username.is_some() {
+                "EMAIL_PASSWORD"
+            } else {
+                "EMAIL_USERNAME"
+            },
+            "EMAIL_USERNAME and EMAIL_PASSWORD go together",
+        ));
+    }
+    if encryption == Encryption::Plain && username.is_some() {
+        return Err(bad(
+            "EMAIL_ENCRYPTION",
+            "`none` would send EMAIL_USERNAME and EMAIL_PASSWORD in clear; use tls or starttls",
+        ));
+    }
+    Ok(Some(Smtp {
+        tls_hostname: get("EMAIL_ENCRYPTION_HOSTNAME")
+            .unwrap_or(&host)
+            .to_string(),
+        host,
+        port,
+        encryption,
+        allow_self_signed: get("EMAIL_ALLOW_SELFSIGNED")
+            .map_or(Ok(false), |v| parse_bool("EMAIL_ALLOW_SELFSIGNED", v))?,
+        username,
+        password,
+    }))
 }
 
 #[cfg(test)]
@@ -197,24 +245,56 @@ mod tests {
         let m = parse(&[("EMAIL_SERVICE", "gmail"), ("EMAIL_FROM", "a@example.com")])
             .unwrap()
             .unwrap();
+        let Via::Smtp(s) = &m.via else { panic!("smtp") };
         assert_eq!(
-            (m.host.as_str(), m.port, m.encryption),
+            (s.host.as_str(), s.port, s.encryption),
             ("smtp.gmail.com", 465, Encryption::Implicit)
         );
         assert_eq!(m.from_name, "Latch");
         for s in [
-            "outlook",
+            "Outlook365",
             "hotmail",
             "yahoo",
-            "icloud",
-            "protonmail",
-            "sendgrid",
+            "iCloud",
+            "SendGrid",
             "mailgun",
-            "zoho",
-            "fastmail",
+            "Zoho",
+            "FastMail",
+            "Mailjet",
         ] {
-            assert!(preset(s).is_some(), "{s}");
+            assert!(super::super::mail_services::lookup(s).is_some(), "{s}");
         }
+    }
+
+    #[test]
+    fn a_sender_without_a_server_is_no_mail_as_in_librechat() {
+        // LibreChat's example file: EMAIL_PORT=25 and EMAIL_FROM with an empty host.
+        let c = MailSettings::configured(
+            &Raw::from_pairs(&[("EMAIL_PORT", "25"), ("EMAIL_FROM", "noreply@example.com")]),
+            "Latch",
+        )
+        .unwrap();
+        assert!(matches!(c, Configured::OffBut("EMAIL_FROM")));
+    }
+
+    #[test]
+    fn mailgun_needs_a_key_a_domain_and_a_sender() {
+        let m = parse(&[
+            ("MAILGUN_API_KEY", "key-1"),
+            ("MAILGUN_DOMAIN", "mg.example.com"),
+            ("EMAIL_FROM", "noreply@example.com"),
+        ])
+        .unwrap()
+        .unwrap();
+        let Via::Mailgun(g) = &m.via else {
+            panic!("mailgun")
+        };
+        assert_eq!(g.host, "https://api.mailgun.net");
+        assert!(parse(&[("MAILGUN_API_KEY", "k"), ("EMAIL_FROM", "a@example.com")]).is_err());
+        let e = parse(&[("MAILGUN_API_KEY", "k"), ("MAILGUN_DOMAIN", "d")])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("EMAIL_FROM"), "{e}");
     }
 
     #[test]
@@ -223,10 +303,8 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("EMAIL_FROM"), "{e}");
-        let e = parse(&[("EMAIL_FROM", "a@example.com")])
-            .unwrap_err()
-            .to_string();
-        assert!(e.contains("EMAIL_HOST"), "{e}");
+        // A sender alone is no mail (LibreChat's rule), not an error.
+        assert!(parse(&[("EMAIL_FROM", "a@example.com")]).unwrap().is_none());
         let e = parse(&[
             ("EMAIL_HOST", "h"),
             ("EMAIL_FROM", "a@example.com"),
@@ -250,17 +328,21 @@ mod tests {
             ("EMAIL_HOST", "smtp.example.com"),
             ("EMAIL_FROM", "a@example.com"),
         ];
+        let smtp = |m: MailSettings| match m.via {
+            Via::Smtp(s) => s,
+            Via::Mailgun(_) => panic!("smtp"),
+        };
         let with = |e: &str| {
             let mut v = base.to_vec();
             v.push(("EMAIL_ENCRYPTION", e));
-            parse(&v).unwrap().unwrap()
+            smtp(parse(&v).unwrap().unwrap())
         };
         assert_eq!(with("tls").encryption, Encryption::Implicit);
         assert_eq!(with("tls").port, 465);
         assert_eq!(with("starttls").encryption, Encryption::StartTls);
-        assert_eq!(parse(&base).unwrap().unwrap().port, 587);
+        assert_eq!(smtp(parse(&base).unwrap().unwrap()).port, 587);
         assert_eq!(
-            parse(&base).unwrap().unwrap().encryption,
+            smtp(parse(&base).unwrap().unwrap()).encryption,
             Encryption::Opportunistic,
             "only an unset value means opportunistic"
         );

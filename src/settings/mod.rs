@@ -7,7 +7,9 @@
 
 pub mod database;
 pub mod dotenv;
+pub mod librechat;
 pub mod mail;
+pub mod mail_services;
 pub mod moderation;
 pub mod parse;
 pub mod passwords;
@@ -40,6 +42,7 @@ use sources::Raw;
 /// is ignored (a LibreChat `.env` is full of them).
 pub const KNOWN: &[&str] = &[
     "APP_ENV",
+    "NODE_ENV",
     "APP_TITLE",
     "HOST",
     "PORT",
@@ -61,6 +64,7 @@ pub const KNOWN: &[&str] = &[
     "REFRESH_TOKEN_DELIVERY",
     "COOKIE_SAMESITE",
     "COOKIE_SECURE",
+    "SESSION_COOKIE_SECURE",
     "MAX_ACTIVE_SESSIONS",
     "JWT_ALG",
     "JWT_SECRET",
@@ -87,6 +91,9 @@ pub const KNOWN: &[&str] = &[
     "EMAIL_PASSWORD",
     "EMAIL_FROM",
     "EMAIL_FROM_NAME",
+    "MAILGUN_API_KEY",
+    "MAILGUN_DOMAIN",
+    "MAILGUN_HOST",
     "EMAIL_MAX_RETRIES",
     "EMAIL_RETRY_DELAY",
     "EMAIL_TEMPLATES_DIR",
@@ -153,8 +160,15 @@ pub const KNOWN: &[&str] = &[
     "OPENID_ADMIN_ROLE_TOKEN_KIND",
     "OPENID_CALLBACK_URL",
     "OPENID_CLOCK_TOLERANCE",
-    "OPENID_SESSION_SECRET",
     "OPENID_IMAGE_URL",
+    "OPENID_AUDIENCE",
+    "OPENID_USERNAME_CLAIM",
+    "OPENID_AUTO_REDIRECT",
+    "OPENID_GENERATE_NONCE",
+    "OPENID_TOKEN_ENDPOINT_AUTH_METHOD",
+    "OPENID_USE_END_SESSION_ENDPOINT",
+    "OPENID_POST_LOGOUT_REDIRECT_URI",
+    "PROXY",
     "OPENID_TRUST_EMAIL_CLAIM",
     "SAML_ENTRY_POINT",
     "SAML_ISSUER",
@@ -168,19 +182,26 @@ pub const KNOWN: &[&str] = &[
     "SAML_GIVEN_NAME_CLAIM",
     "SAML_FAMILY_NAME_CLAIM",
     "SAML_USERNAME_CLAIM",
-    "SAML_PICTURE_CLAIM",
-    "SAML_SESSION_SECRET",
     "SAML_TRUST_EMAIL",
     "LOGIN_MAX",
     "LOGIN_WINDOW",
     "TWO_FACTOR_TEMP_MAX",
     "TWO_FACTOR_TEMP_WINDOW",
+    "TWO_FACTOR_TEMP_VIOLATION_SCORE",
     "REGISTER_MAX",
     "REGISTER_WINDOW",
     "RESET_PASSWORD_MAX",
     "RESET_PASSWORD_WINDOW",
+    "RESET_PASSWORD_VIOLATION_SCORE",
+    "RESET_PASSWORD_SUBMISSION_MAX",
+    "RESET_PASSWORD_SUBMISSION_WINDOW",
+    "RESET_PASSWORD_SUBMISSION_VIOLATION_SCORE",
     "VERIFY_EMAIL_MAX",
     "VERIFY_EMAIL_WINDOW",
+    "VERIFY_EMAIL_VIOLATION_SCORE",
+    "VERIFY_EMAIL_SUBMISSION_MAX",
+    "VERIFY_EMAIL_SUBMISSION_WINDOW",
+    "VERIFY_EMAIL_SUBMISSION_VIOLATION_SCORE",
     "BAN_VIOLATIONS",
     "BAN_DURATION",
     "BAN_INTERVAL",
@@ -192,19 +213,21 @@ pub const KNOWN: &[&str] = &[
     "USE_REDIS",
     "REDIS_URI",
     "REDIS_KEY_PREFIX",
+    "REDIS_KEY_PREFIX_VAR",
+    "REDIS_USERNAME",
+    "REDIS_PASSWORD",
+    "REDIS_CA",
+    "CREDS_KEY",
     "WEBAUTHN_RP_ID",
     "WEBAUTHN_RP_ORIGIN",
     "WEBAUTHN_RP_NAME",
 ];
 
-/// LibreChat names that have no use in Latch: read, so that a start can say so.
-const UNUSED: &[&str] = &[
-    "OPENID_SESSION_SECRET",
-    "SAML_SESSION_SECRET",
-    "SAML_TRUST_EMAIL",
-    "SAML_USERNAME_CLAIM",
-    "SAML_PICTURE_CLAIM",
-];
+/// Whether `name` is a setting Latch reads: one of its own, or one of LibreChat's names
+/// that it names at start (see `librechat`).
+pub fn is_known(name: &str) -> bool {
+    KNOWN.contains(&name) || librechat::NAMES.iter().any(|&(_, n, _)| n == name)
+}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum AppEnv {
@@ -247,8 +270,13 @@ pub struct Settings {
     pub initial_user: Option<InitialUser>,
     /// How long audit events are kept; `None` keeps them forever.
     pub audit_retention: Option<Duration>,
-    /// LibreChat settings that are set but mean nothing to Latch (logged at start).
-    pub unused: Vec<&'static str>,
+    /// LibreChat settings that are set but mean nothing to Latch, and why (logged at
+    /// start, one line each).
+    pub unused: Vec<(&'static str, &'static str)>,
+    /// Mail settings given without a server (the first such name): mail is off.
+    pub mail_off_despite: Option<&'static str>,
+    /// LibreChat's `CREDS_KEY`, for `latch import librechat`.
+    pub creds_key: Option<SecretString>,
 }
 
 /// The passkeys' relying party.
@@ -276,16 +304,7 @@ impl Settings {
 
     fn from_raw(raw: &Raw) -> Result<Settings, SettingsError> {
         let get = |n: &str| raw.get(n);
-        let app_env = match get("APP_ENV").map(|v| v.to_ascii_lowercase()).as_deref() {
-            None | Some("development") | Some("dev") => AppEnv::Development,
-            Some("production") | Some("prod") => AppEnv::Production,
-            Some(other) => {
-                return Err(bad(
-                    "APP_ENV",
-                    format!("expected development or production, got `{other}`"),
-                ))
-            }
-        };
+        let app_env = app_env(raw)?;
         let database_url = database::url(raw)?;
         let app_url = match (get("APP_URL"), get("DOMAIN_CLIENT")) {
             (Some(v), _) => parse_url("APP_URL", v)?,
@@ -337,11 +356,12 @@ impl Settings {
             initial_user: initial_user(raw, passwords)?,
             audit_retention: (retention_days > 0)
                 .then(|| Duration::from_secs(retention_days * 24 * 60 * 60)),
-            unused: UNUSED
-                .iter()
-                .copied()
-                .filter(|n| get(n).is_some())
-                .collect(),
+            unused: unused(raw),
+            creds_key: get("CREDS_KEY").map(|k| SecretString::from(k.to_string())),
+            mail_off_despite: match mail::MailSettings::configured(raw, &app_title)? {
+                mail::Configured::OffBut(name) => Some(name),
+                _ => None,
+            },
             passwords,
             mail,
             app_title,
@@ -419,8 +439,41 @@ fn webauthn(
     }))
 }
 
-/// Social settings, refusing providers without `DOMAIN_SERVER`: their redirect URI is
-/// built on it.
+/// `APP_ENV`, or LibreChat's `NODE_ENV` (`production` means production; any other value,
+/// a Node.js convention such as `development` or `test`, means development).
+fn app_env(raw: &Raw) -> Result<AppEnv, SettingsError> {
+    match raw
+        .get("APP_ENV")
+        .map(|v| v.to_ascii_lowercase())
+        .as_deref()
+    {
+        Some("development") | Some("dev") => Ok(AppEnv::Development),
+        Some("production") | Some("prod") => Ok(AppEnv::Production),
+        Some(other) => Err(bad(
+            "APP_ENV",
+            format!("expected development or production, got `{other}`"),
+        )),
+        None => Ok(match raw.get("NODE_ENV") {
+            Some(v) if v.eq_ignore_ascii_case("production") => AppEnv::Production,
+            _ => AppEnv::Development,
+        }),
+    }
+}
+
+/// The LibreChat names set that Latch does not read, and `JWT_SECRET` when it signs
+/// nothing (a key pair signs).
+fn unused(raw: &Raw) -> Vec<(&'static str, &'static str)> {
+    let mut unused = librechat::unused_set(|n| raw.get(n));
+    let hs256 = raw.get("JWT_ALG") == Some("HS256");
+    if raw.get("JWT_SECRET").is_some() && !hs256 {
+        unused.push((
+            "JWT_SECRET",
+            "tokens are signed with a key pair (JWT_ALG, default ES256) that verifiers fetch from the JWKS; JWT_SECRET signs only with JWT_ALG=HS256",
+        ));
+    }
+    unused
+}
+
 /// Milliseconds a session read may be reused; at most a minute, `0` for none.
 fn session_cache(raw: &Raw) -> Result<Duration, SettingsError> {
     const NAME: &str = "SESSION_CACHE";
@@ -511,6 +564,55 @@ mod tests {
         assert!(e.contains("SESSION_EXPIRY"), "{e}");
         let e = load(&[("JWT_ALG", "none")]).unwrap_err().to_string();
         assert!(e.contains("JWT_ALG"), "{e}");
+    }
+
+    #[test]
+    fn node_env_production_is_a_production_start() {
+        let strong = "x".repeat(32);
+        let prod = [
+            ("NODE_ENV", "production"),
+            ("JWT_REFRESH_SECRET", strong.as_str()),
+            ("JWT_KEYS_ENCRYPTION_KEY", strong.as_str()),
+        ];
+        assert_eq!(load(&prod).unwrap().app_env, AppEnv::Production);
+        let e = load(&[("NODE_ENV", "production")]).unwrap_err().to_string();
+        assert!(e.contains("JWT_REFRESH_SECRET"), "{e}");
+        assert_eq!(
+            load(&[("NODE_ENV", "production"), ("APP_ENV", "development")])
+                .unwrap()
+                .app_env,
+            AppEnv::Development,
+            "APP_ENV says otherwise"
+        );
+        assert_eq!(
+            load(&[("NODE_ENV", "test")]).unwrap().app_env,
+            AppEnv::Development
+        );
+        assert!(
+            !load(&[("SESSION_COOKIE_SECURE", "false")])
+                .unwrap()
+                .refresh
+                .cookie_secure
+        );
+    }
+
+    #[test]
+    fn librechat_names_without_a_use_are_named() {
+        let s = load(&[
+            ("MONGO_URI", "mongodb://127.0.0.1:27017/Chat"),
+            ("JWT_SECRET", "0123456789abcdef0123456789abcdef"),
+            ("OPENID_REUSE_TOKENS", "true"),
+        ])
+        .unwrap();
+        let names: Vec<&str> = s.unused.iter().map(|(n, _)| *n).collect();
+        assert!(names.contains(&"MONGO_URI"), "{names:?}");
+        assert!(names.contains(&"OPENID_REUSE_TOKENS"), "{names:?}");
+        assert!(
+            names.contains(&"JWT_SECRET"),
+            "unused under ES256: {names:?}"
+        );
+        let why = s.unused.iter().find(|(n, _)| *n == "MONGO_URI").unwrap().1;
+        assert!(why.contains("latch import librechat"), "{why}");
     }
 
     #[test]

@@ -70,6 +70,9 @@ pub fn saml_provider(raw: &Raw) -> Result<Option<ProviderConfig>, SettingsError>
             .get("SAML_TRUST_EMAIL")
             .map_or(Ok(false), |v| parse_bool("SAML_TRUST_EMAIL", v))?,
         name_claim: claim("SAML_NAME_CLAIM"),
+        username_claim: claim("SAML_USERNAME_CLAIM"),
+        audience: None,
+        secret_in_body: false,
         required_role: None,
         admin_role: None,
         image_url: claim("SAML_IMAGE_URL"),

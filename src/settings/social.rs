@@ -20,6 +20,14 @@ pub struct SocialSettings {
     /// SAML assertion.
     pub clock_tolerance: Duration,
     pub providers: Vec<ProviderConfig>,
+    /// `PROXY`: the outbound HTTP proxy every call to a provider goes through.
+    pub proxy: Option<String>,
+    /// `OPENID_AUTO_REDIRECT`: `/auth/config` tells the frontend to go straight to `openid`.
+    pub auto_redirect: bool,
+    /// `OPENID_USE_END_SESSION_ENDPOINT`: logging out of a session opened through `openid`
+    /// also ends the provider's, returning there with this address
+    /// (`OPENID_POST_LOGOUT_REDIRECT_URI`, default `DOMAIN_CLIENT/login`).
+    pub end_session_redirect: Option<String>,
 }
 
 impl SocialSettings {
@@ -51,6 +59,13 @@ pub struct ProviderConfig {
     /// (`OPENID_TRUST_EMAIL_CLAIM`, `SAML_TRUST_EMAIL`): it may link to an existing account.
     pub trust_email: bool,
     pub name_claim: Option<String>,
+    /// `OPENID_USERNAME_CLAIM`, `SAML_USERNAME_CLAIM`: the username of a new account.
+    pub username_claim: Option<String>,
+    /// `OPENID_AUDIENCE`: sent as `audience` to the authorization endpoint.
+    pub audience: Option<String>,
+    /// `OPENID_TOKEN_ENDPOINT_AUTH_METHOD=client_secret_post`: the client secret goes in
+    /// the token request's body instead of Basic authentication.
+    pub secret_in_body: bool,
     pub required_role: Option<RoleRule>,
     pub admin_role: Option<RoleRule>,
     /// An icon for the sign-in button (`OPENID_IMAGE_URL`, `SAML_IMAGE_URL`).
@@ -174,7 +189,32 @@ pub fn social(raw: &Raw) -> Result<SocialSettings, SettingsError> {
             ));
         }
     }
+    let proxy = raw
+        .get("PROXY")
+        .map(|p| {
+            url::Url::parse(p)
+                .map(|_| p.to_string())
+                .map_err(|e| bad("PROXY", format!("`{p}` is not a URL: {e}")))
+        })
+        .transpose()?;
+    let end_session_redirect = match flag("OPENID_USE_END_SESSION_ENDPOINT", false)? {
+        true => Some(match raw.get("OPENID_POST_LOGOUT_REDIRECT_URI") {
+            Some(uri) => parse_url("OPENID_POST_LOGOUT_REDIRECT_URI", uri)?,
+            None => {
+                let client = raw
+                    .get("APP_URL")
+                    .or(raw.get("DOMAIN_CLIENT"))
+                    .unwrap_or("http://localhost:3080");
+                format!("{}/login", client.trim_end_matches('/'))
+            }
+        }),
+        false => None,
+    };
     Ok(SocialSettings {
+        proxy,
+        auto_redirect: flag("OPENID_AUTO_REDIRECT", false)?
+            && providers.iter().any(|p| p.id == "openid"),
+        end_session_redirect,
         allow_login: flag("ALLOW_SOCIAL_LOGIN", false)?,
         allow_registration: flag("ALLOW_SOCIAL_REGISTRATION", false)?,
         clock_tolerance: Duration::from_secs(
@@ -183,6 +223,20 @@ pub fn social(raw: &Raw) -> Result<SocialSettings, SettingsError> {
         ),
         providers,
     })
+}
+
+/// `OPENID_TOKEN_ENDPOINT_AUTH_METHOD`: `client_secret_basic` (the default) or
+/// `client_secret_post`.
+fn token_auth_in_body(raw: &Raw) -> Result<bool, SettingsError> {
+    const NAME: &str = "OPENID_TOKEN_ENDPOINT_AUTH_METHOD";
+    match raw.get(NAME) {
+        None | Some("client_secret_basic") => Ok(false),
+        Some("client_secret_post") => Ok(true),
+        Some(other) => Err(bad(
+            NAME,
+            format!("expected client_secret_basic or client_secret_post, got `{other}`"),
+        )),
+    }
 }
 
 fn upper(id: &str) -> String {
@@ -384,6 +438,13 @@ fn preset_provider(raw: &Raw, id: &str) -> Result<Option<ProviderConfig>, Settin
         name_claim: openid
             .then(|| raw.get("OPENID_NAME_CLAIM").map(str::to_string))
             .flatten(),
+        username_claim: openid
+            .then(|| raw.get("OPENID_USERNAME_CLAIM").map(str::to_string))
+            .flatten(),
+        audience: openid
+            .then(|| raw.get("OPENID_AUDIENCE").map(str::to_string))
+            .flatten(),
+        secret_in_body: openid && token_auth_in_body(raw)?,
         required_role: if openid {
             role_rule(raw, "OPENID_REQUIRED_ROLE")?
         } else {
@@ -466,6 +527,9 @@ fn file_provider(f: &FileProvider) -> Result<ProviderConfig, SettingsError> {
         callback_path,
         email_claim: f.email_claim.clone(),
         trust_email: false,
+        username_claim: None,
+        audience: None,
+        secret_in_body: false,
         name_claim: f.name_claim.clone(),
         required_role: None,
         admin_role: None,

@@ -8,7 +8,6 @@ use serde::Deserialize;
 
 use super::parse::{bad, SettingsError};
 use super::social::FileProvider;
-use super::KNOWN;
 
 /// Where the settings come from, so the binary reads the process environment and tests
 /// pass their own.
@@ -35,15 +34,23 @@ pub fn process_env() -> Result<HashMap<String, String>, SettingsError> {
 impl Sources {
     /// `env` (see `process_env`), filtered to the names Latch knows.
     pub fn from_env(
-        env: &HashMap<String, String>,
+        all: &HashMap<String, String>,
         config_file: Option<PathBuf>,
         flags: HashMap<String, String>,
     ) -> Self {
-        let env = env
+        let mut env: HashMap<String, String> = all
             .iter()
-            .filter(|(k, _)| KNOWN.contains(&k.as_str()))
+            .filter(|(k, _)| super::is_known(k))
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
+        // LibreChat's REDIS_KEY_PREFIX_VAR names another variable that holds the prefix.
+        let prefix = env
+            .get("REDIS_KEY_PREFIX_VAR")
+            .and_then(|var| all.get(var))
+            .cloned();
+        if let Some(prefix) = prefix {
+            env.insert(super::moderation::PREFIX_FROM_VAR.into(), prefix);
+        }
         Sources {
             config_file,
             default_config_file: Some(PathBuf::from("config/latch.toml")),
@@ -125,7 +132,7 @@ pub fn read_layers(sources: &Sources) -> Result<Raw, SettingsError> {
                 continue;
             }
             let name = key.to_ascii_uppercase();
-            if !KNOWN.contains(&name.as_str()) {
+            if !super::is_known(&name) {
                 return Err(SettingsError(format!(
                     "config file {}: unknown setting `{key}`",
                     path.display()
@@ -138,7 +145,7 @@ pub fn read_layers(sources: &Sources) -> Result<Raw, SettingsError> {
         }
     }
     for (k, v) in sources.env.iter().chain(sources.flags.iter()) {
-        if KNOWN.contains(&k.as_str()) {
+        if super::is_known(k) || k == super::moderation::PREFIX_FROM_VAR {
             raw.insert(k.clone(), v.clone());
         }
     }

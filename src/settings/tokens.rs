@@ -217,9 +217,12 @@ pub fn refresh(raw: &Raw, app_env: AppEnv) -> Result<RefreshSettings, SettingsEr
             ))
         }
     };
-    let cookie_secure = raw
-        .get("COOKIE_SECURE")
-        .map_or(Ok(true), |v| parse_bool("COOKIE_SECURE", v))?;
+    // LibreChat's SESSION_COOKIE_SECURE means the same; Latch's own name wins.
+    let cookie_secure = match (raw.get("COOKIE_SECURE"), raw.get("SESSION_COOKIE_SECURE")) {
+        (Some(v), _) => parse_bool("COOKIE_SECURE", v)?,
+        (None, Some(v)) => parse_bool("SESSION_COOKIE_SECURE", v)?,
+        (None, None) => true,
+    };
     if cookie_samesite == SameSite::None && !cookie_secure {
         return Err(bad(
             "COOKIE_SAMESITE",

@@ -18,6 +18,9 @@ pub struct ExternalIdentity {
     /// only then may it link to an existing account or prove an account's address.
     pub vouched: bool,
     pub name: Option<String>,
+    /// The username the provider gives (`OPENID_USERNAME_CLAIM`, `SAML_USERNAME_CLAIM`).
+    #[serde(default)]
+    pub username: Option<String>,
     /// With `OPENID_ADMIN_ROLE`: whether the person holds it now.
     pub admin: Option<bool>,
 }
@@ -106,6 +109,12 @@ pub fn address_of(
     let vouched = email.is_some()
         && (trusted || (claim == "email" && is_true(claim_at(doc, verified_claim))));
     (email, vouched)
+}
+
+/// The text at `claim` in the first document that has it.
+pub fn text_of(docs: &Documents, claim: &str) -> Option<String> {
+    docs.first_with(claim)
+        .and_then(|d| text(claim_at(d, claim)))
 }
 
 /// The display name: `name_claim`, else `name`, else given and family names.

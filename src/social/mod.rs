@@ -117,11 +117,16 @@ impl Provider {
             verified_claim,
             c.trust_email,
         );
+        let username = c
+            .username_claim
+            .as_deref()
+            .and_then(|claim| identity::text_of(docs, claim));
         Ok(ExternalIdentity {
             provider: c.id.clone(),
             subject: subject.to_string(),
             email,
             vouched,
+            username,
             name: name_of(docs, c.name_claim.as_deref()),
             admin: c.admin_role.as_ref().map(|rule| holds_role(docs, rule)),
         })
@@ -162,7 +167,14 @@ fn sha256_hex(s: &str) -> String {
 
 impl Social {
     pub fn new(settings: &Settings) -> anyhow::Result<Social> {
-        let http = reqwest::Client::builder()
+        let mut http = reqwest::Client::builder();
+        if let Some(proxy) = &settings.social.proxy {
+            // LibreChat's PROXY: every call to a provider goes through it.
+            http = http.proxy(
+                reqwest::Proxy::all(proxy).map_err(|e| anyhow::anyhow!("setting PROXY: {e}"))?,
+            );
+        }
+        let http = http
             // A redirect from a provider's endpoint is never followed (SSRF, token leaks).
             .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("latch/", env!("CARGO_PKG_VERSION")))
@@ -211,6 +223,22 @@ impl Social {
     }
 
     /// Our SAML service provider's metadata, when SAML is on.
+    /// Where to send the browser to end its session at `provider` too
+    /// (`OPENID_USE_END_SESSION_ENDPOINT`): the provider's `end_session_endpoint` with our
+    /// `client_id` and `post_logout_redirect_uri`; `None` when it has none.
+    pub async fn end_session_url(&self, provider: &str, back_to: &str) -> Option<String> {
+        let p = self.get(provider)?;
+        let Protocol::Oidc(oidc) = &p.protocol else {
+            return None;
+        };
+        let endpoint = oidc.end_session_endpoint(&self.http).await?;
+        let mut url = url::Url::parse(&endpoint).ok()?;
+        url.query_pairs_mut()
+            .append_pair("client_id", &p.config.client_id)
+            .append_pair("post_logout_redirect_uri", back_to);
+        Some(url.to_string())
+    }
+
     pub fn saml_metadata(&self) -> Option<&str> {
         self.providers.iter().find_map(|p| match &p.protocol {
             Protocol::Saml(s) => Some(s.metadata()),

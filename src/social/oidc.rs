@@ -40,6 +40,9 @@ impl AdditionalClaims for ExtraClaims {}
 pub struct ExtraMetadata {
     #[serde(default)]
     pub authorization_response_iss_parameter_supported: bool,
+    /// RP-initiated logout (OpenID Connect RP-Initiated Logout 1.0).
+    #[serde(default)]
+    pub end_session_endpoint: Option<String>,
 }
 impl AdditionalProviderMetadata for ExtraMetadata {}
 
@@ -106,6 +109,7 @@ struct Discovered {
     jwks: RwLock<CoreJsonWebKeySet>,
     last_refetch: Mutex<Option<Instant>>,
     iss_param_supported: bool,
+    end_session: Option<String>,
 }
 
 pub struct OidcProvider {
@@ -199,6 +203,7 @@ impl OidcProvider {
             iss_param_supported: meta
                 .additional_metadata()
                 .authorization_response_iss_parameter_supported,
+            end_session: meta.additional_metadata().end_session_endpoint.clone(),
         })
     }
 
@@ -241,9 +246,18 @@ impl OidcProvider {
                     .client_secret
                     .as_ref()
                     .map(|s| ClientSecret::new(s.expose_secret().to_string())),
-                AuthType::BasicAuth,
+                if self.config.secret_in_body {
+                    AuthType::RequestBody
+                } else {
+                    AuthType::BasicAuth
+                },
             )),
         }
+    }
+
+    /// The provider's `end_session_endpoint`, if its discovery document names one.
+    pub async fn end_session_endpoint(&self, http: &reqwest::Client) -> Option<String> {
+        self.discovered(http).await.ok()?.end_session.clone()
     }
 
     /// The authorization URL, with a fresh `state`, `nonce` and PKCE S256 challenge.
@@ -272,6 +286,10 @@ impl OidcProvider {
         if matches!(self.config.kind, ProviderKind::Apple { .. }) {
             // Apple posts the result back as a form when it is asked for name and email.
             req = req.add_extra_param("response_mode", "form_post");
+        }
+        if let Some(audience) = &self.config.audience {
+            // LibreChat's OPENID_AUDIENCE (Auth0 and others issue access tokens for it).
+            req = req.add_extra_param("audience", audience.clone());
         }
         let (url, _, _) = req.url();
         Ok(Started {

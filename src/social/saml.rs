@@ -424,6 +424,11 @@ fn identity(
         subject: subject.to_string(),
         vouched: config.trust_email && email.is_some(),
         email,
+        username: config
+            .username_claim
+            .as_deref()
+            .and_then(|claim| attribute(assertion, claim))
+            .map(str::to_string),
         name,
         admin: None,
     })

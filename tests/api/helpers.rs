@@ -514,12 +514,29 @@ pub struct ServerProcess {
 
 impl ServerProcess {
     pub async fn start(db: &TestDb, overrides: &[(&str, &str)]) -> ServerProcess {
+        Self::start_with(db, base_env(&db.url), overrides).await
+    }
+
+    /// A server whose environment holds only its database, address and `overrides`: the
+    /// rest comes from the `.env` in its directory, as on an operator's host.
+    pub async fn start_bare(db: &TestDb, overrides: &[(&str, &str)]) -> ServerProcess {
+        let env = [("DATABASE_URL", db.url.as_str()), ("HOST", "127.0.0.1")]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Self::start_with(db, env, overrides).await
+    }
+
+    async fn start_with(
+        db: &TestDb,
+        mut env: HashMap<String, String>,
+        overrides: &[(&str, &str)],
+    ) -> ServerProcess {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
             .unwrap()
             .port();
-        let mut env = base_env(&db.url);
         env.insert("PORT".into(), port.to_string());
         for (k, v) in overrides {
             env.insert(k.to_string(), v.to_string());

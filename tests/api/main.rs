@@ -15,6 +15,7 @@ mod health;
 mod instances;
 mod introspect;
 mod keys;
+mod librechat;
 mod login;
 mod logout;
 mod mail;

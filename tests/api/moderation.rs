@@ -23,6 +23,7 @@ every_store!(
     two_processes_enforce_one_limit,
     an_attack_from_many_addresses_leaves_the_owner_in,
     an_inbox_flood_leaves_the_last_link_valid,
+    submissions_have_limits_of_their_own,
 );
 
 const SERVICE: &str = "chat-backend-service-token";
@@ -665,4 +666,54 @@ async fn an_inbox_flood_leaves_the_last_link_valid(store: Store) {
         }
     }
     assert_eq!(worked, 1);
+}
+
+/// LibreChat's `RESET_PASSWORD_SUBMISSION_*` and `VERIFY_EMAIL_SUBMISSION_*`: submitting
+/// links is limited apart from asking for them, each with its own score.
+async fn submissions_have_limits_of_their_own(store: Store) {
+    let app = app(
+        store,
+        &[
+            ("TRUST_PROXY", "1"),
+            ("RESET_PASSWORD_MAX", "5"),
+            ("RESET_PASSWORD_SUBMISSION_MAX", "2"),
+            ("RESET_PASSWORD_SUBMISSION_VIOLATION_SCORE", "0"),
+            ("VERIFY_EMAIL_SUBMISSION_MAX", "1"),
+            ("EMAIL_HOST", "127.0.0.1"),
+            ("EMAIL_PORT", "9"),
+            ("EMAIL_FROM", "no-reply@latch.test"),
+            ("EMAIL_ENCRYPTION", "none"),
+        ],
+    )
+    .await;
+    let reset = json!({"token": "x".repeat(43), "password": "a brand new passphrase"});
+    for _ in 0..2 {
+        from(&app, "192.0.2.7", "/auth/password/reset", reset.clone())
+            .await
+            .assert_problem(400, "invalid_token");
+    }
+    let r = from(&app, "192.0.2.7", "/auth/password/reset", reset.clone()).await;
+    r.assert_problem(429, "rate_limited");
+    // Asking for a link is another limit: still open.
+    let r = from(
+        &app,
+        "192.0.2.7",
+        "/auth/password/forgot",
+        json!({"email": "a@example.com"}),
+    )
+    .await;
+    assert_eq!(r.status, 202, "{}", r.text);
+    // A score of 0 bans nobody, however often.
+    for _ in 0..30 {
+        from(&app, "192.0.2.7", "/auth/password/reset", reset.clone()).await;
+    }
+    let r = from(&app, "192.0.2.7", "/auth/password/reset", reset).await;
+    r.assert_problem(429, "rate_limited");
+    let verify = json!({"token": "y".repeat(43)});
+    from(&app, "192.0.2.8", "/auth/email/verify", verify.clone())
+        .await
+        .assert_problem(400, "invalid_token");
+    from(&app, "192.0.2.8", "/auth/email/verify", verify)
+        .await
+        .assert_problem(429, "rate_limited");
 }

@@ -35,8 +35,8 @@ pub fn code_at(secret: &str, at: u64) -> String {
     let bytes = totp_rs::Secret::Encoded(secret.to_string())
         .to_bytes()
         .unwrap();
-    totp_rs::TOTP::new(totp_rs::Algorithm::SHA1, 6, 1, 30, bytes, None, "x".into())
-        .unwrap()
+    // Unchecked: secrets brought over from LibreChat are 80 bits.
+    totp_rs::TOTP::new_unchecked(totp_rs::Algorithm::SHA1, 6, 1, 30, bytes, None, "x".into())
         .generate(at)
 }
 

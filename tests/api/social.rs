@@ -28,6 +28,7 @@ both_backends!(
     email_verified_vouches_for_the_email_claim_only,
     signed_in_users_link_identities,
     a_switched_off_provider_is_feature_disabled,
+    librechats_further_openid_settings,
 );
 
 const CLIENT_ID: &str = "latch";
@@ -948,4 +949,64 @@ async fn a_switched_off_provider_is_feature_disabled(backend: Backend) {
     app.get("/auth/oauth/nope", None)
         .await
         .assert_problem(404, "not_found");
+}
+
+/// LibreChat's further `OPENID_*` names: `OPENID_AUDIENCE` goes to the authorization
+/// endpoint, `OPENID_TOKEN_ENDPOINT_AUTH_METHOD=client_secret_post` puts the secret in the
+/// token request's body, `OPENID_USERNAME_CLAIM` names a new account's username,
+/// `OPENID_AUTO_REDIRECT` shows in `/auth/config`, and with
+/// `OPENID_USE_END_SESSION_ENDPOINT` logging out of an `openid` session answers where to
+/// end the provider's session.
+async fn librechats_further_openid_settings(backend: Backend) {
+    let idp = ProviderProcess::oidc(CLIENT_ID, CLIENT_SECRET);
+    let app = app_with_openid(
+        backend,
+        &idp,
+        &[
+            ("OPENID_AUDIENCE", "https://api.chat.example"),
+            ("OPENID_TOKEN_ENDPOINT_AUTH_METHOD", "client_secret_post"),
+            ("OPENID_USERNAME_CLAIM", "preferred_username"),
+            ("OPENID_AUTO_REDIRECT", "true"),
+            ("OPENID_USE_END_SESSION_ENDPOINT", "true"),
+        ],
+    )
+    .await;
+    assert_eq!(
+        app.get("/auth/config", None).await.body["auto_redirect"],
+        "openid"
+    );
+    idp.control(json!({"persist": true, "claims": {"email": "ada@example.com", "email_verified": true, "preferred_username": "Ada.L"}}))
+        .await;
+    let b = browser();
+    let session = signs_in(&app, &b, "openid").await;
+    assert_eq!(session["user"]["username"], "ada.l");
+    let seen = idp.seen().await;
+    assert_eq!(
+        seen["lastAuthorize"]["audience"],
+        "https://api.chat.example"
+    );
+    assert_eq!(seen["lastTokenRequest"]["basic_auth"], false, "{seen}");
+    assert_eq!(
+        seen["lastTokenRequest"]["client_secret"], "<redacted>",
+        "in the body"
+    );
+    let token = session["access_token"].as_str().unwrap();
+    let r = Reply::from(
+        b.post(app.url("/auth/logout"))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let redirect = url::Url::parse(r.body["redirect"].as_str().unwrap()).unwrap();
+    assert!(redirect.as_str().starts_with(&idp.url), "{redirect}");
+    let q: std::collections::HashMap<_, _> = redirect.query_pairs().into_owned().collect();
+    assert_eq!(q["client_id"], CLIENT_ID);
+    assert_eq!(q["post_logout_redirect_uri"], "http://app.test/login");
+    // A session that did not come through openid logs out as usual.
+    let other = app.register("bob@example.com").await.access_token();
+    let r = app.post("/auth/logout", &json!({}), Some(&other)).await;
+    assert_eq!(r.status, 204);
 }

@@ -240,6 +240,7 @@ const httpServer = http.createServer(async (req, res) => {
         authorization_endpoint: `${iss}/authorize`,
         token_endpoint: `${iss}/token`,
         userinfo_endpoint: `${iss}/userinfo`,
+        end_session_endpoint: `${iss}/endsession`,
         jwks_uri: `${iss}/jwks`,
         response_types_supported: ['code'],
         response_modes_supported: ['query'],

@@ -162,6 +162,7 @@ pub enum Proof {
     BothFactors {
         user_id: String,
         amr: String,
+        provider: Option<String>,
         pending: Option<String>,
     },
 }
@@ -216,6 +217,7 @@ pub async fn prove(ctx: &SignIn, factor: FirstFactor) -> Result<Proof, Refused> 
             Ok(Proof::BothFactors {
                 user_id,
                 amr: amr::HWK.to_string(),
+                provider: None,
                 pending: None,
             })
         }
@@ -252,9 +254,14 @@ async fn prove_second_factor(
             error,
             user_id: Some(user_id.clone()),
         })?;
+    let (method, provider) = match completed.method.split_once(':') {
+        Some((method, provider)) => (method, Some(provider.to_string())),
+        None => (completed.method.as_str(), None),
+    };
     Ok(Proof::BothFactors {
         user_id: completed.user_id,
-        amr: with_method(amr_of(&completed.method), completed.second),
+        amr: with_method(amr_of(method), completed.second),
+        provider,
         pending: completed.pending,
     })
 }
@@ -314,6 +321,8 @@ pub struct Identified {
     pub facts: FirstFactorFacts,
     /// The methods proven (`amr`).
     pub amr: String,
+    /// The provider of a social or SAML sign-in.
+    pub provider: Option<String>,
     /// The sign-in proves the account's address (a link, a vouched identity).
     proves_address: bool,
     effect: Effect,
@@ -373,6 +382,7 @@ pub fn identify_in(
         user,
         facts,
         amr: method.to_string(),
+        provider: None,
         proves_address,
         effect,
     };
@@ -450,6 +460,7 @@ pub fn identify_in(
         Proof::BothFactors {
             user_id,
             amr,
+            provider,
             pending,
         } => {
             // Deleted meanwhile: as if the factor never matched.
@@ -467,6 +478,7 @@ pub fn identify_in(
                 user,
                 facts: both,
                 amr,
+                provider,
                 proves_address: false,
                 effect,
             })
@@ -490,10 +502,12 @@ fn identify_social_in(
         proves_email: true,
         second_factor_done: false,
     };
+    let provider = Some(external.provider.clone());
     let identified = |user, proves_address, effect| Identified {
         user,
         facts,
         amr: amr::FED.to_string(),
+        provider,
         proves_address,
         effect,
     };
@@ -519,7 +533,13 @@ fn identify_social_in(
     let user = match User::find_by_email(conn, email.as_str())? {
         Some(_) if !external.vouched => return Err(ApiError::EmailTaken),
         Some(user) => user,
-        None if may_create => create_user_in(conn, &email, &name(), None, external.vouched)?,
+        None if may_create => {
+            let user = create_user_in(conn, &email, &name(), None, external.vouched)?;
+            match &external.username {
+                Some(username) => User::set_username(conn, user.id.clone(), username)?,
+                None => user,
+            }
+        }
         None => return Err(ApiError::FeatureDisabled("Social registration")),
     };
     let vouched = external.vouched;

@@ -127,6 +127,8 @@ mod tests {
             updated_at: now,
             banned_until: None,
             webauthn_id: None,
+            username: None,
+            legacy_id: None,
         }
     }
 

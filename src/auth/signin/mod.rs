@@ -154,13 +154,14 @@ impl SignIn {
                         == gate::Pass::SecondFactor
                     {
                         let pending = id.pending()?;
-                        let token = ctx.second.challenge_in(
-                            conn,
-                            &id.user.id,
-                            method.name(),
-                            pending,
-                            now,
-                        )?;
+                        // The provider goes with the method, for the session it will open.
+                        let first = match &id.provider {
+                            Some(p) => format!("{}:{p}", method.name()),
+                            None => method.name().to_string(),
+                        };
+                        let token =
+                            ctx.second
+                                .challenge_in(conn, &id.user.id, &first, pending, now)?;
                         let methods = crate::mfa::methods_in(conn, &id.user.id)?;
                         let event = audit::Event::by_self(
                             audit::kind::SECOND_FACTOR_REQUIRED,
@@ -176,6 +177,7 @@ impl SignIn {
                         token_hash: &fresh.hash,
                         method: method.name(),
                         amr: &id.amr,
+                        provider: id.provider.as_deref(),
                     };
                     let opened = session::open_in(conn, &ctx.sessions, opening, &client, now)?;
                     Ok(Ok(Ok((id.user, opened))))

@@ -30,6 +30,8 @@ pub struct Opening<'a> {
     pub method: &'a str,
     /// The methods the sign-in proved (`amr`), so the session starts fresh.
     pub amr: &'a str,
+    /// The provider of a social or SAML sign-in.
+    pub provider: Option<&'a str>,
 }
 
 /// Opens a session with its first refresh token, revoking the oldest sessions beyond
@@ -46,6 +48,7 @@ pub fn open_in(
         token_hash,
         method,
         amr,
+        provider,
     } = opening;
     lock_user(conn, user_id)?;
     let active = Session::list_active(conn, user_id, now)?;
@@ -68,6 +71,7 @@ pub fn open_in(
             ip: client.ip.as_deref(),
             auth_time: now,
             amr,
+            provider,
         },
     )?;
     RefreshToken::insert(

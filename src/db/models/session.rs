@@ -22,6 +22,8 @@ pub struct Session {
     pub auth_time: Option<NaiveDateTime>,
     /// With which methods (RFC 8176 `amr` values, comma-separated).
     pub amr: String,
+    /// The provider it was opened through, for a social or SAML sign-in.
+    pub provider: Option<String>,
 }
 
 #[derive(Insertable)]
@@ -36,6 +38,7 @@ pub struct NewSession<'a> {
     pub ip: Option<&'a str>,
     pub auth_time: NaiveDateTime,
     pub amr: &'a str,
+    pub provider: Option<&'a str>,
 }
 
 /// Why a session ended, as stored in `revoked_reason`.

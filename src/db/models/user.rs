@@ -23,6 +23,10 @@ pub struct User {
     pub banned_until: Option<NaiveDateTime>,
     /// The WebAuthn user handle, made at the first passkey.
     pub webauthn_id: Option<String>,
+    /// LibreChat's, a provider's or the directory's username.
+    pub username: Option<String>,
+    /// LibreChat's `_id`, for accounts brought over by `latch import librechat`.
+    pub legacy_id: Option<String>,
 }
 
 /// Everything but the password hash.
@@ -92,6 +96,8 @@ pub struct NewUser<'a> {
     pub disabled: bool,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    pub username: Option<&'a str>,
+    pub legacy_id: Option<&'a str>,
 }
 
 impl User {
@@ -108,6 +114,15 @@ impl User {
     }
 
     /// `email` must already be normalised (see `domain::Email`).
+    /// The account brought over from LibreChat with this `_id`.
+    pub fn find_by_legacy_id(conn: &mut DbConn, legacy_id: &str) -> QueryResult<Option<User>> {
+        users::table
+            .filter(users::legacy_id.eq(legacy_id))
+            .select(User::as_select())
+            .first(conn)
+            .optional()
+    }
+
     pub fn find_by_email(conn: &mut DbConn, email: &str) -> QueryResult<Option<User>> {
         users::table
             .filter(users::email.eq(email))
@@ -201,6 +216,15 @@ impl User {
         diesel::update(users::table.find(id).filter(users::webauthn_id.is_null()))
             .set(users::webauthn_id.eq(handle))
             .execute(conn)
+    }
+
+    /// Sets the username (trimmed, lower case, as LibreChat keeps it); the user as stored.
+    pub fn set_username(conn: &mut DbConn, id: String, username: &str) -> QueryResult<User> {
+        let username: String = username.trim().to_lowercase().chars().take(100).collect();
+        diesel::update(users::table.find(&id))
+            .set(users::username.eq(Some(username)))
+            .execute(conn)?;
+        users::table.find(&id).select(User::as_select()).first(conn)
     }
 
     /// Forgets the account's WebAuthn user handle: passkeys made for it name nobody.

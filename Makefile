@@ -52,7 +52,7 @@ $(SPA)/dist/.ready: $(SPA)/node_modules/.ready openapi/openapi.json $(wildcard $
 
 $(TEST_VENV)/.ready: Makefile
 	python3 -m venv $(TEST_VENV)
-	$(TEST_VENV)/bin/pip install --quiet --disable-pip-version-check aiosmtpd==1.4.6 selenium==4.51.0 pyjwt==2.15.1 cryptography==46.0.3 schemathesis==4.32.5
+	$(TEST_VENV)/bin/pip install --quiet --disable-pip-version-check aiosmtpd==1.4.6 selenium==4.51.0 pyjwt==2.15.1 cryptography==46.0.3 schemathesis==4.32.5 bcrypt==4.2.1
 	touch $@
 
 ## Headless Chromium and its WebDriver, from Debian's packages (the browser tests drive them).
@@ -88,6 +88,12 @@ bench: sysdeps
 		else echo "make bench: wrk is needed (Debian: apt-get install wrk)" >&2; exit 1; fi; }
 	$(CARGO) build --release
 	scripts/with-postgres scripts/bench target/release/latch
+
+## `latch import librechat` of 10,000 users on both backends, and the sign-ins after it.
+.PHONY: bench-import
+bench-import: sysdeps $(TEST_VENV)/.ready
+	$(CARGO) build --release
+	scripts/with-postgres $(TEST_VENV)/bin/python scripts/bench-import target/release/latch
 
 ## Ten minutes of mixed traffic against a release build (scripts/soak), watching memory,
 ## file descriptors, sockets and database connections; SOAK_BACKEND=sqlite for SQLite.

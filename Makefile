@@ -34,7 +34,7 @@ TEST_VENV := target/test-venv
 PROVIDERS := tests/providers
 CLIENTS := tests/clients
 SPA := examples/spa
-test: sysdeps $(TEST_VENV)/.ready $(PROVIDERS)/node_modules/.ready $(CLIENTS)/node_modules/.ready $(SPA)/dist/.ready chromium
+test: sysdeps $(TEST_VENV)/.ready $(PROVIDERS)/node_modules/.ready $(CLIENTS)/node_modules/.ready $(SPA)/dist/.ready chromium openldap
 	LATCH_TEST_PYTHON=$(TEST_VENV)/bin/python scripts/with-postgres scripts/with-redis $(CARGO) test --all-targets
 
 .PHONY: node
@@ -68,6 +68,20 @@ chromium:
 		fi; \
 	fi
 
+## OpenLDAP's server and tools, from Debian's packages (the directory tests start their
+## own slapd on a loopback port; the package's own service is not used).
+.PHONY: openldap
+openldap:
+	@if [ ! -x /usr/sbin/slapd ] || [ ! -x /usr/sbin/slapadd ] || [ ! -x /usr/bin/ldapmodify ] || ! command -v openssl >/dev/null; then \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+			echo "make test: installing slapd, ldap-utils and openssl"; \
+			DEBIAN_FRONTEND=noninteractive apt-get install -y -q slapd ldap-utils openssl >/dev/null \
+			|| { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q slapd ldap-utils openssl >/dev/null; }; \
+		else \
+			echo "make test: slapd, ldap-utils and openssl are needed (Debian: apt-get install slapd ldap-utils openssl)" >&2; exit 1; \
+		fi; \
+	fi
+
 build: sysdeps
 	$(CARGO) build
 
@@ -94,6 +108,14 @@ bench: sysdeps
 bench-import: sysdeps $(TEST_VENV)/.ready
 	$(CARGO) build --release
 	scripts/with-postgres $(TEST_VENV)/bin/python scripts/bench-import target/release/latch
+
+## Directory sign-ins against a local slapd at 1 and 16 connections, beside the bare
+## search-and-bind (examples/ldap_bare.rs), on both backends.
+.PHONY: bench-ldap
+bench-ldap: sysdeps openldap
+	@command -v wrk >/dev/null || { echo "make bench-ldap: wrk is needed (make bench installs it)" >&2; exit 1; }
+	$(CARGO) build --release --bin latch --example ldap_bare
+	scripts/with-postgres scripts/bench-ldap target/release/latch target/release/examples/ldap_bare
 
 ## Ten minutes of mixed traffic against a release build (scripts/soak), watching memory,
 ## file descriptors, sockets and database connections; SOAK_BACKEND=sqlite for SQLite.

@@ -5,6 +5,7 @@ pub mod auth;
 pub mod cli;
 pub mod crypto;
 pub mod db;
+pub mod directory;
 pub mod domain;
 pub mod error;
 #[doc(hidden)]

@@ -144,6 +144,7 @@ impl Application {
             passkeys,
             mail,
             moderation: moderation.clone(),
+            directory: settings.ldap.clone().map(crate::directory::Directory::new),
         };
         let social = crate::social::Social::new(&settings)?;
         let session_cache = settings.session_cache;

@@ -20,6 +20,9 @@ impl From<Email> for String {
     }
 }
 
+/// The domain of placeholder addresses.
+pub const PLACEHOLDER_DOMAIN: &str = "ldap.invalid";
+
 /// RFC 5321 caps a forward path at 256 octets, so an address at 254.
 const MAX_LEN: usize = 254;
 
@@ -47,6 +50,32 @@ impl Email {
         &self.0
     }
 
+    /// The address given to a directory entry that has none: `<name>@ldap.invalid`, from
+    /// the entry's username (or identity key), with `tag` (a few hex digits) appended when
+    /// asked for, to tell apart two entries with the same name. `.invalid` never resolves
+    /// (RFC 2606), and nothing is ever queued for it (see `is_placeholder`).
+    pub fn placeholder(name: &str, tag: Option<&str>) -> Email {
+        let mut local: String = name
+            .chars()
+            .map(|c| c.to_ascii_lowercase())
+            .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+            .take(48)
+            .collect();
+        local = local.trim_matches('.').replace("..", ".");
+        if local.is_empty() {
+            local = "user".into();
+        }
+        if let Some(tag) = tag {
+            local = format!("{local}.{tag}");
+        }
+        Email(format!("{local}@{PLACEHOLDER_DOMAIN}"))
+    }
+
+    /// A placeholder (see `placeholder`): an address nobody reads.
+    pub fn is_placeholder(address: &str) -> bool {
+        address.ends_with(&format!("@{PLACEHOLDER_DOMAIN}"))
+    }
+
     /// The part before `@`, the default display name.
     pub fn local_part(&self) -> &str {
         self.0.split('@').next().unwrap_or(&self.0)
@@ -71,6 +100,26 @@ fn is_a_plain_address(address: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn placeholders_are_addresses_nobody_reads() {
+        for (name, tag, want) in [
+            ("J.Doe", None, "j.doe@ldap.invalid"),
+            (
+                "uid=x,ou=People",
+                Some("1a2b"),
+                "uidxoupeople.1a2b@ldap.invalid",
+            ),
+            ("..", None, "user@ldap.invalid"),
+            ("ünï", None, "n@ldap.invalid"),
+        ] {
+            let e = Email::placeholder(name, tag);
+            assert_eq!(e.as_str(), want);
+            assert_eq!(Email::parse("email", want).unwrap(), e, "a valid address");
+            assert!(Email::is_placeholder(e.as_str()));
+        }
+        assert!(!Email::is_placeholder("ada@example.invalid.com"));
+    }
 
     #[test]
     fn normalises_case_and_space() {

@@ -54,7 +54,8 @@ impl MailService {
         }
     }
 
-    /// Renders a message of `kind` to `email` and queues it in the caller's transaction;
+    /// Renders a message of `kind` to `email` and queues it in the caller's transaction
+    /// (nothing for a placeholder address);
     /// `token` goes into the link of the kinds that carry one, `detail` into the notices
     /// that say what happened.
     pub fn queue_in(
@@ -66,6 +67,10 @@ impl MailService {
         token: Option<&str>,
         detail: Option<&str>,
     ) -> ApiResult<()> {
+        if crate::domain::Email::is_placeholder(email) {
+            // A directory entry without an address: nobody would read it.
+            return Ok(());
+        }
         let terms = self.link_terms(kind);
         let url = terms
             .zip(token)

@@ -39,6 +39,9 @@ pub struct AuthConfig {
     /// provider instead of showing its sign-in form. Absent otherwise.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub auto_redirect: Option<&'static str>,
+    /// Present when directory sign-in (LDAP) is on: `/auth/login` checks the directory.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ldap: Option<LdapConfig>,
 }
 
 /// A social sign-in provider.
@@ -62,7 +65,7 @@ pub async fn config(state: web::Data<AppState>) -> HttpResponse {
     let s = &state.settings;
     let p = &s.policy;
     HttpResponse::Ok().json(AuthConfig {
-        password_login: p.allow_email_login,
+        password_login: p.allow_email_login || s.ldap.is_some(),
         registration: p.may_register(),
         magic_link: p.allow_magic_link,
         social_login: s.social.allow_login,
@@ -86,6 +89,9 @@ pub async fn config(state: web::Data<AppState>) -> HttpResponse {
         password_min_length: s.passwords.min_length,
         auto_redirect: (s.social.auto_redirect && state.social.get("openid").is_some())
             .then_some("openid"),
+        ldap: s.ldap.as_ref().map(|l| LdapConfig {
+            username: l.login_uses_username,
+        }),
     })
 }
 
@@ -170,9 +176,20 @@ pub async fn register(
 
 #[derive(Deserialize, ToSchema)]
 pub struct LoginRequest {
+    /// The address; with directory sign-in, whatever the directory's filter looks up (a
+    /// username with `"ldap": {"username": true}` in `/auth/config`).
     #[schema(example = "ada@example.com")]
-    pub email: String,
+    pub email: Option<String>,
+    /// With directory sign-in: the username, instead of `email`.
+    pub username: Option<String>,
     pub password: String,
+}
+
+/// What `/auth/config` says of directory sign-in.
+#[derive(Serialize, ToSchema)]
+pub struct LdapConfig {
+    /// The sign-in form asks for a username (`LDAP_LOGIN_USES_USERNAME`), not an address.
+    pub username: bool,
 }
 
 #[utoipa::path(
@@ -184,6 +201,8 @@ pub struct LoginRequest {
         crate::routes::problems::JsonBodyErrors,
         (status = 401, response = crate::routes::problems::InvalidCredentials),
         (status = 403, response = crate::routes::problems::Forbidden),
+        (status = 409, response = crate::routes::problems::Conflict),
+        (status = 422, response = crate::routes::problems::ValidationFailed),
         (status = 429, response = crate::routes::problems::TooManyRequests),
         (status = 503, response = crate::routes::problems::Unavailable),
     )
@@ -195,12 +214,19 @@ pub async fn login(
     req: HttpRequest,
     body: Json<LoginRequest>,
 ) -> ApiResult<HttpResponse> {
-    if !state.settings.policy.allow_email_login {
+    if !state.settings.policy.allow_email_login && state.signin.directory.is_none() {
         return Err(ApiError::FeatureDisabled("Email and password sign-in"));
     }
     let body = body.into_inner();
+    let Some(login) = body.username.or(body.email) else {
+        return Err(ApiError::validation(
+            "email",
+            "required",
+            "Give `email` (or, with directory sign-in, `username`).",
+        ));
+    };
     let factor = FirstFactor::Password {
-        email: body.email,
+        email: login,
         password: SecretString::from(body.password),
     };
     let outcome = state.signin.sign_in(factor, state.client(&req)).await?;

@@ -13,7 +13,7 @@ use crate::auth::audit;
 use crate::auth::extractor::CurrentUser;
 use crate::auth::fresh::amr;
 use crate::auth::signin::session::issue;
-use crate::db::models::{now, Session, User};
+use crate::db::models::{now, Identity, Session, User};
 use crate::db::write_tx;
 use crate::error::{ApiError, ApiResult};
 use crate::mfa::Code;
@@ -92,9 +92,7 @@ async fn check(state: &AppState, user: &User, body: ReauthenticateRequest) -> Ap
             )),
         };
     };
-    let Some(hash) = user.password_hash.clone() else {
-        return Err(ApiError::Conflict("no_password"));
-    };
+    let hash = password_of(state, user).await?;
     let user_id = user.id.clone();
     let methods = state
         .db
@@ -132,12 +130,48 @@ async fn check(state: &AppState, user: &User, body: ReauthenticateRequest) -> Ap
     proven(state, user, code, format!("{},{}", amr::PWD, amr::OTP)).await
 }
 
-async fn check_password(state: &AppState, password: String, hash: String) -> ApiResult<()> {
-    let verified = state
-        .hasher()
-        .verify(SecretString::from(password), Some(hash))
-        .await?;
-    if verified.ok {
+/// Where the account's password is checked, as at sign-in.
+enum PasswordOf {
+    /// Its local hash.
+    Local(String),
+    /// The directory, for the entry of this identity key.
+    Directory(String),
+}
+
+/// With a directory on, an account linked to a directory identity proves its password
+/// there (as it signs in); otherwise with its local password, if it has one.
+async fn password_of(state: &AppState, user: &User) -> ApiResult<PasswordOf> {
+    if state.signin.directory.is_some() {
+        let user_id = user.id.clone();
+        let identities = state
+            .db
+            .run(move |c| Ok(Identity::for_user(c, &user_id)?))
+            .await?;
+        if let Some(entry) = identities
+            .into_iter()
+            .find(|i| i.provider == crate::directory::PROVIDER)
+        {
+            return Ok(PasswordOf::Directory(entry.subject));
+        }
+    }
+    match user.password_hash.clone() {
+        Some(hash) => Ok(PasswordOf::Local(hash)),
+        None => Err(ApiError::Conflict("no_password")),
+    }
+}
+
+async fn check_password(state: &AppState, password: String, of: PasswordOf) -> ApiResult<()> {
+    let password = SecretString::from(password);
+    let ok = match (of, &state.signin.directory) {
+        (PasswordOf::Directory(subject), Some(directory)) => directory
+            .authenticate_subject(&subject, &password)
+            .await
+            .map_err(|why| ApiError::Unavailable(format!("directory: {}", why.0)))?
+            .is_some_and(|entry| entry.subject == subject),
+        (PasswordOf::Local(hash), _) => state.hasher().verify(password, Some(hash)).await?.ok,
+        (PasswordOf::Directory(_), None) => false,
+    };
+    if ok {
         Ok(())
     } else {
         Err(ApiError::WrongPassword)

@@ -23,7 +23,6 @@ const PROVIDER_TOKENS: &str =
     "Latch issues its own tokens and never keeps a provider's (its keys are fetched again on an unknown kid)";
 const REDIS_TUNING: &str = "tuning of LibreChat's Redis client; Latch's has its own";
 const GRAPH: &str = "a chat-backend feature (Microsoft Graph, SharePoint), not sign-in";
-const NOT_YET_LDAP: &str = "directory sign-in is not in this version of Latch";
 
 /// LibreChat's authentication names, by section.
 pub const NAMES: &[(&str, &str, Use)] = &[
@@ -153,19 +152,19 @@ pub const NAMES: &[(&str, &str, Use)] = &[
     ("SAML", "SAML_IMAGE_URL", Same),
     ("SAML", "SAML_USE_AUTHN_RESPONSE_SIGNED", Same),
     // LDAP
-    ("LDAP", "LDAP_URL", Unused(NOT_YET_LDAP)),
-    ("LDAP", "LDAP_BIND_DN", Unused(NOT_YET_LDAP)),
-    ("LDAP", "LDAP_BIND_CREDENTIALS", Unused(NOT_YET_LDAP)),
-    ("LDAP", "LDAP_USER_SEARCH_BASE", Unused(NOT_YET_LDAP)),
-    ("LDAP", "LDAP_SEARCH_FILTER", Unused(NOT_YET_LDAP)),
-    ("LDAP", "LDAP_CA_CERT_PATH", Unused(NOT_YET_LDAP)),
-    ("LDAP", "LDAP_TLS_REJECT_UNAUTHORIZED", Unused(NOT_YET_LDAP)),
-    ("LDAP", "LDAP_STARTTLS", Unused(NOT_YET_LDAP)),
-    ("LDAP", "LDAP_LOGIN_USES_USERNAME", Unused(NOT_YET_LDAP)),
-    ("LDAP", "LDAP_ID", Unused(NOT_YET_LDAP)),
-    ("LDAP", "LDAP_USERNAME", Unused(NOT_YET_LDAP)),
-    ("LDAP", "LDAP_EMAIL", Unused(NOT_YET_LDAP)),
-    ("LDAP", "LDAP_FULL_NAME", Unused(NOT_YET_LDAP)),
+    ("LDAP", "LDAP_URL", Same),
+    ("LDAP", "LDAP_BIND_DN", Same),
+    ("LDAP", "LDAP_BIND_CREDENTIALS", Same),
+    ("LDAP", "LDAP_USER_SEARCH_BASE", Same),
+    ("LDAP", "LDAP_SEARCH_FILTER", Same),
+    ("LDAP", "LDAP_CA_CERT_PATH", Same),
+    ("LDAP", "LDAP_TLS_REJECT_UNAUTHORIZED", Differs("default true, as LibreChat documents it (its code treats unset as false)")),
+    ("LDAP", "LDAP_STARTTLS", Same),
+    ("LDAP", "LDAP_LOGIN_USES_USERNAME", Differs("the username may also come as `username`; local accounts keep signing in with their address")),
+    ("LDAP", "LDAP_ID", Differs("default `uid`, else the entry's DN (LibreChat: `uid`, `sAMAccountName`, `mail`)")),
+    ("LDAP", "LDAP_USERNAME", Differs("default `uid`")),
+    ("LDAP", "LDAP_EMAIL", Differs("an entry without one gets a placeholder under `ldap.invalid`, never mailed; a directory address links to an existing account only with LDAP_TRUST_EMAIL=true")),
+    ("LDAP", "LDAP_FULL_NAME", Same),
     // Second factor
     ("Second factor", "CREDS_KEY", Differs("read by `latch import librechat` to carry TOTP enrolments over; Latch seals its own secrets")),
     ("Second factor", "CREDS_IV", Unused("the TOTP formats LibreChat writes carry their own IV; `latch import librechat` needs only CREDS_KEY")),

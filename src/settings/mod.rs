@@ -7,6 +7,7 @@
 
 pub mod database;
 pub mod dotenv;
+pub mod ldap;
 pub mod librechat;
 pub mod mail;
 pub mod mail_services;
@@ -221,6 +222,21 @@ pub const KNOWN: &[&str] = &[
     "WEBAUTHN_RP_ID",
     "WEBAUTHN_RP_ORIGIN",
     "WEBAUTHN_RP_NAME",
+    "LDAP_URL",
+    "LDAP_BIND_DN",
+    "LDAP_BIND_CREDENTIALS",
+    "LDAP_USER_SEARCH_BASE",
+    "LDAP_SEARCH_FILTER",
+    "LDAP_CA_CERT_PATH",
+    "LDAP_TLS_REJECT_UNAUTHORIZED",
+    "LDAP_STARTTLS",
+    "LDAP_LOGIN_USES_USERNAME",
+    "LDAP_ID",
+    "LDAP_USERNAME",
+    "LDAP_EMAIL",
+    "LDAP_FULL_NAME",
+    "LDAP_TRUST_EMAIL",
+    "LDAP_TIMEOUT",
 ];
 
 /// Whether `name` is a setting Latch reads: one of its own, or one of LibreChat's names
@@ -277,6 +293,8 @@ pub struct Settings {
     pub mail_off_despite: Option<&'static str>,
     /// LibreChat's `CREDS_KEY`, for `latch import librechat`.
     pub creds_key: Option<SecretString>,
+    /// Directory sign-in; `None` unless `LDAP_URL` and `LDAP_USER_SEARCH_BASE` are set.
+    pub ldap: Option<ldap::LdapSettings>,
 }
 
 /// The passkeys' relying party.
@@ -358,6 +376,7 @@ impl Settings {
                 .then(|| Duration::from_secs(retention_days * 24 * 60 * 60)),
             unused: unused(raw),
             creds_key: get("CREDS_KEY").map(|k| SecretString::from(k.to_string())),
+            ldap: ldap::ldap(raw)?,
             mail_off_despite: match mail::MailSettings::configured(raw, &app_title)? {
                 mail::Configured::OffBut(name) => Some(name),
                 _ => None,

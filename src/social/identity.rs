@@ -111,6 +111,15 @@ pub fn address_of(
     (email, vouched)
 }
 
+/// The address a directory entry gives (its `LDAP_EMAIL` attribute) and whether it is
+/// vouched for: only when the operator trusts the directory (`trusted`:
+/// `LDAP_TRUST_EMAIL`), since a directory says nothing of whether anyone proved it.
+pub fn address_from_directory(value: Option<&str>, trusted: bool) -> (Option<Email>, bool) {
+    let email = value.and_then(|v| Email::parse("email", v).ok());
+    let vouched = trusted && email.is_some();
+    (email, vouched)
+}
+
 /// The text at `claim` in the first document that has it.
 pub fn text_of(docs: &Documents, claim: &str) -> Option<String> {
     docs.first_with(claim)

@@ -196,7 +196,7 @@ both_backends!(a_revoked_key_stops_everywhere_at_once);
 
 const SERVICE: &str = "chat-backend-service-token";
 
-fn payload_of(token: &str) -> Value {
+pub fn payload_of(token: &str) -> Value {
     use base64::Engine;
     let payload = token.split('.').nth(1).unwrap();
     let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD

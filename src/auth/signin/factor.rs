@@ -27,6 +27,7 @@ use crate::db::models::session::reason;
 use crate::db::models::user::Role;
 use crate::db::models::{new_id, now, Identity, User};
 use crate::db::{write_tx, DbConn};
+use crate::directory::Unreachable;
 use crate::domain::{Email, Password, UserName};
 use crate::error::{ApiError, ApiResult};
 use crate::mail::templates::Kind;
@@ -157,6 +158,8 @@ pub enum Proof {
         password_hash: String,
     },
     Social(ExternalIdentity),
+    /// A person the directory knows, whose password it accepted.
+    Directory(ExternalIdentity),
     /// Both factors proven for this user (a completed `mfa_token`, or a passkey): with
     /// the methods proven, and what the sign-in left to change on the account.
     BothFactors {
@@ -266,33 +269,99 @@ async fn prove_second_factor(
     })
 }
 
+/// A login and password. With a directory (LDAP) the directory is asked first; when it
+/// does not know the pair, an account's local password is tried, except for an account
+/// the directory signs in (its password is the directory's) and unless
+/// `ALLOW_EMAIL_LOGIN=false`. So every failure costs the same: the directory, then a hash.
+/// A directory that cannot be asked leaves accounts with a local password signing in
+/// locally; everyone else gets `503`, never a `401` and never a local password instead.
 async fn prove_password(
     ctx: &SignIn,
-    email: String,
+    login: String,
     password: SecretString,
 ) -> Result<Proof, Refused> {
-    // All three failures (unknown email, wrong password, malformed email) do the same
-    // work, a look-up and a hash, and give the same answer. A malformed address is looked
-    // up as a placeholder that no stored (valid) address can equal; the raw text is never
-    // sent to the database.
-    let lookup = match Email::parse("email", &email) {
+    let Some(directory) = &ctx.directory else {
+        return prove_local_password(ctx, login, password).await;
+    };
+    let local = ctx.policy.allow_email_login;
+    match directory.authenticate(&login, &password).await {
+        Ok(Some(identity)) => Ok(Proof::Directory(identity)),
+        Ok(None) if local => prove_local_password(ctx, login, password).await,
+        Ok(None) => Err(ApiError::InvalidCredentials.into()),
+        Err(Unreachable(why)) => {
+            let lookup = lookup_address(&login);
+            let has_local = local
+                && ctx
+                    .db
+                    .run(move |conn| local_password_of(conn, &lookup))
+                    .await?
+                    .is_some_and(|(_, hash)| hash.is_some());
+            if has_local {
+                tracing::warn!(%why, "directory unreachable; an account with a local password signs in locally");
+                return prove_local_password(ctx, login, password).await;
+            }
+            Err(ApiError::Unavailable(format!("directory: {why}")).into())
+        }
+    }
+}
+
+/// The address a login is looked up as: a malformed one as a placeholder no stored (valid)
+/// address can equal, so the raw text is never sent to the database.
+fn lookup_address(login: &str) -> String {
+    match Email::parse("email", login) {
         Ok(email) => email.as_str().to_string(),
         Err(_) => "malformed@invalid".to_string(),
+    }
+}
+
+/// The account with `address` and the local password hash it may sign in with here, if
+/// any: with a directory on, an account linked to a directory identity has none.
+fn local_password_of(
+    conn: &mut DbConn,
+    address: &str,
+) -> ApiResult<Option<(User, Option<String>)>> {
+    let Some(user) = User::find_by_email(conn, address)? else {
+        return Ok(None);
     };
-    let user = ctx
+    let signs_in_elsewhere = Identity::for_user(conn, &user.id)?
+        .iter()
+        .any(|i| i.provider == crate::directory::PROVIDER);
+    let hash = user.password_hash.clone().filter(|_| !signs_in_elsewhere);
+    Ok(Some((user, hash)))
+}
+
+async fn prove_local_password(
+    ctx: &SignIn,
+    login: String,
+    password: SecretString,
+) -> Result<Proof, Refused> {
+    // All failures (unknown address, wrong password, malformed address, an account that
+    // signs in elsewhere) do the same work, a look-up and a hash, and give the same answer.
+    let lookup = lookup_address(&login);
+    let directory = ctx.directory.is_some();
+    let found = ctx
         .db
-        .run(move |conn| Ok(User::find_by_email(conn, &lookup)?))
+        .run(move |conn| {
+            if directory {
+                return local_password_of(conn, &lookup);
+            }
+            let user = User::find_by_email(conn, &lookup)?;
+            Ok(user.map(|u| {
+                let hash = u.password_hash.clone();
+                (u, hash)
+            }))
+        })
         .await?;
-    let stored = user.as_ref().and_then(|u| u.password_hash.clone());
+    let stored = found.as_ref().and_then(|(_, hash)| hash.clone());
     let verified = ctx.hasher.verify(password, stored.clone()).await?;
-    match user {
-        Some(user) if verified.ok => Ok(Proof::Password {
+    match found {
+        Some((user, _)) if verified.ok => Ok(Proof::Password {
             user_id: user.id,
             rehash: stored.zip(verified.rehash),
         }),
         other => Err(Refused {
             error: ApiError::InvalidCredentials,
-            user_id: other.map(|u| u.id),
+            user_id: other.map(|(u, _)| u.id),
         }),
     }
 }
@@ -456,7 +525,8 @@ pub fn identify_in(
             audit::registered_in(conn, &user.id)?;
             Ok(identified(user, by_password, amr::PWD, false, Effect::None))
         }
-        Proof::Social(external) => identify_social_in(conn, ctx, external),
+        Proof::Social(external) => identify_external_in(conn, ctx, external, Source::Social),
+        Proof::Directory(external) => identify_external_in(conn, ctx, external, Source::Directory),
         Proof::BothFactors {
             user_id,
             amr,
@@ -486,27 +556,45 @@ pub fn identify_in(
     }
 }
 
+/// Where an external identity comes from, for the few rules that differ.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Source {
+    /// A social provider (OAuth2, OpenID Connect, SAML): creates accounts where social
+    /// registration is allowed, and needs an address.
+    Social,
+    /// The directory (LDAP): it decides who has an account, so its people get one at their
+    /// first sign-in whatever the registration settings; an entry without an address gets
+    /// a placeholder.
+    Directory,
+}
+
 /// A known identity signs in to its user. Otherwise the address decides, and only a
 /// vouched one may reach an existing account: it links to the account with that address
-/// (proving it), or makes one where social registration is allowed. An address nobody
-/// vouched for makes an account of its own (unverified, never used to link), and is
-/// refused as `email_taken` when another account has it: the owner links it from there.
-fn identify_social_in(
+/// (proving it), or makes one where the source may. An address nobody vouched for makes
+/// an account of its own (unverified, never used to link), and is refused as
+/// `email_taken` when another account has it: the owner links it from there.
+fn identify_external_in(
     conn: &mut DbConn,
     ctx: &SignIn,
     external: ExternalIdentity,
+    source: Source,
 ) -> ApiResult<Identified> {
-    // A social sign-in proves the person, not a password: the verification rule for
+    // An external sign-in proves the person, not an address: the verification rule for
     // password sign-ins does not apply.
     let facts = FirstFactorFacts {
         proves_email: true,
         second_factor_done: false,
     };
     let provider = Some(external.provider.clone());
+    let method = match source {
+        Source::Social => amr::FED,
+        // The directory checked a password.
+        Source::Directory => amr::PWD,
+    };
     let identified = |user, proves_address, effect| Identified {
         user,
         facts,
-        amr: amr::FED.to_string(),
+        amr: method.to_string(),
         provider,
         proves_address,
         effect,
@@ -519,10 +607,15 @@ fn identify_social_in(
         };
         return Ok(identified(user, false, effect));
     }
-    let Some(email) = external.email.clone() else {
-        return Err(ApiError::EmailNotVerified);
+    let email = match (&external.email, source) {
+        (Some(email), _) => email.clone(),
+        (None, Source::Directory) => free_placeholder_in(conn, &external)?,
+        (None, Source::Social) => return Err(ApiError::EmailNotVerified),
     };
-    let may_create = ctx.policy.allow_social_registration && !ctx.policy.invite_required;
+    let may_create = match source {
+        Source::Social => ctx.policy.allow_social_registration && !ctx.policy.invite_required,
+        Source::Directory => true,
+    };
     let name = || {
         external
             .name
@@ -544,6 +637,20 @@ fn identify_social_in(
     };
     let vouched = external.vouched;
     Ok(identified(user, vouched, Effect::Link(external)))
+}
+
+/// A placeholder address no account has, for a directory entry without one: from its
+/// username (or key), tagged with a digest of the key when another entry has that name.
+fn free_placeholder_in(conn: &mut DbConn, external: &ExternalIdentity) -> ApiResult<Email> {
+    use sha2::Digest as _;
+    let name = external.username.as_deref().unwrap_or(&external.subject);
+    let plain = Email::placeholder(name, None);
+    if User::find_by_email(conn, plain.as_str())?.is_none() {
+        return Ok(plain);
+    }
+    let digest = sha2::Sha256::digest(external.subject.as_bytes());
+    let tag: String = digest[..4].iter().map(|b| format!("{b:02x}")).collect();
+    Ok(Email::placeholder(name, Some(&tag)))
 }
 
 /// The provider's admin role: holding it makes an admin, losing it a user (unless that

@@ -52,6 +52,8 @@ pub struct SignIn {
     pub second: crate::mfa::SecondFactors,
     /// `None` when `APP_URL` (or `WEBAUTHN_RP_ID`) cannot name a relying party.
     pub passkeys: Option<crate::mfa::passkeys::Passkeys>,
+    /// The directory passwords are checked against first, when LDAP is configured.
+    pub directory: Option<crate::directory::Directory>,
 }
 
 /// How a sign-in ended well.

@@ -1,0 +1,261 @@
+//! The directory (LDAP or Active Directory) as a first factor: find the one entry the
+//! login names with the service bind, bind as it with the password, read its attributes.
+//! What it finds becomes an `ExternalIdentity` of provider `ldap`, and the sign-in
+//! pipeline treats it like any other (see `auth::signin::factor`).
+//!
+//! Searches share one service-bound connection (operations are multiplexed over it, and it
+//! is made again when it breaks); passwords are checked on other connections, kept for
+//! binds alone, since a bind changes who a connection is. A directory that cannot be reached, or does
+//! not answer in time, is `Unreachable`: the caller answers `503`, never `401`.
+
+use std::sync::Arc;
+
+use ldap3::{Ldap, LdapConnAsync, LdapConnSettings, LdapError, Scope, SearchEntry};
+use secrecy::{ExposeSecret, SecretString};
+use tokio::sync::Mutex;
+
+use crate::settings::ldap::LdapSettings;
+use crate::social::identity::address_from_directory;
+use crate::social::ExternalIdentity;
+
+/// The provider id of directory identities.
+pub const PROVIDER: &str = "ldap";
+
+/// The DN of the bind an unknown login costs.
+const NOBODY: &str = "cn=nobody";
+
+/// Idle connections kept for password binds.
+const IDLE_BINDS: usize = 16;
+
+/// The LDAP result code of a wrong password (RFC 4511).
+const INVALID_CREDENTIALS: u32 = 49;
+
+/// The directory could not be asked (down, too slow, TLS refused, or an error it gave).
+#[derive(Debug)]
+pub struct Unreachable(pub String);
+
+#[derive(Clone)]
+pub struct Directory {
+    settings: Arc<LdapSettings>,
+    /// The service-bound connection searches go through, once made.
+    service: Arc<Mutex<Option<Ldap>>>,
+    /// Idle connections for password binds (each is bound as whoever last signed in on it,
+    /// and is only ever used to bind again).
+    binds: Arc<Mutex<Vec<Ldap>>>,
+}
+
+impl Directory {
+    pub fn new(settings: LdapSettings) -> Directory {
+        Directory {
+            settings: Arc::new(settings),
+            service: Arc::new(Mutex::new(None)),
+            binds: Arc::new(Mutex::new(Vec::new())),
+        }
+    }
+
+    pub fn settings(&self) -> &LdapSettings {
+        &self.settings
+    }
+
+    /// The person `login` and `password` prove, if they do: `None` for an unknown login,
+    /// a login that names several entries, or a wrong password (told apart by nobody).
+    pub async fn authenticate(
+        &self,
+        login: &str,
+        password: &SecretString,
+    ) -> Result<Option<ExternalIdentity>, Unreachable> {
+        let filter = self
+            .settings
+            .search_filter
+            .replace("{{username}}", &ldap3::ldap_escape(login));
+        self.find_and_bind(&filter, password).await
+    }
+
+    /// The same check for the person whose identity is `subject` (reauthentication of a
+    /// directory account).
+    pub async fn authenticate_subject(
+        &self,
+        subject: &str,
+        password: &SecretString,
+    ) -> Result<Option<ExternalIdentity>, Unreachable> {
+        let attr = &self.settings.id_attribute;
+        let filter = format!("({attr}={})", ldap3::ldap_escape(subject));
+        self.find_and_bind(&filter, password).await
+    }
+
+    async fn find_and_bind(
+        &self,
+        filter: &str,
+        password: &SecretString,
+    ) -> Result<Option<ExternalIdentity>, Unreachable> {
+        let entries = self.search(filter).await?;
+        match entries.as_slice() {
+            // An empty password would be an unauthenticated bind, which succeeds.
+            [entry] if !password.expose_secret().is_empty() => Ok(self
+                .bind(&entry.dn, password)
+                .await?
+                .then(|| self.identity(entry))),
+            // No one, several, or no password: a bind that fails all the same, so that
+            // an unknown login costs what a wrong password does.
+            _ => {
+                self.bind(NOBODY, &SecretString::from("-".to_string()))
+                    .await?;
+                Ok(None)
+            }
+        }
+    }
+
+    /// What the entry says of the person.
+    fn identity(&self, entry: &SearchEntry) -> ExternalIdentity {
+        let s = &self.settings;
+        let first = |attr: &str| {
+            entry
+                .attrs
+                .get(attr)
+                .and_then(|v| v.first())
+                .map(|v| v.trim().to_string())
+                .filter(|v| !v.is_empty())
+        };
+        let subject = first(&s.id_attribute).unwrap_or_else(|| entry.dn.clone());
+        let (email, vouched) =
+            address_from_directory(first(&s.email_attribute).as_deref(), s.trust_email);
+        let name = s
+            .name_attributes
+            .iter()
+            .filter_map(|a| first(a))
+            .collect::<Vec<_>>()
+            .join(" ");
+        ExternalIdentity {
+            provider: PROVIDER.to_string(),
+            vouched,
+            email,
+            name: Some(name).filter(|n| !n.is_empty()),
+            username: s
+                .username_attribute
+                .as_deref()
+                .or(Some("uid"))
+                .and_then(first),
+            subject,
+            admin: None,
+        }
+    }
+
+    /// The entries `filter` finds under the search base, through the service connection
+    /// (made again once if it broke; a time-out is not retried).
+    async fn search(&self, filter: &str) -> Result<Vec<SearchEntry>, Unreachable> {
+        let s = &self.settings;
+        let mut attrs: Vec<&str> = vec![&s.id_attribute, &s.email_attribute];
+        attrs.extend(s.name_attributes.iter().map(String::as_str));
+        attrs.push(s.username_attribute.as_deref().unwrap_or("uid"));
+        let mut retried = false;
+        loop {
+            let mut ldap = self.service_connection().await?;
+            let found = ldap
+                .with_timeout(s.timeout)
+                .search(&s.search_base, Scope::Subtree, filter, attrs.clone())
+                .await
+                .and_then(|r| r.success());
+            match found {
+                Ok((entries, _)) => {
+                    return Ok(entries.into_iter().map(SearchEntry::construct).collect())
+                }
+                // A login no filter can hold names nobody.
+                Err(LdapError::FilterParsing) => return Ok(Vec::new()),
+                Err(e) => {
+                    *self.service.lock().await = None;
+                    if retried || matches!(e, LdapError::Timeout { .. }) {
+                        return Err(Unreachable(format!("search: {e}")));
+                    }
+                    retried = true;
+                }
+            }
+        }
+    }
+
+    async fn service_connection(&self) -> Result<Ldap, Unreachable> {
+        let mut slot = self.service.lock().await;
+        if let Some(ldap) = slot.as_mut() {
+            if !ldap.is_closed() {
+                return Ok(ldap.clone());
+            }
+        }
+        let mut ldap = self.connect().await?;
+        let s = &self.settings;
+        if let (Some(dn), Some(pw)) = (&s.bind_dn, &s.bind_credentials) {
+            ldap.with_timeout(s.timeout)
+                .simple_bind(dn, pw.expose_secret())
+                .await
+                .and_then(|r| r.success())
+                .map_err(|e| Unreachable(format!("service bind (LDAP_BIND_DN): {e}")))?;
+        }
+        *slot = Some(ldap.clone());
+        Ok(ldap)
+    }
+
+    /// Whether `password` binds as `dn`, on a connection used only for binds (taken from
+    /// the idle ones, or made), which goes back once the directory has answered.
+    async fn bind(&self, dn: &str, password: &SecretString) -> Result<bool, Unreachable> {
+        let idle = {
+            let mut idle = self.binds.lock().await;
+            std::iter::from_fn(|| idle.pop()).find_map(|mut l| (!l.is_closed()).then_some(l))
+        };
+        let was_idle = idle.is_some();
+        let mut ldap = match idle {
+            Some(ldap) => ldap,
+            None => self.connect().await?,
+        };
+        let timeout = self.settings.timeout;
+        let mut result = ldap
+            .with_timeout(timeout)
+            .simple_bind(dn, password.expose_secret())
+            .await;
+        if let Err(e) = &result {
+            // An idle connection the directory dropped meanwhile: once more on a new one.
+            if was_idle && !matches!(e, LdapError::Timeout { .. }) {
+                ldap = self.connect().await?;
+                result = ldap
+                    .with_timeout(timeout)
+                    .simple_bind(dn, password.expose_secret())
+                    .await;
+            }
+        }
+        let result = result.map_err(|e| Unreachable(format!("bind: {e}")))?;
+        let answer = match result.rc {
+            0 => Ok(true),
+            INVALID_CREDENTIALS => Ok(false),
+            // An unknown DN is `invalidDNSyntax` or `noSuchObject` on some servers.
+            32 | 34 => Ok(false),
+            rc => Err(Unreachable(format!("bind answered {rc}: {}", result.text))),
+        };
+        if answer.is_ok() {
+            let mut idle = self.binds.lock().await;
+            if idle.len() < IDLE_BINDS {
+                idle.push(ldap);
+            }
+        }
+        answer
+    }
+
+    async fn connect(&self) -> Result<Ldap, Unreachable> {
+        let s = &self.settings;
+        let mut settings = LdapConnSettings::new()
+            .set_conn_timeout(s.timeout)
+            .set_starttls(s.starttls)
+            .set_no_tls_verify(!s.reject_unauthorized);
+        if let Some(ca) = &s.ca_cert {
+            let cert = native_tls::Certificate::from_pem(ca)
+                .map_err(|e| Unreachable(format!("LDAP_CA_CERT_PATH: {e}")))?;
+            let connector = native_tls::TlsConnector::builder()
+                .add_root_certificate(cert)
+                .danger_accept_invalid_certs(!s.reject_unauthorized)
+                .build()
+                .map_err(|e| Unreachable(format!("TLS: {e}")))?;
+            settings = settings.set_connector(connector);
+        }
+        let (conn, ldap) = LdapConnAsync::with_settings(settings, &s.url)
+            .await
+            .map_err(|e| Unreachable(format!("connect: {e}")))?;
+        ldap3::drive!(conn);
+        Ok(ldap)
+    }
+}

@@ -279,12 +279,15 @@ fn write_totp_in(
         },
     )?;
     TotpSecret::confirm(conn, user_id, enrolled)?;
+    let mut seen = std::collections::HashSet::new();
     let rows: Vec<BackupCode> = codes
         .iter()
+        // The same code twice is one code.
+        .filter(|c| seen.insert(c.sha256_hex.clone()))
         .map(|c| BackupCode {
             id: new_id(),
             user_id: user_id.to_string(),
-            code_hash: format!("librechat-sha256:{}", c.sha256_hex),
+            code_hash: crate::mfa::legacy_backup_row(user_id, &c.sha256_hex),
             used_at: c.used_at.or(c.used.then_some(enrolled)),
             created_at: enrolled,
         })

@@ -52,12 +52,19 @@ pub struct Completed {
 }
 
 /// How a backup code brought over from LibreChat is stored: its SHA-256 (hex) after
-/// trimming, as LibreChat stored it, marked so it never matches one of ours.
-pub fn legacy_backup_hash(code: &str) -> String {
+/// trimming, as LibreChat stored it, under the user's id and marked so it never matches
+/// one of ours. The id keeps stored hashes apart: LibreChat's codes are 32 random bits,
+/// so two of a large deployment's users share one sooner or later.
+pub fn legacy_backup_hash(user_id: &str, code: &str) -> String {
     use sha2::Digest;
     let digest = sha2::Sha256::digest(code.trim().as_bytes());
     let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
-    format!("librechat-sha256:{hex}")
+    legacy_backup_row(user_id, &hex)
+}
+
+/// The stored form of a LibreChat backup code hash (`sha256_hex`) of `user_id`.
+pub fn legacy_backup_row(user_id: &str, sha256_hex: &str) -> String {
+    format!("librechat-sha256:{user_id}:{sha256_hex}")
 }
 
 /// The second factors an account has, as `mfa_required` answers name them.
@@ -178,7 +185,7 @@ impl SecondFactors {
                     return Ok(true);
                 }
                 // A code brought over from LibreChat is kept as it kept it.
-                let legacy = legacy_backup_hash(c);
+                let legacy = legacy_backup_hash(user_id, c);
                 Ok(BackupCode::spend(conn, user_id, &legacy, now)? == 1)
             }
             Code::Passkey {

@@ -450,6 +450,13 @@ fn export(canonical: bool) -> String {
                 {"codeHash": sha256_hex("4e5f6a7b"), "used": true, "usedAt": date("2024-05-01T00:00:00Z")}
             ],
             "createdAt": date("2024-05-01T00:00:00Z")}),
+        // LibreChat's codes are 32 random bits: in a large export two users share one.
+        json!({"_id": {"$oid": "65f0c1aa0000000000000006"}, "email": "eve@chat.example",
+            "emailVerified": true, "name": "Eve", "role": "USER", "provider": "local",
+            "password": bcrypt("eve's old passphrase"), "twoFactorEnabled": true,
+            "totpSecret": librechat_totp("KRSXG5CTMVRXEZLU"),
+            "backupCodes": [{"codeHash": sha256_hex("0a1b2c3d"), "used": false, "usedAt": null}],
+            "createdAt": date("2024-05-02T00:00:00Z")}),
         json!({"_id": {"$oid": "65f0c1aa0000000000000004"}, "email": "dee@chat.example",
             "emailVerified": false, "name": "Dee", "role": "USER", "provider": "local",
             "password": bcrypt("dee's old passphrase"),
@@ -501,7 +508,7 @@ async fn users_come_over_with_their_passwords_identities_and_totp(backend: Backe
         let report = String::from_utf8_lossy(&out.stdout).into_owned();
         assert!(!out.status.success(), "a dry run exits as the import would");
         assert!(
-            report.contains("would import 4, unchanged 0, skipped 2"),
+            report.contains("would import 5, unchanged 0, skipped 2"),
             "{report}"
         );
         assert!(
@@ -523,7 +530,7 @@ async fn users_come_over_with_their_passwords_identities_and_totp(backend: Backe
             "{report}"
         );
         assert!(
-            report.contains("imported 4, unchanged 0, skipped 2; with TOTP 1, with identities 1"),
+            report.contains("imported 5, unchanged 0, skipped 2; with TOTP 2, with identities 1"),
             "{report}"
         );
         assert!(
@@ -588,6 +595,17 @@ async fn users_come_over_with_their_passwords_identities_and_totp(backend: Backe
             )
             .await;
         assert_eq!(r.status, 200, "{}", r.text);
+        // Eve's copy of that code is her own, and still unused.
+        let r = app.login("eve@chat.example", "eve's old passphrase").await;
+        let mfa = r.body["mfa_token"].as_str().unwrap().to_string();
+        let r = app
+            .post(
+                "/auth/mfa/verify",
+                &json!({"mfa_token": mfa, "backup_code": "0a1b2c3d"}),
+                None,
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text);
         // Dee's sign-up was pending: unverified.
         let users = app
             .state
@@ -622,7 +640,7 @@ async fn users_come_over_with_their_passwords_identities_and_totp(backend: Backe
         let out = run(&["import", "librechat", "users.json"], true);
         let report = String::from_utf8_lossy(&out.stdout).into_owned();
         assert!(
-            report.contains("imported 0, unchanged 4, skipped 2"),
+            report.contains("imported 0, unchanged 5, skipped 2"),
             "{report}"
         );
     }

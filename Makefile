@@ -52,7 +52,7 @@ $(SPA)/dist/.ready: $(SPA)/node_modules/.ready openapi/openapi.json $(wildcard $
 
 $(TEST_VENV)/.ready: Makefile
 	python3 -m venv $(TEST_VENV)
-	$(TEST_VENV)/bin/pip install --quiet --disable-pip-version-check aiosmtpd==1.4.6 selenium==4.51.0 pyjwt==2.15.1 cryptography==46.0.3 schemathesis==4.32.5 bcrypt==4.2.1
+	$(TEST_VENV)/bin/pip install --quiet --disable-pip-version-check aiosmtpd==1.4.6 selenium==4.51.0 pyjwt==2.15.1 cryptography==46.0.3 schemathesis==4.32.5 bcrypt==4.2.1 standardwebhooks==1.3.0
 	touch $@
 
 ## Headless Chromium and its WebDriver, from Debian's packages (the browser tests drive them).
@@ -116,6 +116,14 @@ bench-ldap: sysdeps openldap
 	@command -v wrk >/dev/null || { echo "make bench-ldap: wrk is needed (make bench installs it)" >&2; exit 1; }
 	$(CARGO) build --release --bin latch --example ldap_bare
 	scripts/with-postgres scripts/bench-ldap target/release/latch target/release/examples/ldap_bare
+
+## Webhooks: sign-ins per second with and without events, and a backlog of 100,000
+## events drained into examples/webhook_sink.rs, on both backends.
+.PHONY: bench-webhooks
+bench-webhooks: sysdeps
+	@command -v wrk >/dev/null || { echo "make bench-webhooks: wrk is needed (make bench installs it)" >&2; exit 1; }
+	$(CARGO) build --release --bin latch --example webhook_sink
+	scripts/with-postgres scripts/bench-webhooks target/release/latch target/release/examples/webhook_sink
 
 ## Ten minutes of mixed traffic against a release build (scripts/soak), watching memory,
 ## file descriptors, sockets and database connections; SOAK_BACKEND=sqlite for SQLite.

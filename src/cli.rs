@@ -98,6 +98,20 @@ pub enum Command {
         #[command(subcommand)]
         command: ImportCommand,
     },
+    /// Webhooks: make a secret, or send a test event.
+    Webhooks {
+        #[command(subcommand)]
+        command: WebhooksCommand,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum WebhooksCommand {
+    /// Print a new secret for WEBHOOK_SECRET (`whsec_` and 32 random bytes in base64).
+    Secret,
+    /// Queue a `ping` to every configured endpoint and wait up to 10 s for its delivery;
+    /// a failure exits non-zero, saying why.
+    Test,
 }
 
 #[derive(Subcommand, Debug)]

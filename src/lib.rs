@@ -8,6 +8,7 @@ pub mod db;
 pub mod directory;
 pub mod domain;
 pub mod error;
+pub mod events;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod import;
@@ -17,6 +18,7 @@ pub mod metrics;
 pub mod mfa;
 pub mod moderation;
 pub mod openapi;
+pub mod queue;
 pub mod routes;
 pub mod settings;
 pub mod social;

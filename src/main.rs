@@ -1,7 +1,7 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use latch::cli::{Cli, Command};
+use latch::cli::{Cli, Command, WebhooksCommand};
 use latch::db::Db;
 use latch::settings::{Settings, Sources};
 use latch::startup::Application;
@@ -38,6 +38,13 @@ async fn run(cli: Cli, env: std::collections::HashMap<String, String>) -> anyhow
         print!("{}", latch::openapi::spec_json());
         return Ok(());
     }
+    if let Some(Command::Webhooks {
+        command: WebhooksCommand::Secret,
+    }) = cli.command
+    {
+        println!("{}", latch::settings::webhooks::new_secret());
+        return Ok(());
+    }
     let sources = Sources::from_env(&env, cli.config.clone(), cli.setting_flags());
     let settings = Settings::load(&sources)?;
     match cli.command {
@@ -63,6 +70,14 @@ async fn run(cli: Cli, env: std::collections::HashMap<String, String>) -> anyhow
                 latch::tools::run(&command, &settings, &db).map(|_| ())
             })
             .await?
+        }
+        Some(Command::Webhooks {
+            command: WebhooksCommand::Test,
+        }) => {
+            let db = Db::new(&settings.database_url, 1)?;
+            let delivered = latch::events::ping::ping_all(db, &settings.webhooks).await?;
+            eprintln!("latch: the ping was delivered to {delivered} endpoint(s)");
+            Ok(())
         }
         _ => {
             let app = Application::build(settings).await?;

@@ -39,6 +39,8 @@ pub struct Application {
     state: web::Data<AppState>,
     /// The mail worker and the switch that stops it, when mail is configured.
     mail_worker: Option<(tokio::task::JoinHandle<()>, watch::Sender<bool>)>,
+    /// The webhook worker likewise, when an endpoint is configured.
+    webhook_worker: Option<(tokio::task::JoinHandle<()>, watch::Sender<bool>)>,
 }
 
 impl Application {
@@ -65,10 +67,15 @@ impl Application {
         let db = Db::new(&settings.database_url, settings.database_pool_size)?;
         let jwt = settings.jwt.clone();
         let (initial, scrypt) = (settings.initial_user.clone(), settings.scrypt.clone());
+        let webhooks = settings.webhooks.clone();
         let keys = {
             let db = db.clone();
             tokio::task::spawn_blocking(move || {
                 db.migrate_and(|conn| {
+                    // First, so that what the start changes has its events.
+                    crate::db::write_tx(conn, |c| {
+                        Ok(crate::events::deliveries::sync_endpoints_in(c, &webhooks)?)
+                    })?;
                     if let Some(initial) = &initial {
                         crate::auth::accounts::ensure_initial_user_in(conn, initial, &scrypt)?;
                     }
@@ -103,6 +110,17 @@ impl Application {
                 (Some(service), Some((tokio::spawn(worker.run()), stop)))
             }
             None => (None, None),
+        };
+        let webhook_worker = if settings.webhooks.endpoints.is_empty() {
+            None
+        } else {
+            let (stop, shutdown) = watch::channel(false);
+            let deliverer = crate::events::worker::Deliverer::new(db.clone(), &settings.webhooks)?;
+            tracing::info!(
+                endpoints = settings.webhooks.endpoints.len(),
+                "webhooks are on"
+            );
+            Some((tokio::spawn(deliverer.run(shutdown)), stop))
         };
         let metrics = Metrics::new()?;
         let moderation =
@@ -167,6 +185,7 @@ impl Application {
             server,
             state,
             mail_worker,
+            webhook_worker,
         })
     }
 
@@ -180,16 +199,19 @@ impl Application {
     }
 
     /// Serves until SIGINT or SIGTERM, then finishes the requests in flight and lets the
-    /// mail worker finish the message in hand.
+    /// mail and webhook workers finish the work in hand.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let served = self.server.await;
-        if let Some((worker, stop)) = self.mail_worker {
+        for (name, worker) in [("mail", self.mail_worker), ("webhook", self.webhook_worker)] {
+            let Some((worker, stop)) = worker else {
+                continue;
+            };
             let _ = stop.send(true);
             if tokio::time::timeout(std::time::Duration::from_secs(60), worker)
                 .await
                 .is_err()
             {
-                tracing::warn!("the mail worker did not stop in time");
+                tracing::warn!("the {name} worker did not stop in time");
             }
         }
         served

@@ -243,7 +243,9 @@ pub fn run(command: &Command, settings: &Settings, db: &Db) -> anyhow::Result<bo
             .map_err(api)?;
             println!("removed every second factor of {}", user.email);
         }
-        Command::Serve { .. } | Command::Migrate | Command::Openapi => return Ok(false),
+        Command::Serve { .. } | Command::Migrate | Command::Openapi | Command::Webhooks { .. } => {
+            return Ok(false)
+        }
     }
     Ok(true)
 }

@@ -63,6 +63,8 @@ pub fn keep_an_admin_in(conn: &mut DbConn, user: &User) -> ApiResult<()> {
 /// Deletes the user (sessions and tokens go with it), refusing the last admin.
 pub fn delete_user_in(conn: &mut DbConn, user: &User) -> ApiResult<()> {
     keep_an_admin_in(conn, user)?;
+    // Ended first, so that each session's end is reported.
+    Session::revoke_all(conn, &user.id, None, reason::DELETED, now())?;
     User::delete(conn, &user.id)?;
     Ok(())
 }

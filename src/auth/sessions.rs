@@ -3,6 +3,7 @@
 //! opened.
 
 use chrono::NaiveDateTime;
+use diesel::Connection as _;
 
 use crate::auth::audit;
 use crate::auth::client::ClientInfo;
@@ -115,7 +116,15 @@ pub fn refresh_in(
             Ok(RefreshOutcome::Grace { user, session })
         }
         _ => {
-            Session::revoke(conn, &session.id, reason::REFRESH_TOKEN_REUSED, now)?;
+            // With its event: PostgreSQL runs a refresh without a transaction (SQLite's
+            // is one already).
+            let why = reason::REFRESH_TOKEN_REUSED;
+            match conn.backend() {
+                Backend::Postgres => {
+                    conn.transaction(|c| Session::revoke(c, &session.id, why, now))?
+                }
+                Backend::Sqlite => Session::revoke(conn, &session.id, why, now)?,
+            };
             Ok(RefreshOutcome::Reused { user_id: user.id })
         }
     }
@@ -300,7 +309,8 @@ pub fn prune_in(
         Some(before) => crate::db::models::AuditEvent::delete_before(conn, before)?,
         None => 0,
     };
-    Ok(tokens + sessions + one_time + oauth + counters + mfa + bans + audit)
+    let webhooks = crate::events::deliveries::prune_in(conn, now)?;
+    Ok(tokens + sessions + one_time + oauth + counters + mfa + bans + audit + webhooks)
 }
 
 /// Prunes once an hour, for as long as the server runs.

@@ -76,8 +76,11 @@ pub fn retry_delay(attempts_so_far: i32, base: Duration, max_retries: u32) -> Op
     if attempt >= max_retries {
         return None;
     }
-    let factor = 1u32.checked_shl(attempt).unwrap_or(u32::MAX);
-    Some(base.saturating_mul(factor).min(Duration::from_secs(3600)))
+    Some(crate::queue::backoff(
+        base,
+        attempt + 1,
+        Duration::from_secs(3600),
+    ))
 }
 
 #[cfg(test)]

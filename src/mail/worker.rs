@@ -1,5 +1,6 @@
-//! The background sender. One message at a time: it takes the next due message, sends
-//! it, and records the outcome, all on a blocking thread. On PostgreSQL the message stays
+//! The background sender, a job of the shared queue (`crate::queue`). One message at a
+//! time: it takes the next due message, sends it, and records the outcome, all on a
+//! blocking thread. On PostgreSQL the message stays
 //! row-locked in one transaction from pick to outcome, so instances sharing the database
 //! never send the same message, and a crash releases it at once. On shutdown the worker
 //! finishes the message in hand and stops.
@@ -38,7 +39,7 @@ enum Round {
 }
 
 impl Worker {
-    pub async fn run(mut self) {
+    pub async fn run(self) {
         if self.db.backend() == Backend::Sqlite {
             // SQLite has exactly one worker: whatever it was sending when it stopped is
             // pending again.
@@ -50,37 +51,28 @@ impl Worker {
                 tracing::warn!(error = %e, "could not release outbox claims");
             }
         }
-        loop {
-            if *self.shutdown.borrow() {
-                break;
+        let (wake, shutdown) = (self.wake.clone(), self.shutdown.clone());
+        crate::queue::run(self, wake, shutdown, POLL).await;
+    }
+}
+
+impl crate::queue::Job for Worker {
+    const NAME: &'static str = "mail";
+
+    async fn round(&mut self) -> ApiResult<bool> {
+        let (mailer, settings) = (self.mailer.clone(), self.settings.clone());
+        let round = self
+            .db
+            .run(move |conn| deliver_next(conn, &mailer, &settings))
+            .await?;
+        match round {
+            Round::Sent(kind) => tracing::info!(%kind, "mail sent"),
+            Round::Failed(kind, e, attempt) => {
+                tracing::warn!(%kind, attempt, error = %e.message, "mail not sent")
             }
-            let (mailer, settings) = (self.mailer.clone(), self.settings.clone());
-            match self
-                .db
-                .run(move |conn| deliver_next(conn, &mailer, &settings))
-                .await
-            {
-                Ok(Round::Sent(kind)) => tracing::info!(%kind, "mail sent"),
-                Ok(Round::Failed(kind, e, attempt)) => {
-                    tracing::warn!(%kind, attempt, error = %e.message, "mail not sent")
-                }
-                Ok(Round::Idle) => {
-                    tokio::select! {
-                        _ = self.wake.notified() => {}
-                        _ = tokio::time::sleep(POLL) => {}
-                        _ = self.shutdown.changed() => {}
-                    }
-                }
-                Err(e) => {
-                    tracing::warn!(error = %e, "outbox unavailable");
-                    tokio::select! {
-                        _ = tokio::time::sleep(Duration::from_secs(1)) => {}
-                        _ = self.shutdown.changed() => {}
-                    }
-                }
-            }
+            Round::Idle => return Ok(false),
         }
-        tracing::info!("mail worker stopped");
+        Ok(true)
     }
 }
 

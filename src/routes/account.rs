@@ -70,10 +70,13 @@ pub async fn update_me(
     let user = state
         .db
         .run(move |conn| {
-            if let Some(name) = name {
-                User::set_name(conn, &id, name.as_str(), now())?;
-            }
-            User::find(conn, &id)?.ok_or(ApiError::Unauthorized("This account no longer exists."))
+            write_tx(conn, |conn| {
+                if let Some(name) = name {
+                    User::set_name(conn, &id, name.as_str(), now())?;
+                }
+                User::find(conn, &id)?
+                    .ok_or(ApiError::Unauthorized("This account no longer exists."))
+            })
         })
         .await?;
     Ok(HttpResponse::Ok().json(UserView::from(&user)))

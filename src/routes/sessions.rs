@@ -9,6 +9,7 @@ use crate::auth::audit;
 use crate::auth::extractor::CurrentUser;
 use crate::db::models::session::reason;
 use crate::db::models::{now, Session};
+use crate::db::write_tx;
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 
@@ -90,17 +91,19 @@ pub async fn revoke(
     state
         .db
         .run(move |conn| {
-            let now = now();
-            // Another user's session is as unknown as a made-up id.
-            match Session::find(conn, &id)? {
-                Some(s) if s.user_id == user_id && s.is_active(now) => {
-                    Session::revoke(conn, &s.id, reason::REVOKED_BY_USER, now)?;
-                    let event =
-                        audit::Event::by_self(audit::kind::SESSION_REVOKED, &user_id, &client);
-                    audit::record_in(conn, event.detail(format!("session {}", s.id)))
+            write_tx(conn, |conn| {
+                let now = now();
+                // Another user's session is as unknown as a made-up id.
+                match Session::find(conn, &id)? {
+                    Some(s) if s.user_id == user_id && s.is_active(now) => {
+                        Session::revoke(conn, &s.id, reason::REVOKED_BY_USER, now)?;
+                        let event =
+                            audit::Event::by_self(audit::kind::SESSION_REVOKED, &user_id, &client);
+                        audit::record_in(conn, event.detail(format!("session {}", s.id)))
+                    }
+                    _ => Err(ApiError::NotFound),
                 }
-                _ => Err(ApiError::NotFound),
-            }
+            })
         })
         .await?;
     Ok(HttpResponse::NoContent().finish())

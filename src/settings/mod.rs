@@ -19,6 +19,7 @@ pub mod signin;
 pub mod social;
 pub mod sources;
 pub mod tokens;
+pub mod webhooks;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -237,6 +238,12 @@ pub const KNOWN: &[&str] = &[
     "LDAP_FULL_NAME",
     "LDAP_TRUST_EMAIL",
     "LDAP_TIMEOUT",
+    "WEBHOOK_URL",
+    "WEBHOOK_SECRET",
+    "WEBHOOK_EVENTS",
+    "WEBHOOK_RETRY_BASE",
+    "WEBHOOK_RETRY_FOR",
+    "WEBHOOK_TIMEOUT",
 ];
 
 /// Whether `name` is a setting Latch reads: one of its own, or one of LibreChat's names
@@ -295,6 +302,8 @@ pub struct Settings {
     pub creds_key: Option<SecretString>,
     /// Directory sign-in; `None` unless `LDAP_URL` and `LDAP_USER_SEARCH_BASE` are set.
     pub ldap: Option<ldap::LdapSettings>,
+    /// Where events are sent (none configured: no webhooks).
+    pub webhooks: webhooks::WebhookSettings,
 }
 
 /// The passkeys' relying party.
@@ -377,6 +386,7 @@ impl Settings {
             unused: unused(raw),
             creds_key: get("CREDS_KEY").map(|k| SecretString::from(k.to_string())),
             ldap: ldap::ldap(raw)?,
+            webhooks: webhooks::webhooks(raw)?,
             mail_off_despite: match mail::MailSettings::configured(raw, &app_title)? {
                 mail::Configured::OffBut(name) => Some(name),
                 _ => None,

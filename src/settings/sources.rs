@@ -66,6 +66,8 @@ impl Sources {
 pub struct Raw {
     values: HashMap<String, String>,
     pub file_providers: Vec<FileProvider>,
+    /// The config file's `[[webhooks]]`.
+    pub file_webhooks: Vec<super::webhooks::FileWebhook>,
 }
 
 impl Raw {
@@ -85,6 +87,7 @@ impl Raw {
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect(),
             file_providers: Vec::new(),
+            file_webhooks: Vec::new(),
         }
     }
 }
@@ -104,6 +107,7 @@ struct FileTable(HashMap<String, config::Value>);
 pub fn read_layers(sources: &Sources) -> Result<Raw, SettingsError> {
     let mut raw = HashMap::new();
     let mut file_providers = Vec::new();
+    let mut file_webhooks = Vec::new();
     let file = match (&sources.config_file, &sources.default_config_file) {
         (Some(path), _) => {
             if !path.exists() {
@@ -131,6 +135,12 @@ pub fn read_layers(sources: &Sources) -> Result<Raw, SettingsError> {
                 file_providers = oauth.providers;
                 continue;
             }
+            if key == "webhooks" {
+                file_webhooks = value.try_deserialize().map_err(|e| {
+                    SettingsError(format!("config file {}: [[webhooks]]: {e}", path.display()))
+                })?;
+                continue;
+            }
             let name = key.to_ascii_uppercase();
             if !super::is_known(&name) {
                 return Err(SettingsError(format!(
@@ -152,5 +162,6 @@ pub fn read_layers(sources: &Sources) -> Result<Raw, SettingsError> {
     Ok(Raw {
         values: raw,
         file_providers,
+        file_webhooks,
     })
 }

@@ -53,6 +53,13 @@ async fn sign_in(app: &TestApp, login: &str, password: &str) -> Reply {
     .await
 }
 
+/// A directory sign-in that must succeed: the answer (`user`, `access_token`…).
+pub async fn directory_sign_in(app: &TestApp, login: &str, password: &str) -> Value {
+    let r = sign_in(app, login, password).await;
+    assert_eq!(r.status, 200, "{login}: {}", r.text);
+    r.body
+}
+
 /// Signs in, which must succeed: the user object.
 async fn signed_in(app: &TestApp, login: &str, password: &str) -> (Value, String) {
     let r = sign_in(app, login, password).await;

@@ -1,6 +1,7 @@
-//! The README's token-verifying snippets, run as written against a running Latch: Node.js
-//! (jose), Python (PyJWT) and Rust (jsonwebtoken; `readme_snippet.rs` is the README's
-//! block, compared here).
+//! The README's snippets, run as written against a running Latch: the token verifiers in
+//! Node.js (jose), Python (PyJWT) and Rust (jsonwebtoken; `readme_snippet.rs` is the
+//! README's block, compared here), and the webhook receivers in Python and Node.js
+//! (standardwebhooks).
 
 use serde_json::Value;
 
@@ -104,4 +105,153 @@ async fn the_readme_snippets_verify_tokens(backend: Backend) {
     forged[at] = if forged[at] == b'A' { b'B' } else { b'A' };
     let forged = String::from_utf8(forged).unwrap();
     assert!(verifier.verify(&forged).await.is_err());
+}
+
+both_backends!(the_readme_receivers_verify_events);
+
+/// A README receiver, running: its standard output, line by line, on a channel.
+struct RunningReceiver {
+    child: std::process::Child,
+    port: u16,
+    lines: std::sync::mpsc::Receiver<String>,
+    _dir: tempfile::TempDir,
+}
+
+impl RunningReceiver {
+    fn start(program: &str, file: &str, code: String, secret: &str, node: bool) -> Self {
+        use std::io::BufRead as _;
+        let dir = tempfile::tempdir().unwrap();
+        if node {
+            let modules = format!("{ROOT}/tests/clients/node_modules");
+            assert!(
+                std::path::Path::new(&modules)
+                    .join("standardwebhooks")
+                    .exists(),
+                "{modules}/standardwebhooks is missing: run `make test`"
+            );
+            std::os::unix::fs::symlink(&modules, dir.path().join("node_modules")).unwrap();
+        }
+        let path = dir.path().join(file);
+        std::fs::write(&path, code).unwrap();
+        let port = crate::social::free_port();
+        let mut child = std::process::Command::new(program)
+            .arg(&path)
+            .env("WEBHOOK_SECRET", secret)
+            .env("PORT", port.to_string())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot run {program}: {e}"));
+        let out = std::io::BufReader::new(child.stdout.take().unwrap());
+        let (tx, lines) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in out.lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{file} did not listen"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        RunningReceiver {
+            child,
+            port,
+            lines,
+            _dir: dir,
+        }
+    }
+
+    /// The events it printed, until one of `kind` (20 s at most).
+    async fn until(&self, kind: &str) -> Vec<Value> {
+        let mut seen = Vec::new();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        loop {
+            while let Ok(line) = self.lines.try_recv() {
+                let event: Value = serde_json::from_str(&line).unwrap();
+                let done = event["type"] == kind;
+                seen.push(event);
+                if done {
+                    return seen;
+                }
+            }
+            assert!(std::time::Instant::now() < deadline, "no {kind}: {seen:?}");
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    }
+}
+
+impl Drop for RunningReceiver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn the_readme_receivers_verify_events(backend: Backend) {
+    let (py_secret, js_secret) = (
+        latch::settings::webhooks::new_secret(),
+        latch::settings::webhooks::new_secret(),
+    );
+    let python = RunningReceiver::start(
+        &crate::smtp::python(),
+        "receiver.py",
+        snippet("webhook-python"),
+        &py_secret,
+        false,
+    );
+    let node = RunningReceiver::start(
+        "node",
+        "receiver.mjs",
+        snippet("webhook-node"),
+        &js_secret,
+        true,
+    );
+    let file = format!(
+        "[[webhooks]]\nurl = \"http://127.0.0.1:{}/\"\nsecret = \"{py_secret}\"\n\n\
+         [[webhooks]]\nurl = \"http://127.0.0.1:{}/\"\nsecret = \"{js_secret}\"\n",
+        python.port, node.port
+    );
+    let db = std::sync::Arc::new(crate::helpers::TestDb::new_for(backend));
+    let app = crate::helpers::start_with_file(db, &[], Some(&file)).await;
+    let admin = app.register("admin@example.com").await.access_token();
+    let bob = app.register("bob@example.com").await;
+    let bob_id = bob.body["user"]["id"].as_str().unwrap().to_string();
+    let r = app
+        .send(
+            reqwest::Method::DELETE,
+            &format!("/admin/users/{bob_id}"),
+            None,
+            Some(&admin),
+        )
+        .await;
+    assert_eq!(r.status, 204, "{}", r.text);
+    for (name, receiver) in [("python", &python), ("node", &node)] {
+        let events = receiver.until("user.deleted").await;
+        let deleted = events.last().unwrap();
+        assert_eq!(deleted["data"]["user"]["id"], bob_id.as_str(), "{name}");
+        assert!(
+            events.iter().any(|e| e["type"] == "user.created"),
+            "{name}: {events:?}"
+        );
+        // A forged delivery is refused.
+        let r = reqwest::Client::new()
+            .post(format!("http://127.0.0.1:{}/", receiver.port))
+            .header("webhook-id", "msg_forged")
+            .header(
+                "webhook-timestamp",
+                chrono::Utc::now().timestamp().to_string(),
+            )
+            .header(
+                "webhook-signature",
+                "v1,AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
+            )
+            .body(r#"{"type":"user.deleted","data":{}}"#)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 400, "{name}");
+    }
 }

@@ -3,6 +3,8 @@ use diesel::prelude::*;
 
 use crate::db::schema::{bans, users};
 use crate::db::DbConn;
+use crate::events::{self, kind};
+use serde_json::json;
 
 /// A ban of a user or an IP until `expires_at`, unless lifted.
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
@@ -19,8 +21,17 @@ pub struct Ban {
 }
 
 impl Ban {
+    /// Records the ban (`user.banned` for a user's).
     pub fn insert(conn: &mut DbConn, ban: &Ban) -> QueryResult<usize> {
-        diesel::insert_into(bans::table).values(ban).execute(conn)
+        let inserted = diesel::insert_into(bans::table).values(ban).execute(conn)?;
+        if let Some(user_id) = &ban.user_id {
+            let until = ban
+                .expires_at
+                .and_utc()
+                .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+            events::about_user_in(conn, kind::USER_BANNED, user_id, json!({ "until": until }))?;
+        }
+        Ok(inserted)
     }
 
     /// Until when `ip` is banned, if it is: a ban of the address itself, or of its
@@ -71,16 +82,22 @@ impl Ban {
             .load(conn)
     }
 
-    /// Lifts an active ban: 1 when it was active.
+    /// Lifts an active ban: 1 when it was active (`user.unbanned` for a user's).
     pub fn lift(conn: &mut DbConn, id: &str, now: NaiveDateTime) -> QueryResult<usize> {
-        diesel::update(
+        let lifted = diesel::update(
             bans::table
                 .find(id)
                 .filter(bans::lifted_at.is_null())
                 .filter(bans::expires_at.gt(now)),
         )
         .set(bans::lifted_at.eq(now))
-        .execute(conn)
+        .execute(conn)?;
+        if lifted == 1 {
+            if let Some(user_id) = Ban::find(conn, id)?.and_then(|b| b.user_id) {
+                events::about_user_in(conn, kind::USER_UNBANNED, &user_id, json!({}))?;
+            }
+        }
+        Ok(lifted)
     }
 
     /// Sets the user's `banned_until` from its active bans.

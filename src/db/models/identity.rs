@@ -5,6 +5,7 @@ use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use crate::db::schema::identities;
 use crate::db::DbConn;
 use crate::error::{ApiError, ApiResult};
+use crate::events::{self, kind};
 
 /// An identity at a social provider, linked to a user.
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
@@ -20,13 +21,19 @@ pub struct Identity {
 }
 
 impl Identity {
-    /// Links the identity; one already linked (a concurrent first sign-in) is `409`.
+    /// Links the identity (`identity.linked`); one already linked (a concurrent first
+    /// sign-in) is `409`.
     pub fn insert(conn: &mut DbConn, identity: &Identity) -> ApiResult<()> {
         match diesel::insert_into(identities::table)
             .values(identity)
             .execute(conn)
         {
-            Ok(_) => Ok(()),
+            Ok(_) => Ok(identity_event(
+                conn,
+                kind::IDENTITY_LINKED,
+                &identity.user_id,
+                &identity.provider,
+            )?),
             Err(DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _)) => {
                 Err(ApiError::Conflict("identity_taken"))
             }
@@ -57,18 +64,40 @@ impl Identity {
             .execute(conn)
     }
 
-    /// Unlinks the user's identity `id`; 0 when it is not theirs.
+    /// Unlinks the user's identity `id` (`identity.unlinked`); 0 when it is not theirs.
     pub fn delete(conn: &mut DbConn, user_id: &str, id: &str) -> QueryResult<usize> {
-        diesel::delete(
-            identities::table
-                .filter(identities::id.eq(id))
-                .filter(identities::user_id.eq(user_id)),
-        )
-        .execute(conn)
+        let target = identities::table
+            .filter(identities::id.eq(id))
+            .filter(identities::user_id.eq(user_id));
+        let provider: Option<String> =
+            target.select(identities::provider).first(conn).optional()?;
+        let deleted = diesel::delete(target).execute(conn)?;
+        if let (1, Some(provider)) = (deleted, provider) {
+            identity_event(conn, kind::IDENTITY_UNLINKED, user_id, &provider)?;
+        }
+        Ok(deleted)
     }
 
-    /// Unlinks every identity of the user.
+    /// Unlinks every identity of the user (an `identity.unlinked` each).
     pub fn delete_all(conn: &mut DbConn, user_id: &str) -> QueryResult<usize> {
-        diesel::delete(identities::table.filter(identities::user_id.eq(user_id))).execute(conn)
+        let providers: Vec<String> = identities::table
+            .filter(identities::user_id.eq(user_id))
+            .select(identities::provider)
+            .load(conn)?;
+        let deleted = diesel::delete(identities::table.filter(identities::user_id.eq(user_id)))
+            .execute(conn)?;
+        for provider in &providers {
+            identity_event(conn, kind::IDENTITY_UNLINKED, user_id, provider)?;
+        }
+        Ok(deleted)
     }
+}
+
+fn identity_event(conn: &mut DbConn, kind: &str, user_id: &str, provider: &str) -> QueryResult<()> {
+    events::about_user_in(
+        conn,
+        kind,
+        user_id,
+        serde_json::json!({ "provider": provider }),
+    )
 }

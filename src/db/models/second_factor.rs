@@ -8,6 +8,7 @@ use crate::db::schema::{
     backup_codes, mfa_challenges, passkeys, totp_secrets, webauthn_challenges,
 };
 use crate::db::DbConn;
+use crate::events::{self, kind};
 
 /// A user's TOTP secret (sealed); active once `confirmed_at` is set.
 #[derive(Clone, Queryable, Selectable, Insertable)]
@@ -46,10 +47,15 @@ impl TotpSecret {
             .execute(conn)
     }
 
+    /// Turns TOTP on (`mfa.enabled`).
     pub fn confirm(conn: &mut DbConn, user_id: &str, now: NaiveDateTime) -> QueryResult<usize> {
-        diesel::update(totp_secrets::table.find(user_id))
+        let set = diesel::update(totp_secrets::table.find(user_id))
             .set(totp_secrets::confirmed_at.eq(now))
-            .execute(conn)
+            .execute(conn)?;
+        if set == 1 {
+            mfa_event(conn, kind::MFA_ENABLED, user_id, TOTP)?;
+        }
+        Ok(set)
     }
 
     /// Records `step` as used if no later or equal step was: 1 when this use is the first.
@@ -65,9 +71,22 @@ impl TotpSecret {
         .execute(conn)
     }
 
+    /// Removes the secret (`mfa.disabled` when it was on).
     pub fn delete(conn: &mut DbConn, user_id: &str) -> QueryResult<usize> {
-        diesel::delete(totp_secrets::table.find(user_id)).execute(conn)
+        let was_on = TotpSecret::find(conn, user_id)?.is_some_and(|t| t.confirmed_at.is_some());
+        let deleted = diesel::delete(totp_secrets::table.find(user_id)).execute(conn)?;
+        if was_on && deleted == 1 {
+            mfa_event(conn, kind::MFA_DISABLED, user_id, TOTP)?;
+        }
+        Ok(deleted)
     }
+}
+
+const TOTP: &str = "totp";
+const PASSKEY: &str = "passkey";
+
+fn mfa_event(conn: &mut DbConn, kind: &str, user_id: &str, method: &str) -> QueryResult<()> {
+    events::about_user_in(conn, kind, user_id, serde_json::json!({ "method": method }))
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
@@ -199,10 +218,13 @@ pub struct PasskeyRow {
 }
 
 impl PasskeyRow {
+    /// Stores a new passkey (`mfa.enabled`).
     pub fn insert(conn: &mut DbConn, row: &PasskeyRow) -> QueryResult<usize> {
-        diesel::insert_into(passkeys::table)
+        let inserted = diesel::insert_into(passkeys::table)
             .values(row)
-            .execute(conn)
+            .execute(conn)?;
+        mfa_event(conn, kind::MFA_ENABLED, &row.user_id, PASSKEY)?;
+        Ok(inserted)
     }
 
     pub fn for_user(conn: &mut DbConn, user_id: &str) -> QueryResult<Vec<PasskeyRow>> {
@@ -246,17 +268,28 @@ impl PasskeyRow {
         .execute(conn)
     }
 
+    /// Removes one of the user's passkeys (`mfa.disabled`).
     pub fn delete(conn: &mut DbConn, user_id: &str, id: &str) -> QueryResult<usize> {
-        diesel::delete(
+        let deleted = diesel::delete(
             passkeys::table
                 .filter(passkeys::id.eq(id))
                 .filter(passkeys::user_id.eq(user_id)),
         )
-        .execute(conn)
+        .execute(conn)?;
+        if deleted == 1 {
+            mfa_event(conn, kind::MFA_DISABLED, user_id, PASSKEY)?;
+        }
+        Ok(deleted)
     }
 
+    /// Removes all the user's passkeys (an `mfa.disabled` each).
     pub fn delete_all(conn: &mut DbConn, user_id: &str) -> QueryResult<usize> {
-        diesel::delete(passkeys::table.filter(passkeys::user_id.eq(user_id))).execute(conn)
+        let deleted =
+            diesel::delete(passkeys::table.filter(passkeys::user_id.eq(user_id))).execute(conn)?;
+        for _ in 0..deleted {
+            mfa_event(conn, kind::MFA_DISABLED, user_id, PASSKEY)?;
+        }
+        Ok(deleted)
     }
 
     pub fn count(conn: &mut DbConn, user_id: &str) -> QueryResult<i64> {

@@ -4,6 +4,7 @@ use diesel::prelude::*;
 use crate::db::models::User;
 use crate::db::schema::{sessions, users};
 use crate::db::DbConn;
+use crate::events::{self, kind};
 
 /// One signed-in device.
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
@@ -58,6 +59,12 @@ pub mod reason {
     /// The address of a never-verified account was proven: whoever signed in before had
     /// not proven it.
     pub const ADDRESS_PROVEN: &str = "address_proven";
+    /// The user was deleted.
+    pub const DELETED: &str = "deleted";
+    /// The owner reported a sign-in that was not theirs.
+    pub const REPORTED: &str = "reported";
+    /// Past `SESSION_MAX_AGE`.
+    pub const EXPIRED: &str = "expired";
 }
 
 impl Session {
@@ -65,10 +72,13 @@ impl Session {
         self.revoked_at.is_none() && self.expires_at > now
     }
 
+    /// Opens the session (`session.created`).
     pub fn insert(conn: &mut DbConn, new: &NewSession<'_>) -> QueryResult<usize> {
-        diesel::insert_into(sessions::table)
+        let inserted = diesel::insert_into(sessions::table)
             .values(new)
-            .execute(conn)
+            .execute(conn)?;
+        events::session_in(conn, kind::SESSION_CREATED, new.id, new.user_id, None)?;
+        Ok(inserted)
     }
 
     pub fn find(conn: &mut DbConn, id: &str) -> QueryResult<Option<Session>> {
@@ -104,7 +114,8 @@ impl Session {
             .load(conn)
     }
 
-    /// Revokes one active session; returns how many rows changed (0 or 1).
+    /// Revokes one active session (`session.revoked`); returns how many rows changed (0
+    /// or 1).
     pub fn revoke(
         conn: &mut DbConn,
         id: &str,
@@ -121,10 +132,19 @@ impl Session {
             sessions::revoked_reason.eq(why),
         ))
         .execute(conn);
-        crate::db::standing_changed(revoked)
+        let revoked = crate::db::standing_changed(revoked)?;
+        if revoked == 1 {
+            let user_id: String = sessions::table
+                .find(id)
+                .select(sessions::user_id)
+                .first(conn)?;
+            events::session_in(conn, kind::SESSION_REVOKED, id, &user_id, Some(why))?;
+        }
+        Ok(revoked)
     }
 
-    /// Revokes every active session of the user, but `keep` when given.
+    /// Revokes every active session of the user, but `keep` when given (a
+    /// `session.revoked` each).
     pub fn revoke_all(
         conn: &mut DbConn,
         user_id: &str,
@@ -132,17 +152,32 @@ impl Session {
         why: &str,
         now: NaiveDateTime,
     ) -> QueryResult<usize> {
-        let targets = sessions::table
+        // Expired ones ended already.
+        let ids: Vec<String> = sessions::table
             .filter(sessions::user_id.eq(user_id))
             .filter(sessions::revoked_at.is_null())
-            .filter(sessions::id.ne(keep.unwrap_or("")));
-        let revoked = diesel::update(targets)
-            .set((
-                sessions::revoked_at.eq(now),
-                sessions::revoked_reason.eq(why),
-            ))
-            .execute(conn);
-        crate::db::standing_changed(revoked)
+            .filter(sessions::expires_at.gt(now))
+            .filter(sessions::id.ne(keep.unwrap_or("")))
+            .select(sessions::id)
+            .load(conn)?;
+        if ids.is_empty() {
+            return Ok(0);
+        }
+        let revoked = diesel::update(
+            sessions::table
+                .filter(sessions::id.eq_any(&ids))
+                .filter(sessions::revoked_at.is_null()),
+        )
+        .set((
+            sessions::revoked_at.eq(now),
+            sessions::revoked_reason.eq(why),
+        ))
+        .execute(conn);
+        let revoked = crate::db::standing_changed(revoked)?;
+        for id in &ids {
+            events::session_in(conn, kind::SESSION_REVOKED, id, user_id, Some(why))?;
+        }
+        Ok(revoked)
     }
 
     /// Records a new authentication of the session (`POST /auth/reauthenticate`).

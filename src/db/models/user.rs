@@ -5,6 +5,8 @@ use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use crate::db::schema::users;
 use crate::db::DbConn;
 use crate::error::{ApiError, ApiResult};
+use crate::events::{self, kind};
+use serde_json::json;
 
 #[derive(Clone, Queryable, Selectable, Identifiable)]
 #[diesel(table_name = users)]
@@ -136,9 +138,21 @@ impl User {
     }
 
     /// Inserts the user; a taken email is `409 email_taken`.
+    /// Inserts the user (`user.created`).
     pub fn insert(conn: &mut DbConn, new: &NewUser<'_>) -> ApiResult<()> {
         match diesel::insert_into(users::table).values(new).execute(conn) {
-            Ok(_) => Ok(()),
+            Ok(_) => {
+                let data = events::UserData {
+                    id: new.id,
+                    email: new.email,
+                    name: new.name,
+                    role: new.role,
+                    email_verified: new.email_verified,
+                    disabled: new.disabled,
+                    legacy_id: new.legacy_id,
+                };
+                Ok(events::user_in(conn, kind::USER_CREATED, data, json!({}))?)
+            }
             Err(DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _)) => {
                 Err(ApiError::EmailTaken)
             }
@@ -146,27 +160,30 @@ impl User {
         }
     }
 
+    /// Sets the password (`password.changed`).
     pub fn set_password_hash(
         conn: &mut DbConn,
         id: &str,
         hash: &str,
         now: NaiveDateTime,
     ) -> QueryResult<usize> {
-        diesel::update(users::table.find(id))
-            .set((users::password_hash.eq(hash), users::updated_at.eq(now)))
-            .execute(conn)
+        User::set_password(conn, id, Some(hash), now)
     }
 
-    /// Sets or removes the password.
+    /// Sets or removes the password (`password.changed`).
     pub fn set_password(
         conn: &mut DbConn,
         id: &str,
         hash: Option<&str>,
         now: NaiveDateTime,
     ) -> QueryResult<usize> {
-        diesel::update(users::table.find(id))
+        let set = diesel::update(users::table.find(id))
             .set((users::password_hash.eq(hash), users::updated_at.eq(now)))
-            .execute(conn)
+            .execute(conn)?;
+        if set == 1 {
+            events::about_user_in(conn, kind::PASSWORD_CHANGED, id, json!({}))?;
+        }
+        Ok(set)
     }
 
     /// Replaces the hash only if it is still `old`, so a rehash at sign-in never
@@ -182,26 +199,33 @@ impl User {
             .execute(conn)
     }
 
+    /// `user.updated`.
     pub fn set_name(
         conn: &mut DbConn,
         id: &str,
         name: &str,
         now: NaiveDateTime,
     ) -> QueryResult<usize> {
-        diesel::update(users::table.find(id))
+        let set = diesel::update(users::table.find(id))
             .set((users::name.eq(name), users::updated_at.eq(now)))
-            .execute(conn)
+            .execute(conn)?;
+        updated(conn, id, set)
     }
 
+    /// `user.updated`, when it was not verified yet.
     pub fn set_email_verified(
         conn: &mut DbConn,
         id: &str,
         now: NaiveDateTime,
     ) -> QueryResult<usize> {
-        let set = diesel::update(users::table.find(id))
-            .set((users::email_verified.eq(true), users::updated_at.eq(now)))
-            .execute(conn);
-        crate::db::standing_changed(set)
+        let set = diesel::update(
+            users::table
+                .find(id)
+                .filter(users::email_verified.eq(false)),
+        )
+        .set((users::email_verified.eq(true), users::updated_at.eq(now)))
+        .execute(conn);
+        updated(conn, id, crate::db::standing_changed(set)?)
     }
 
     pub fn count_active_admins(conn: &mut DbConn) -> QueryResult<i64> {
@@ -253,8 +277,25 @@ impl User {
         crate::db::standing_changed(set)
     }
 
+    /// `user.deleted` (its sessions' end is for the caller to record, see
+    /// `accounts::delete_user_in`).
     pub fn delete(conn: &mut DbConn, id: &str) -> QueryResult<usize> {
-        crate::db::standing_changed(diesel::delete(users::table.find(id)).execute(conn))
+        let gone = if events::deliveries::any_endpoint_in(conn)? {
+            User::find(conn, id)?
+        } else {
+            None
+        };
+        let deleted =
+            crate::db::standing_changed(diesel::delete(users::table.find(id)).execute(conn))?;
+        if let (1, Some(user)) = (deleted, gone) {
+            events::user_in(
+                conn,
+                kind::USER_DELETED,
+                events::UserData::from(&user),
+                json!({}),
+            )?;
+        }
+        Ok(deleted)
     }
 
     /// Every user, oldest first (for the command line).
@@ -265,11 +306,12 @@ impl User {
             .load(conn)
     }
 
+    /// `user.updated`.
     pub fn set_role(conn: &mut DbConn, id: &str, role: Role) -> QueryResult<usize> {
         let set = diesel::update(users::table.find(id))
             .set(users::role.eq(role.as_str()))
             .execute(conn);
-        crate::db::standing_changed(set)
+        updated(conn, id, crate::db::standing_changed(set)?)
     }
 
     /// Users whose email or name contains `q` (any case), in creation order, after the
@@ -327,8 +369,16 @@ impl User {
         let set = diesel::update(users::table.find(id))
             .set(users::updated_at.eq(now))
             .execute(conn);
-        crate::db::standing_changed(set)
+        updated(conn, id, crate::db::standing_changed(set)?)
     }
+}
+
+/// `user.updated` when the update changed the user.
+fn updated(conn: &mut DbConn, id: &str, set: usize) -> QueryResult<usize> {
+    if set == 1 {
+        events::about_user_in(conn, kind::USER_UPDATED, id, json!({}))?;
+    }
+    Ok(set)
 }
 
 diesel::define_sql_function! {

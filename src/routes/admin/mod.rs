@@ -6,6 +6,7 @@ pub mod audit;
 pub mod bans;
 pub mod mail;
 pub mod users;
+pub mod webhooks;
 
 use utoipa_actix_web::service_config::ServiceConfig;
 
@@ -27,6 +28,8 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(bans::lift_ban)
         .service(bans::report_violation)
         .service(mail::list_outbox)
+        .service(webhooks::list_deliveries)
+        .service(webhooks::retry_delivery)
         .service(audit::list_audit_events);
 }
 

@@ -356,6 +356,11 @@ impl From<diesel::result::Error> for ApiError {
                 DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand,
                 info,
             ) => ApiError::Unavailable(format!("database connection lost: {}", info.message())),
+            // PostgreSQL text cannot hold a NUL; input validation keeps them out, and
+            // one that slips through is still the client's odd byte, not our fault.
+            Error::DatabaseError(_, info) if info.message().contains("0x00") => {
+                ApiError::InvalidRequest("A text field holds a NUL character.".into())
+            }
             e => ApiError::Unexpected(anyhow::Error::new(e).context("database query failed")),
         }
     }

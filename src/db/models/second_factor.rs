@@ -325,6 +325,10 @@ impl WebauthnChallenge {
         id: &str,
         now: NaiveDateTime,
     ) -> QueryResult<Option<WebauthnChallenge>> {
+        // Ids are ours: anything else (a NUL, which PostgreSQL text refuses) is unknown.
+        if uuid::Uuid::parse_str(id).is_err() {
+            return Ok(None);
+        }
         let Some(found) = webauthn_challenges::table
             .find(id)
             .filter(webauthn_challenges::expires_at.gt(now))

@@ -79,13 +79,19 @@ impl crate::queue::Job for Deliverer {
     async fn round(&mut self) -> ApiResult<bool> {
         let now = now();
         let until = now + span(self.settings.timeout + LEASE_MARGIN);
+        // One statement: on PostgreSQL atomic as it is; SQLite takes its writer lock.
         let claimed = self
             .db
-            .run(move |c| write_tx(c, |c| Ok(deliveries::claim_in(c, now, until, BATCH)?)))
+            .run(move |c| match c.backend() {
+                Backend::Postgres => Ok(deliveries::claim_in(c, now, until, BATCH)?),
+                Backend::Sqlite => write_tx(c, |c| Ok(deliveries::claim_in(c, now, until, BATCH)?)),
+            })
             .await?;
         if claimed.is_empty() {
             return Ok(false);
         }
+        // A full batch says more may be due at once; otherwise the next poll will do.
+        let more = claimed.len() as i64 == BATCH;
         let mut sends = tokio::task::JoinSet::new();
         for delivery in claimed {
             let endpoint = self.endpoints.get(&delivery.endpoint_id).cloned();
@@ -107,17 +113,20 @@ impl crate::queue::Job for Deliverer {
                 }
             }
         }
+        // Each record stands alone (it holds only under its own claim); one transaction
+        // saves a commit per delivery, and is SQLite's writer lock.
         self.db
-            .run(move |c| {
-                write_tx(c, |c| {
+            .run(move |c| match (c.backend(), attempts.as_slice()) {
+                (Backend::Postgres, [one]) => Ok(deliveries::record_in(c, one).map(|_| ())?),
+                _ => write_tx(c, |c| {
                     for a in &attempts {
                         deliveries::record_in(c, a)?;
                     }
                     Ok(())
-                })
+                }),
             })
             .await?;
-        Ok(true)
+        Ok(more)
     }
 }
 

@@ -5,7 +5,9 @@ use chrono::NaiveDateTime;
 
 use crate::db::models::session::reason;
 use crate::db::models::user::Role;
-use crate::db::models::{new_id, now, NewUser, OneTimeToken, Session, User};
+use crate::db::models::{
+    new_id, now, AuditEvent, NewUser, OneTimeToken, OutboxMessage, Session, User,
+};
 use crate::db::{lock_admins, lock_first_user, DbConn};
 use crate::domain::{Email, UserName};
 use crate::error::{ApiError, ApiResult};
@@ -66,6 +68,11 @@ pub fn delete_user_in(conn: &mut DbConn, user: &User) -> ApiResult<()> {
     // Ended first, so that each session's end is reported.
     Session::revoke_all(conn, &user.id, None, reason::DELETED, now())?;
     User::delete(conn, &user.id)?;
+    // What the cascade does not reach: links and mail to the address, and where the
+    // user acted from.
+    OneTimeToken::delete_for_address(conn, &user.email)?;
+    OutboxMessage::forget_recipient(conn, &user.email)?;
+    AuditEvent::forget_client(conn, &user.id)?;
     Ok(())
 }
 

@@ -32,6 +32,10 @@ pub mod kind {
     pub const SECOND_FACTOR_RESET: &str = "second_factor_reset";
     pub const SECOND_FACTOR_REQUIRED: &str = "second_factor_required";
     pub const REAUTHENTICATED: &str = "reauthenticated";
+    pub const ACCOUNT_DELETED: &str = "account_deleted";
+    pub const EMAIL_CHANGE_REQUESTED: &str = "email_change_requested";
+    pub const EMAIL_CHANGED: &str = "email_changed";
+    pub const SESSION_REPORTED: &str = "session_reported";
     pub const ADMIN_USER_CREATED: &str = "admin_user_created";
     pub const ADMIN_USER_UPDATED: &str = "admin_user_updated";
     pub const ADMIN_USER_DELETED: &str = "admin_user_deleted";

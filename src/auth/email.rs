@@ -28,7 +28,7 @@ impl SignIn {
     /// nothing about the address. Past `EMAIL_ADDRESS_MAX` links of `kind` to `email`,
     /// nothing is done:
     /// nothing is sent and the last link stays valid. A failure is logged.
-    fn in_background(
+    pub(super) fn in_background(
         &self,
         kind: Kind,
         email: &Email,

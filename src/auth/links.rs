@@ -49,6 +49,7 @@ pub fn send_in(
             expires_at: now + span(ttl),
             used_at: None,
             password_hash: link.password_hash.map(str::to_string),
+            session_id: None,
         },
     )?;
     mail.queue_in(

@@ -3,7 +3,9 @@
 pub mod accounts;
 pub mod audit;
 pub mod client;
+pub mod devices;
 pub mod email;
+pub mod email_change;
 pub mod extractor;
 pub mod fresh;
 mod hash_threads;

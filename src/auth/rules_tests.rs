@@ -20,6 +20,7 @@ use crate::settings::SessionPolicy;
 const POLICY: SessionPolicy = SessionPolicy {
     max_active: 3,
     lifetime: std::time::Duration::from_secs(3600),
+    max_age: std::time::Duration::from_secs(30 * 24 * 3600),
     reuse_grace: std::time::Duration::from_secs(10),
 };
 
@@ -55,6 +56,7 @@ fn link(conn: &mut DbConn, user: &User, kind: Kind, password_hash: Option<&str>)
             expires_at: now + Duration::minutes(15),
             used_at: None,
             password_hash: password_hash.map(str::to_string),
+            session_id: None,
         },
     )
     .unwrap();
@@ -220,7 +222,7 @@ fn a_spent_refresh_token_signs_no_one_out() {
     let later = t0 + Duration::seconds(11);
     let by = LogoutBy::RefreshToken { hash: "h1".into() };
     let client = ClientInfo::default();
-    let out = logout_in(conn, by, true, POLICY.reuse_grace, &client, later).unwrap();
+    let out = logout_in(conn, by, true, &POLICY, &client, later).unwrap();
     assert!(matches!(out, LogoutOutcome::Reused { .. }));
     assert!(!Session::find(conn, &stolen)
         .unwrap()
@@ -232,7 +234,7 @@ fn a_spent_refresh_token_signs_no_one_out() {
         .is_active(later));
     // The current token signs everyone out, as asked.
     let by = LogoutBy::RefreshToken { hash: "o1".into() };
-    let out = logout_in(conn, by, true, POLICY.reuse_grace, &client, later).unwrap();
+    let out = logout_in(conn, by, true, &POLICY, &client, later).unwrap();
     assert!(matches!(out, LogoutOutcome::Done { .. }));
     assert_eq!(active_sessions(conn, &u), 0);
 }

@@ -22,6 +22,8 @@ use crate::settings::SessionPolicy;
 enum Presented {
     /// Unknown, expired, or its session ended.
     Unusable,
+    /// Its session is older than `SESSION_MAX_AGE` and has not been ended yet.
+    TooOld(Session),
     /// Not yet exchanged.
     Current(RefreshToken, Session, User),
     /// Exchanged already; `in_grace` while within `REFRESH_REUSE_GRACE` of that.
@@ -36,10 +38,13 @@ enum Presented {
 fn presented_in(
     conn: &mut DbConn,
     hash: &str,
-    grace: chrono::Duration,
+    policy: &SessionPolicy,
     now: NaiveDateTime,
 ) -> ApiResult<Presented> {
     let (token, session, user) = match RefreshToken::find_for_refresh(conn, hash)? {
+        Some((_, s, _)) if s.revoked_at.is_none() && now >= ends_at(&s, policy) => {
+            return Ok(Presented::TooOld(s))
+        }
         Some((t, s, u)) if s.is_active(now) && t.expires_at > now => (t, s, u),
         _ => return Ok(Presented::Unusable),
     };
@@ -48,10 +53,30 @@ fn presented_in(
         Some(at) => Presented::Spent {
             session,
             user,
-            in_grace: now < at + grace,
+            in_grace: now < at + span(policy.reuse_grace),
         },
     };
     Ok(presented)
+}
+
+/// When a session ends however often it refreshes: `SESSION_MAX_AGE` after it opened.
+pub fn ends_at(session: &Session, policy: &SessionPolicy) -> NaiveDateTime {
+    session.created_at + span(policy.max_age)
+}
+
+/// A refresh token's lifetime from `now`, within its session's `SESSION_MAX_AGE`.
+fn token_expiry(session: &Session, policy: &SessionPolicy, now: NaiveDateTime) -> NaiveDateTime {
+    (now + span(policy.lifetime)).min(ends_at(session, policy))
+}
+
+/// Ends a session (with its event), in a transaction of its own on PostgreSQL, which
+/// runs a refresh without one (SQLite's is one already).
+fn end_in(conn: &mut DbConn, session_id: &str, why: &str, now: NaiveDateTime) -> ApiResult<()> {
+    match conn.backend() {
+        Backend::Postgres => conn.transaction(|c| Session::revoke(c, session_id, why, now))?,
+        Backend::Sqlite => Session::revoke(conn, session_id, why, now)?,
+    };
+    Ok(())
 }
 
 /// What presenting a refresh token led to.
@@ -85,10 +110,13 @@ pub fn refresh_in(
     policy: &SessionPolicy,
     now: NaiveDateTime,
 ) -> ApiResult<RefreshOutcome> {
-    let grace = span(policy.reuse_grace);
-    let presented = presented_in(conn, presented_hash, grace, now)?;
+    let presented = presented_in(conn, presented_hash, policy, now)?;
     let (token, session, user) = match presented {
         Presented::Unusable => return Ok(RefreshOutcome::Invalid),
+        Presented::TooOld(session) => {
+            end_in(conn, &session.id, reason::EXPIRED, now)?;
+            return Ok(RefreshOutcome::Invalid);
+        }
         Presented::Current(token, session, user) => (Some(token), session, user),
         Presented::Spent { session, user, .. } => (None, session, user),
     };
@@ -101,7 +129,7 @@ pub fn refresh_in(
             session_id: &session.id,
             token_hash: successor_hash,
             created_at: now,
-            expires_at: now + span(policy.lifetime),
+            expires_at: token_expiry(&session, policy, now),
         };
         if RefreshToken::rotate(conn, &token.id, &successor)? {
             return Ok(RefreshOutcome::Rotated { user, session });
@@ -109,22 +137,14 @@ pub fn refresh_in(
     }
     // Rotated before, or by a concurrent request a moment ago (or its session just
     // ended): read again.
-    match presented_in(conn, presented_hash, grace, now)? {
-        Presented::Unusable => Ok(RefreshOutcome::Invalid),
+    match presented_in(conn, presented_hash, policy, now)? {
+        Presented::Unusable | Presented::TooOld(_) => Ok(RefreshOutcome::Invalid),
         Presented::Spent { in_grace: true, .. } => {
             Session::touch(conn, &session.id, now, session.expires_at)?;
             Ok(RefreshOutcome::Grace { user, session })
         }
         _ => {
-            // With its event: PostgreSQL runs a refresh without a transaction (SQLite's
-            // is one already).
-            let why = reason::REFRESH_TOKEN_REUSED;
-            match conn.backend() {
-                Backend::Postgres => {
-                    conn.transaction(|c| Session::revoke(c, &session.id, why, now))?
-                }
-                Backend::Sqlite => Session::revoke(conn, &session.id, why, now)?,
-            };
+            end_in(conn, &session.id, reason::REFRESH_TOKEN_REUSED, now)?;
             Ok(RefreshOutcome::Reused { user_id: user.id })
         }
     }
@@ -226,7 +246,7 @@ pub fn logout_in(
     conn: &mut DbConn,
     by: LogoutBy,
     all: bool,
-    grace: std::time::Duration,
+    policy: &SessionPolicy,
     client: &ClientInfo,
     now: NaiveDateTime,
 ) -> ApiResult<LogoutOutcome> {
@@ -235,8 +255,8 @@ pub fn logout_in(
             user_id,
             session_id,
         } => (user_id, session_id),
-        LogoutBy::RefreshToken { hash } => match presented_in(conn, &hash, span(grace), now)? {
-            Presented::Unusable => {
+        LogoutBy::RefreshToken { hash } => match presented_in(conn, &hash, policy, now)? {
+            Presented::Unusable | Presented::TooOld(_) => {
                 return Err(ApiError::Unauthorized("The refresh token is not valid."))
             }
             Presented::Spent {
@@ -271,12 +291,12 @@ pub async fn logout(
     db: &Db,
     by: LogoutBy,
     all: bool,
-    grace: std::time::Duration,
+    policy: SessionPolicy,
     client: &ClientInfo,
 ) -> ApiResult<Option<String>> {
     let who = client.clone();
     let outcome = db
-        .run(move |conn| write_tx(conn, |conn| logout_in(conn, by, all, grace, &who, now())))
+        .run(move |conn| write_tx(conn, |conn| logout_in(conn, by, all, &policy, &who, now())))
         .await?;
     match outcome {
         LogoutOutcome::Done { provider, .. } => Ok(provider),

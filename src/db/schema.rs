@@ -73,6 +73,7 @@ diesel::table! {
         expires_at -> Timestamp,
         used_at -> Nullable<Timestamp>,
         password_hash -> Nullable<Text>,
+        session_id -> Nullable<Text>,
     }
 }
 
@@ -251,5 +252,14 @@ diesel::table! {
         claimed_until -> Nullable<Timestamp>,
         give_up_at -> Nullable<Timestamp>,
         created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    known_devices (user_id, device) {
+        user_id -> Text,
+        device -> Text,
+        first_seen_at -> Timestamp,
+        last_seen_at -> Timestamp,
     }
 }

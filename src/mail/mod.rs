@@ -47,10 +47,13 @@ impl MailService {
             Kind::PasswordReset => Some((f.reset_ttl, &f.reset_path)),
             Kind::MagicLink => Some((f.magic_link_ttl, &f.magic_link_path)),
             Kind::Invite => Some((f.invite_ttl, &f.invite_path)),
+            Kind::EmailChange => Some((f.verify_ttl, &f.email_change_path)),
+            Kind::NewDevice => Some((f.verify_ttl, &f.report_path)),
             Kind::PasswordChanged
             | Kind::AccountExists
             | Kind::SecondFactorChanged
-            | Kind::SecurityNotice => None,
+            | Kind::SecurityNotice
+            | Kind::EmailChangeRequested => None,
         }
     }
 

@@ -23,10 +23,16 @@ pub enum Kind {
     /// Something the owner should know about their account's safety (its checks paused
     /// after wrong codes or passwords).
     SecurityNotice,
+    /// A link that confirms a new address for the account.
+    EmailChange,
+    /// A notice to the old address that a change was asked for.
+    EmailChangeRequested,
+    /// A sign-in from a device the account has not used lately, with a link to report it.
+    NewDevice,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 8] = [
+    pub const ALL: [Kind; 11] = [
         Kind::VerifyEmail,
         Kind::PasswordReset,
         Kind::MagicLink,
@@ -35,6 +41,9 @@ impl Kind {
         Kind::AccountExists,
         Kind::SecondFactorChanged,
         Kind::SecurityNotice,
+        Kind::EmailChange,
+        Kind::EmailChangeRequested,
+        Kind::NewDevice,
     ];
 
     pub fn name(self) -> &'static str {
@@ -47,6 +56,9 @@ impl Kind {
             Kind::AccountExists => "account_exists",
             Kind::SecondFactorChanged => "second_factor_changed",
             Kind::SecurityNotice => "security_notice",
+            Kind::EmailChange => "email_change",
+            Kind::EmailChangeRequested => "email_change_requested",
+            Kind::NewDevice => "new_device",
         }
     }
 }
@@ -82,6 +94,15 @@ const BUILTIN: &[(&str, &str)] = builtin!(
     "security_notice.subject.txt",
     "security_notice.txt",
     "security_notice.html",
+    "email_change.subject.txt",
+    "email_change.txt",
+    "email_change.html",
+    "email_change_requested.subject.txt",
+    "email_change_requested.txt",
+    "email_change_requested.html",
+    "new_device.subject.txt",
+    "new_device.txt",
+    "new_device.html",
 );
 
 /// The values a template may use.

@@ -1,13 +1,14 @@
 //! The signed-in user's own account.
 
-use actix_web::{get, patch, post, web, HttpRequest, HttpResponse};
+use actix_web::{delete, get, patch, post, web, HttpRequest, HttpResponse};
 use secrecy::SecretString;
 use serde::Deserialize;
 use utoipa::ToSchema;
 
-use crate::auth::accounts::replace_password_in;
+use crate::auth::accounts::{delete_user_in, replace_password_in};
 use crate::auth::audit;
 use crate::auth::extractor::{CachedUser, CurrentUser};
+use crate::auth::fresh::RecentUser;
 use crate::auth::links;
 use crate::db::models::session::reason;
 use crate::db::models::{now, User};
@@ -16,7 +17,7 @@ use crate::domain::{Password, UserName};
 use crate::error::{ApiError, ApiResult};
 use crate::mail::templates::Kind;
 use crate::routes::json::Json;
-use crate::routes::UserView;
+use crate::routes::{clear_refresh_cookie, UserView};
 use crate::state::AppState;
 
 #[utoipa::path(
@@ -150,4 +151,47 @@ pub async fn change_password(
     state.signin.wake_mail();
     tracing::info!(%user_id, "password changed");
     Ok(HttpResponse::NoContent().finish())
+}
+
+#[utoipa::path(
+    tag = "account",
+    operation_id = "deleteCurrentUser",
+    responses(
+        (status = 204, description = "Deleted with its sessions, identities, factors, links and pending mail; the refresh cookie is cleared. The audit log keeps a row that names only the account's id"),
+        (status = 401, response = crate::routes::problems::Unauthorized),
+        (status = 403, response = crate::routes::problems::Forbidden),
+        (status = 409, response = crate::routes::problems::Conflict),
+        (status = 503, response = crate::routes::problems::Unavailable),
+    ),
+    security(("bearer" = []))
+)]
+#[delete("/auth/me")]
+pub async fn delete_me(
+    state: web::Data<AppState>,
+    current: Result<RecentUser, ApiError>,
+) -> ApiResult<HttpResponse> {
+    // A switched-off feature says so whatever the session.
+    if !state.settings.policy.allow_account_deletion {
+        return Err(ApiError::FeatureDisabled("Account deletion"));
+    }
+    let user = current?.user;
+    let user_id = user.id.clone();
+    state
+        .db
+        .run(move |conn| {
+            write_tx(conn, |conn| {
+                delete_user_in(conn, &user)?;
+                let event = audit::Event {
+                    actor: Some(&user.id),
+                    subject: Some(&user.id),
+                    ..audit::Event::new(audit::kind::ACCOUNT_DELETED)
+                };
+                audit::record_in(conn, event)
+            })
+        })
+        .await?;
+    tracing::info!(%user_id, "account deleted by its owner");
+    Ok(HttpResponse::NoContent()
+        .cookie(clear_refresh_cookie(&state))
+        .finish())
 }

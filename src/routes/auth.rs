@@ -327,8 +327,8 @@ pub async fn logout(
             }
         },
     };
-    let grace = state.settings.refresh.reuse_grace;
-    let provider = sessions::logout(&state.db, by, all, grace, &state.client(&req)).await?;
+    let policy = state.settings.refresh.policy();
+    let provider = sessions::logout(&state.db, by, all, policy, &state.client(&req)).await?;
     // OPENID_USE_END_SESSION_ENDPOINT: the provider's session ends too, in the browser.
     let end_session = match (&state.settings.social.end_session_redirect, provider) {
         (Some(back_to), Some(p)) if p == "openid" => {

@@ -5,6 +5,7 @@ use actix_web::{post, web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 use utoipa::ToSchema;
 
+use crate::auth::fresh::RecentUser;
 use crate::auth::signin::FirstFactor;
 use crate::domain::{Email, Password};
 use crate::error::ApiResult;
@@ -229,4 +230,55 @@ pub async fn accept_invite(
     };
     let outcome = state.signin.sign_in(factor, state.client(&req)).await?;
     Ok(answer(&state, StatusCode::OK, outcome))
+}
+
+#[utoipa::path(
+    tag = "account",
+    operation_id = "requestEmailChange",
+    request_body = EmailRequest,
+    responses(
+        (status = 202, description = "Accepted: a link to confirm goes to the new address, a notice to the current one. A taken address gets the same answer and the same notice, and no link"),
+        crate::routes::problems::JsonBodyErrors,
+        (status = 401, response = crate::routes::problems::Unauthorized),
+        (status = 403, response = crate::routes::problems::Forbidden),
+        (status = 422, response = crate::routes::problems::ValidationFailed),
+        (status = 503, response = crate::routes::problems::Unavailable),
+    ),
+    security(("bearer" = []))
+)]
+#[post("/auth/email/change")]
+pub async fn change_email(
+    state: web::Data<AppState>,
+    current: RecentUser,
+    body: Json<EmailRequest>,
+) -> ApiResult<HttpResponse> {
+    let email = email(&body)?;
+    state.signin.request_email_change(current.user.id, email)?;
+    Ok(HttpResponse::Accepted().finish())
+}
+
+#[utoipa::path(
+    tag = "email",
+    operation_id = "confirmEmailChange",
+    request_body = TokenRequest,
+    responses(
+        (status = 200, description = "The user, with the new address, verified; the account's other links stop working", body = UserView),
+        crate::routes::problems::JsonBodyErrors,
+        (status = 403, response = crate::routes::problems::Forbidden),
+        (status = 409, response = crate::routes::problems::Conflict),
+        (status = 429, response = crate::routes::problems::TooManyRequests),
+        (status = 503, response = crate::routes::problems::Unavailable),
+    )
+)]
+#[post("/auth/email/change/confirm")]
+pub async fn confirm_email_change(
+    state: web::Data<AppState>,
+    _limit: Limited<guard::VerifyEmail>,
+    body: Json<TokenRequest>,
+) -> ApiResult<HttpResponse> {
+    let user = state
+        .signin
+        .confirm_email_change(body.into_inner().token)
+        .await?;
+    Ok(HttpResponse::Ok().json(UserView::from(&user)))
 }

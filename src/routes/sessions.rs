@@ -1,16 +1,19 @@
 //! The signed-in user's devices.
 
-use actix_web::{delete, get, web, HttpRequest, HttpResponse};
+use actix_web::{delete, get, post, web, HttpRequest, HttpResponse};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::auth::audit;
+use crate::auth::devices;
 use crate::auth::extractor::CurrentUser;
 use crate::db::models::session::reason;
 use crate::db::models::{now, Session};
 use crate::db::write_tx;
 use crate::error::{ApiError, ApiResult};
+use crate::moderation::guard::{self, Limited};
+use crate::routes::json::Json;
 use crate::state::AppState;
 
 #[derive(Serialize, ToSchema)]
@@ -106,5 +109,40 @@ pub async fn revoke(
             })
         })
         .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+#[utoipa::path(
+    tag = "sessions",
+    operation_id = "reportSession",
+    request_body = crate::routes::email::TokenRequest,
+    responses(
+        (status = 204, description = "The reported session ended; the owner is mailed a link to set a new password (where password reset is on)"),
+        crate::routes::problems::JsonBodyErrors,
+        (status = 403, response = crate::routes::problems::Forbidden),
+        (status = 429, response = crate::routes::problems::TooManyRequests),
+        (status = 503, response = crate::routes::problems::Unavailable),
+    )
+)]
+#[post("/auth/sessions/report")]
+pub async fn report(
+    state: web::Data<AppState>,
+    _limit: Limited<guard::VerifyEmail>,
+    req: HttpRequest,
+    body: Json<crate::routes::email::TokenRequest>,
+) -> ApiResult<HttpResponse> {
+    let mail = state.signin.mail("Reporting a sign-in")?.clone();
+    let (key, client) = (state.signin.key.clone(), state.client(&req));
+    let resets = state.signin.reset_allowed().is_ok();
+    let token = body.into_inner().token;
+    state
+        .db
+        .run(move |c| {
+            write_tx(c, |c| {
+                devices::report_in(c, &key, &mail, resets, &token, &client, now())
+            })
+        })
+        .await?;
+    state.signin.wake_mail();
     Ok(HttpResponse::NoContent().finish())
 }

@@ -51,7 +51,7 @@ pub const NAMES: &[(&str, &str, Use)] = &[
     ("Sign-in", "ALLOW_SOCIAL_LOGIN", Same),
     ("Sign-in", "ALLOW_SOCIAL_REGISTRATION", Differs("also covers OpenID Connect and SAML")),
     ("Sign-in", "ALLOW_PASSWORD_RESET", Differs("unset: on when mail is configured; `true` without mail stops the start")),
-    ("Sign-in", "ALLOW_ACCOUNT_DELETION", Unused("users do not delete their own accounts in this version; admins can")),
+    ("Sign-in", "ALLOW_ACCOUNT_DELETION", Same),
     ("Sign-in", "ALLOW_UNVERIFIED_EMAIL_LOGIN", Same),
     ("Sign-in", "MIN_PASSWORD_LENGTH", Differs("below 8 stops the start")),
     // Mail

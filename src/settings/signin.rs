@@ -25,6 +25,8 @@ pub struct SignInPolicy {
     /// `REAUTH_MAX_AGE`: how recent a session's last authentication must be for a change
     /// to how the account is entered.
     pub reauth_max_age: Duration,
+    /// LibreChat's `ALLOW_ACCOUNT_DELETION`: users may delete their own accounts.
+    pub allow_account_deletion: bool,
 }
 
 impl SignInPolicy {
@@ -48,6 +50,10 @@ pub struct EmailFlows {
     pub reset_path: String,
     pub magic_link_path: String,
     pub invite_path: String,
+    /// Links that confirm a new address, and that report a sign-in from a new device
+    /// (they live as long as a verification link).
+    pub email_change_path: String,
+    pub report_path: String,
 }
 
 pub fn policy(raw: &Raw, app_env: AppEnv, has_mail: bool) -> Result<SignInPolicy, SettingsError> {
@@ -102,6 +108,7 @@ pub fn policy(raw: &Raw, app_env: AppEnv, has_mail: bool) -> Result<SignInPolicy
         require_email_verification,
         allow_social_registration: flag("ALLOW_SOCIAL_REGISTRATION", false)?,
         reauth_max_age: seconds(raw, "REAUTH_MAX_AGE", 300)?,
+        allow_account_deletion: flag("ALLOW_ACCOUNT_DELETION", true)?,
     })
 }
 
@@ -123,6 +130,8 @@ pub fn email_flows(raw: &Raw) -> Result<EmailFlows, SettingsError> {
         reset_path: path("PASSWORD_RESET_PATH", "/reset-password")?,
         magic_link_path: path("MAGIC_LINK_PATH", "/magic-link")?,
         invite_path: path("INVITE_PATH", "/invite")?,
+        email_change_path: path("EMAIL_CHANGE_PATH", "/confirm-email-change")?,
+        report_path: path("SESSION_REPORT_PATH", "/report-sign-in")?,
     })
 }
 

@@ -78,6 +78,9 @@ pub struct RefreshSettings {
     pub cookie_samesite: SameSite,
     pub cookie_secure: bool,
     pub max_active_sessions: u32,
+    /// `SESSION_MAX_AGE`: a session ends this long after it opened, however often it
+    /// refreshes.
+    pub max_age: Duration,
 }
 
 /// What opening and refreshing sessions needs to know.
@@ -85,6 +88,7 @@ pub struct RefreshSettings {
 pub struct SessionPolicy {
     pub max_active: u32,
     pub lifetime: Duration,
+    pub max_age: Duration,
     pub reuse_grace: Duration,
 }
 
@@ -93,6 +97,7 @@ impl RefreshSettings {
         SessionPolicy {
             max_active: self.max_active_sessions,
             lifetime: self.ttl,
+            max_age: self.max_age,
             reuse_grace: self.reuse_grace,
         }
     }
@@ -243,6 +248,7 @@ pub fn refresh(raw: &Raw, app_env: AppEnv) -> Result<RefreshSettings, SettingsEr
         cookie_samesite,
         cookie_secure,
         max_active_sessions,
+        max_age: millis(raw, "SESSION_MAX_AGE", 30 * 24 * 60 * 60 * 1000)?,
     })
 }
 

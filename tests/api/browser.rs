@@ -85,16 +85,23 @@ async fn the_example_spa_in_chromium(backend: Backend) {
     );
     let (page, other) = (free_port(), free_port());
     let origin = format!("http://localhost:{page}");
-    let app = spawn_app_with(
+    let sink = crate::smtp::SmtpSink::start(crate::smtp::Tls::None);
+    let app = crate::helpers::app_with_mail(
         backend,
+        &sink,
         &[
             ("APP_URL", &origin),
             ("CORS_ORIGINS", &origin),
             ("SESSION_EXPIRY", "2000"),
             ("JWT_LEEWAY", "0"),
+            ("REQUIRE_EMAIL_VERIFICATION", "false"),
+            ("EMAIL_CHANGE_PATH", "/"),
         ],
     )
     .await;
+    let mail_dir = sink.mail_dir().display().to_string();
+    // The first account is the admin, whom the page could not delete (the last admin).
+    app.register("admin@example.com").await;
     let latch = app.address.replace("127.0.0.1", "localhost");
     let r = tokio::task::spawn_blocking(move || {
         run_browser_script(
@@ -104,6 +111,7 @@ async fn the_example_spa_in_chromium(backend: Backend) {
                 ("PAGE_PORT", page.to_string()),
                 ("OTHER_PORT", other.to_string()),
                 ("TOKEN_LIFETIME", "2".to_string()),
+                ("MAIL_DIR", mail_dir),
             ],
         )
     })
@@ -144,6 +152,39 @@ async fn the_example_spa_in_chromium(backend: Backend) {
     assert_eq!(
         r["other_origin_sign_in"],
         serde_json::json!(["signed-out", "network"]),
+        "{r}"
+    );
+    // The address changes through the link mailed to the new one.
+    assert_eq!(r["change_email"], signed_in, "{r}");
+    assert_eq!(
+        r["change_email_notice"], "Check the new address for a link to confirm it.",
+        "{r}"
+    );
+    assert_eq!(r["confirmed"], signed_in, "{r}");
+    assert_eq!(
+        r["confirmed_notice"], "Your address is now ada.new@example.com.",
+        "{r}"
+    );
+    assert_eq!(
+        r["status_after_change"], "Signed in as ada.new@example.com",
+        "{r}"
+    );
+    // Deleting asks for the password, and then the account is gone.
+    assert_eq!(
+        r["delete_wrong_password"],
+        serde_json::json!(["signed-in", "invalid_credentials"]),
+        "{r}"
+    );
+    assert_eq!(r["delete"], serde_json::json!(["signed-out", null]), "{r}");
+    assert_eq!(r["delete_notice"], "Your account is deleted.", "{r}");
+    assert_eq!(
+        r["reload_after_delete"],
+        serde_json::json!(["signed-out", null]),
+        "{r}"
+    );
+    assert_eq!(
+        r["sign_in_after_delete"],
+        serde_json::json!(["signed-out", "invalid_credentials"]),
         "{r}"
     );
 }

@@ -34,6 +34,7 @@ mod register;
 mod saml;
 mod schemathesis;
 mod second_factor;
+mod self_service;
 mod sessions;
 mod slapd;
 mod smtp;

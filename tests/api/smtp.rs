@@ -195,6 +195,11 @@ impl SmtpSink {
         env
     }
 
+    /// Where the server writes what it receives, one `.eml` file per message.
+    pub fn mail_dir(&self) -> std::path::PathBuf {
+        self.dir.path().join("mail")
+    }
+
     pub fn messages(&self) -> Vec<Mail> {
         let mut names: Vec<_> = std::fs::read_dir(self.dir.path().join("mail"))
             .unwrap()

@@ -1,12 +1,19 @@
 """The example SPA (examples/spa) in headless Chromium, served from another origin than
 Latch: register, reload and stay signed in through the HttpOnly refresh cookie, renew
-the access token after it expired, sign out; and the same page from an origin Latch does
-not allow, refused. Prints one JSON line of what the page showed.
+the access token after it expired, sign out; the same page from an origin Latch does not
+allow, refused; then sign in again, change the address (following the link mailed to the
+new one) and delete the account. Prints one JSON line of what the page showed.
 
 Environment: LATCH (Latch's base URL, on localhost), PAGE_PORT (the allowed origin is
 http://localhost:PAGE_PORT), OTHER_PORT (a port for an origin Latch does not allow),
-TOKEN_LIFETIME (seconds an access token lives).
+TOKEN_LIFETIME (seconds an access token lives), MAIL_DIR (where the SMTP server writes
+the messages it receives, as .eml files).
 """
+import email
+import email.policy
+import glob
+import re
+import sys
 import http.server
 import json
 import os
@@ -24,6 +31,21 @@ LATCH = os.environ["LATCH"]
 PAGE_PORT = int(os.environ["PAGE_PORT"])
 OTHER_PORT = int(os.environ["OTHER_PORT"])
 TOKEN_LIFETIME = float(os.environ["TOKEN_LIFETIME"])
+MAIL_DIR = os.environ["MAIL_DIR"]
+
+
+def link_to(address, timeout=20):
+    """The link in the first message to `address`."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        for path in sorted(glob.glob(os.path.join(MAIL_DIR, "*.eml"))):
+            with open(path, "rb") as f:
+                msg = email.message_from_binary_file(f, policy=email.policy.default)
+            if msg["To"] == address:
+                text = msg.get_body(preferencelist=("plain",)).get_content()
+                return re.search(r"https?://\S+token=[\w-]+", text).group(0)
+        time.sleep(0.1)
+    raise TimeoutError(f"no mail to {address}")
 
 
 class Handler(http.server.SimpleHTTPRequestHandler):
@@ -73,6 +95,14 @@ class Page:
             el.clear()
             el.send_keys(value)
 
+    def type(self, field, value):
+        el = self.driver.find_element(By.ID, field)
+        el.clear()
+        el.send_keys(value)
+
+    def text(self, element):
+        return self.driver.find_element(By.ID, element).text
+
     def refreshes(self):
         return self.driver.execute_script("return window.latch.refreshes")
 
@@ -109,6 +139,32 @@ def main():
         out["other_origin_visit"] = page.open(OTHER_PORT)
         page.fill("ada@example.com", "correct horse battery staple")
         out["other_origin_sign_in"] = page.click("login")
+        # Back on the allowed origin: a new address, confirmed by its link.
+        page.open(PAGE_PORT)
+        page.fill("ada@example.com", "correct horse battery staple")
+        page.click("login")
+        page.type("current-password", "correct horse battery staple")
+        page.type("new-email", "ada.new@example.com")
+        out["change_email"] = page.click("change-email")
+        out["change_email_notice"] = page.text("notice")
+        # The mailed link opens the page (without `?latch=`: the tab remembers it).
+        driver.get(link_to("ada.new@example.com"))
+        out["confirmed"] = page.settled(0)
+        out["confirmed_notice"] = page.text("notice")
+        out["status_after_change"] = page.text("status")
+        # Deleting asks for the password again; a wrong one deletes nothing.
+        page.type("current-password", "not the password")
+        out["delete_wrong_password"] = page.click("delete-account")
+        page.type("current-password", "correct horse battery staple")
+        out["delete"] = page.click("delete-account")
+        out["delete_notice"] = page.text("notice")
+        out["reload_after_delete"] = page.open(PAGE_PORT)
+        page.fill("ada.new@example.com", "correct horse battery staple")
+        out["sign_in_after_delete"] = page.click("login")
+    except Exception:
+        # What the page showed up to the failure, for the test's message.
+        print(json.dumps(out), file=sys.stderr)
+        raise
     finally:
         driver.quit()
         for s in servers:

@@ -1,11 +1,16 @@
 // The page: sign in or register, stay signed in across reloads (the refresh cookie), see
-// who you are and your sessions, sign out.
+// who you are and your sessions, change your address, delete your account, sign out.
 
 import { Latch, LatchError, type User } from "./latch.js";
 
-// Latch's address: `?latch=` on the page's URL, else the meta tag in index.html.
+// Latch's address: `?latch=` on the page's URL (kept for the tab, so that the links in
+// Latch's mail open on the same Latch), else the meta tag in index.html.
+const params = new URLSearchParams(location.search);
+const given = params.get("latch");
+if (given) sessionStorage.setItem("latch", given);
 const baseUrl =
-  new URLSearchParams(location.search).get("latch") ??
+  given ??
+  sessionStorage.getItem("latch") ??
   document.querySelector<HTMLMetaElement>('meta[name="latch-url"]')?.content ??
   "http://localhost:8080";
 const latch = new Latch({ baseUrl });
@@ -49,15 +54,37 @@ $("me").onclick = () =>
     show(user);
     $("sessions").textContent = `${sessions.length} active session(s)`;
   });
+// Changing the address and deleting the account ask for the password again first.
+const current = $<HTMLInputElement>("current-password");
+$("change-email").onclick = () =>
+  act(async () => {
+    await latch.reauthenticate(current.value);
+    await latch.changeEmail($<HTMLInputElement>("new-email").value);
+    $("notice").textContent = "Check the new address for a link to confirm it.";
+  });
+$("delete-account").onclick = () =>
+  act(async () => {
+    await latch.reauthenticate(current.value);
+    await latch.deleteAccount();
+    show(undefined);
+    $("notice").textContent = "Your account is deleted.";
+  });
 $("logout").onclick = () =>
   act(async () => {
     await latch.logout();
     show(undefined);
   });
 
-// On load: signed in again through the cookie, else the sign-in form (also when Latch
-// cannot be reached, with the reason).
+// On load: a `?token=` is the link of an address-change mail, followed first (this page
+// is the only one: Latch runs with EMAIL_CHANGE_PATH=/ for it); then signed in again
+// through the cookie, else the sign-in form (also when Latch cannot be reached, with the
+// reason).
 act(async () => {
+  const token = params.get("token");
+  if (token) {
+    const changed = await latch.confirmEmailChange(token);
+    $("notice").textContent = `Your address is now ${changed.email}.`;
+  }
   try {
     show(await latch.restore());
   } catch (e) {

@@ -102,6 +102,43 @@ export class Latch {
     });
   }
 
+  /** Proves the password again: the session may then change the address or delete the
+   * account for the next few minutes (`REAUTH_MAX_AGE`). */
+  async reauthenticate(password: string): Promise<void> {
+    await this.authed(async (headers) => {
+      const { data, error, response } = await this.api.POST("/auth/reauthenticate", {
+        body: { password },
+        headers,
+      });
+      this.accessToken = unwrap(data, error, response).access_token;
+    });
+  }
+
+  /** Mails a link to the new address; the address changes when it is followed. */
+  async changeEmail(email: string): Promise<void> {
+    await this.authed(async (headers) => {
+      const { error, response } = await this.api.POST("/auth/email/change", { body: { email }, headers });
+      if (error !== undefined) throw problem(response, error);
+    });
+  }
+
+  /** Follows the link from the new address's mail (no sign-in needed). */
+  async confirmEmailChange(token: string): Promise<User> {
+    const { data, error, response } = await this.api.POST("/auth/email/change/confirm", { body: { token } });
+    const user = unwrap(data, error, response);
+    if (this.user?.id === user.id) this.user = user;
+    return user;
+  }
+
+  /** Deletes the account for good, with its sessions; Latch clears the refresh cookie. */
+  async deleteAccount(): Promise<void> {
+    await this.authed(async (headers) => {
+      const { error, response } = await this.api.DELETE("/auth/me", { headers });
+      if (error !== undefined) throw problem(response, error);
+    });
+    this.accessToken = this.refreshToken = this.user = undefined;
+  }
+
   async logout(): Promise<void> {
     const body = this.refreshToken ? { refresh_token: this.refreshToken } : {};
     await this.authed(async (headers) => {

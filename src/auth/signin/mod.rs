@@ -23,6 +23,7 @@ pub use session::SignedIn;
 
 use crate::auth::audit;
 use crate::auth::client::ClientInfo;
+use crate::auth::devices;
 use crate::auth::opaque_token::TokenKey;
 use crate::auth::password::PasswordHasher;
 use crate::auth::tokens::TokenIssuer;
@@ -182,6 +183,8 @@ impl SignIn {
                         provider: id.provider.as_deref(),
                     };
                     let opened = session::open_in(conn, &ctx.sessions, opening, &client, now)?;
+                    let mail = ctx.mail.as_ref();
+                    devices::seen_in(conn, &ctx.key, mail, &id.user, &opened, &client, now)?;
                     Ok(Ok(Ok((id.user, opened))))
                 })
             })

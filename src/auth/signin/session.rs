@@ -58,7 +58,7 @@ pub fn open_in(
         Session::revoke(conn, &old.id, reason::SESSION_LIMIT, now)?;
     }
     let session_id = new_id();
-    let expires_at = now + span(policy.lifetime);
+    let expires_at = now + span(policy.lifetime.min(policy.max_age));
     Session::insert(
         conn,
         &NewSession {

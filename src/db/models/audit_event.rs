@@ -30,6 +30,23 @@ pub struct AuditFilter {
 }
 
 impl AuditEvent {
+    /// Forgets where a user acted from (IP, user agent) in every row about them; the rows
+    /// stay, naming only ids.
+    pub fn forget_client(conn: &mut DbConn, user_id: &str) -> QueryResult<usize> {
+        diesel::update(
+            audit_events::table.filter(
+                audit_events::subject_id
+                    .eq(user_id)
+                    .or(audit_events::actor_id.eq(user_id)),
+            ),
+        )
+        .set((
+            audit_events::ip.eq(None::<String>),
+            audit_events::user_agent.eq(None::<String>),
+        ))
+        .execute(conn)
+    }
+
     pub fn insert(conn: &mut DbConn, e: &AuditEvent) -> QueryResult<usize> {
         diesel::insert_into(audit_events::table)
             .values(e)

@@ -4,6 +4,7 @@
 pub mod audit_event;
 pub mod ban;
 pub mod identity;
+pub mod known_device;
 pub mod oauth_state;
 pub mod one_time_token;
 pub mod outbox;
@@ -17,6 +18,7 @@ pub mod user;
 pub use audit_event::{AuditEvent, AuditFilter};
 pub use ban::Ban;
 pub use identity::Identity;
+pub use known_device::KnownDevice;
 pub use oauth_state::OAuthState;
 pub use one_time_token::OneTimeToken;
 pub use outbox::OutboxMessage;

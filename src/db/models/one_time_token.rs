@@ -18,6 +18,8 @@ pub struct OneTimeToken {
     pub used_at: Option<NaiveDateTime>,
     /// Verification links only: the password of the registration the link was sent for.
     pub password_hash: Option<String>,
+    /// New-device notices only: the session the link reports.
+    pub session_id: Option<String>,
 }
 
 /// Leaves out the hashes.
@@ -128,6 +130,13 @@ impl OneTimeToken {
         )
         .set(one_time_tokens::used_at.eq(now))
         .execute(conn)
+    }
+
+    /// Deletes every token sent to `email` (a deleted account's, including those sent
+    /// before it existed).
+    pub fn delete_for_address(conn: &mut DbConn, email: &str) -> QueryResult<usize> {
+        diesel::delete(one_time_tokens::table.filter(one_time_tokens::email.eq(email)))
+            .execute(conn)
     }
 
     pub fn delete_expired(conn: &mut DbConn, before: NaiveDateTime) -> QueryResult<usize> {

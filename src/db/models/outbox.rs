@@ -43,6 +43,17 @@ impl std::fmt::Debug for OutboxMessage {
 }
 
 impl OutboxMessage {
+    /// Deletes the messages to `recipient` that are not being sent this moment (a deleted
+    /// account's: pending ones are not sent, sent ones no longer keep the address).
+    pub fn forget_recipient(conn: &mut DbConn, recipient: &str) -> QueryResult<usize> {
+        diesel::delete(
+            outbox::table
+                .filter(outbox::recipient.eq(recipient))
+                .filter(outbox::state.ne(SENDING)),
+        )
+        .execute(conn)
+    }
+
     pub fn insert(conn: &mut DbConn, m: &OutboxMessage) -> QueryResult<usize> {
         diesel::insert_into(outbox::table).values(m).execute(conn)
     }

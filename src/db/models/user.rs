@@ -228,6 +228,23 @@ impl User {
         updated(conn, id, crate::db::standing_changed(set)?)
     }
 
+    /// A new address, proven by the link that confirmed it (`user.updated`).
+    pub fn set_email(
+        conn: &mut DbConn,
+        id: &str,
+        email: &str,
+        now: NaiveDateTime,
+    ) -> QueryResult<usize> {
+        let set = diesel::update(users::table.find(id))
+            .set((
+                users::email.eq(email),
+                users::email_verified.eq(true),
+                users::updated_at.eq(now),
+            ))
+            .execute(conn);
+        updated(conn, id, crate::db::standing_changed(set)?)
+    }
+
     pub fn count_active_admins(conn: &mut DbConn) -> QueryResult<i64> {
         users::table
             .filter(users::role.eq(Role::Admin.as_str()))

@@ -20,6 +20,12 @@ use crate::routes::json::Json;
 use crate::routes::{clear_refresh_cookie, UserView};
 use crate::state::AppState;
 
+/// Get the signed-in user
+///
+/// The caller's account as it is now (not the access token's copy), for a Bearer access
+/// token whose session is still live. The session check may reuse an answer up to
+/// `SESSION_CACHE` old, so a change made through another instance can take that long to
+/// show; a banned or disabled account is `403`.
 #[utoipa::path(
     tag = "account",
     operation_id = "getCurrentUser",
@@ -42,6 +48,11 @@ pub struct UpdateMeRequest {
     pub name: Option<String>,
 }
 
+/// Update the signed-in user's profile
+///
+/// Changes the caller's display `name` (1 to 100 characters; a name that breaks the rule is
+/// `422 validation_failed`) and answers with the updated user. Requires a Bearer access token
+/// whose session is still live; a body without `name` changes nothing.
 #[utoipa::path(
     tag = "account",
     operation_id = "updateCurrentUser",
@@ -90,6 +101,13 @@ pub struct ChangePasswordRequest {
     pub new_password: String,
 }
 
+/// Change the signed-in user's password
+///
+/// Requires a Bearer access token and the `current_password`; a wrong one is
+/// `403 invalid_credentials` (not `401`), counted per account so repeated failures pause with
+/// `429`. A `new_password` that breaks the password rules is `422 validation_failed`. On
+/// success every other session of the user is signed out, outstanding reset, magic-link and
+/// invitation links are voided, a notice is mailed when mail is on, and the answer is `204`.
 #[utoipa::path(
     tag = "account",
     operation_id = "changePassword",
@@ -153,6 +171,13 @@ pub async fn change_password(
     Ok(HttpResponse::NoContent().finish())
 }
 
+/// Delete the signed-in user's account
+///
+/// Deletes the caller's account with its sessions, identities, factors, links and pending
+/// mail, clears the refresh cookie and answers `204`; the audit log keeps a row naming only
+/// the account's id. Requires a Bearer access token with recent authentication (else
+/// `403 reauthentication_required`). With `ALLOW_ACCOUNT_DELETION` off it is
+/// `403 feature_disabled`, and the last admin gets `409 last_admin`.
 #[utoipa::path(
     tag = "account",
     operation_id = "deleteCurrentUser",

@@ -55,6 +55,12 @@ pub struct Provider {
     pub image_url: Option<String>,
 }
 
+/// Get the sign-in settings for a frontend
+///
+/// What a frontend needs to draw its sign-in screen, for anyone, no authentication: which
+/// methods are on (password, registration, magic link, social, dev login), whether invites
+/// are required, `has_email`, `require_email_verification`, the social `providers` and
+/// `password_min_length`. `auto_redirect` and `ldap` appear only when configured.
 #[utoipa::path(
     tag = "auth",
     operation_id = "getAuthConfig",
@@ -118,6 +124,14 @@ pub struct PendingVerification {
     pub verification_required: bool,
 }
 
+/// Register a new account with email and password
+///
+/// Anonymous. Creates an account and answers `201` signed in, with the refresh token set as
+/// configured by `REFRESH_TOKEN_DELIVERY`. When email verification is required it answers
+/// `201 {user, verification_required: true}` without tokens, the same for an address that
+/// is already registered; otherwise a taken address is `409 email_taken`. Registration off
+/// (or `INVITE_REQUIRED`) is `403 feature_disabled`; a bad email, password or name is
+/// `422 validation_failed`.
 #[utoipa::path(
     tag = "auth",
     operation_id = "register",
@@ -192,6 +206,14 @@ pub struct LdapConfig {
     pub username: bool,
 }
 
+/// Sign in with email and password
+///
+/// Anonymous. Checks the password locally or, with directory sign-in on, against LDAP (which
+/// may take a `username` instead of `email`). Answers `200` signed in, or, for an account
+/// with a second factor, `200` with `mfa_required` and an `mfa_token` for `/auth/mfa/verify`.
+/// An unknown email and a wrong password give the same `401 invalid_credentials`. After a
+/// correct password, a disabled or banned account, or an unverified one while verification
+/// is required, is `403`; an unreachable directory is `503`.
 #[utoipa::path(
     tag = "auth",
     operation_id = "login",
@@ -241,6 +263,14 @@ pub struct RefreshRequest {
     pub refresh_token: Option<String>,
 }
 
+/// Get a new access token with the refresh token
+///
+/// Takes the refresh token from its cookie or from `refresh_token` in the body, no Bearer
+/// token. Answers `200` with a new access token and rotates the refresh token. An
+/// already-rotated token inside `REFRESH_REUSE_GRACE` gets an access token and no new refresh
+/// token; after the window it counts as theft, the session is revoked and the answer is
+/// `401 refresh_token_reused`. A cookie sent from an origin outside `CORS_ORIGINS` is
+/// `403 origin_not_allowed`; a missing, expired or unknown token is `401 unauthorized`.
 #[utoipa::path(
     tag = "auth",
     operation_id = "refresh",
@@ -284,6 +314,14 @@ pub enum LogoutScope {
     All,
 }
 
+/// Sign out this session or every session
+///
+/// Ends the session named by the Bearer access token, or else by the refresh token (cookie
+/// or body); `{"scope": "all"}` ends every session of the user. Clears the refresh cookie
+/// and answers `204`, or `200 {redirect}` for a session opened through `openid` with
+/// `OPENID_USE_END_SESSION_ENDPOINT`, so the browser can end the provider's session too.
+/// Neither token is `401 unauthorized`; a cookie from a foreign origin is
+/// `403 origin_not_allowed`.
 #[utoipa::path(
     tag = "auth",
     operation_id = "logout",
@@ -359,6 +397,12 @@ pub struct DevLoginRequest {
     pub email: String,
 }
 
+/// Sign in by email alone, for development
+///
+/// Anonymous. Signs in to the account with this email with no password and no email sent,
+/// creating the account if it is missing; an account with a second factor gets
+/// `mfa_required` instead. Only when `DEV_LOGIN=true` (which a production start refuses);
+/// otherwise `403 feature_disabled`. Counts against the login rate limit (`LOGIN_MAX`).
 #[utoipa::path(
     tag = "auth",
     operation_id = "devLogin",

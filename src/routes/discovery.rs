@@ -19,6 +19,12 @@ pub struct Jwks {
 /// (`JWT_KEY_PREPUBLISH`) before it signs.
 const CACHE_CONTROL: &str = "public, max-age=300";
 
+/// Get the public keys that verify access tokens
+///
+/// The JSON Web Key Set (RFC 7517) for verifying access tokens, no authentication. It holds
+/// the signing key, a rotated key published ahead of signing (`JWT_KEY_PREPUBLISH`), and
+/// retired keys until their last token has expired; it is empty with `HS256`. Served with
+/// `Cache-Control: public, max-age=300` and an `ETag`; a matching `If-None-Match` gets `304`.
 #[utoipa::path(
     tag = "operations",
     operation_id = "getJwks",
@@ -77,6 +83,12 @@ pub struct Discovery {
     pub subject_types_supported: Vec<&'static str>,
 }
 
+/// Get the discovery document for token verifiers
+///
+/// OpenID Connect discovery, as far as a token verifier needs it, no authentication:
+/// `issuer`, `jwks_uri`, `id_token_signing_alg_values_supported` and
+/// `introspection_endpoint`. URLs are built from `DOMAIN_SERVER`, else from the request's own
+/// scheme and host (forwarded headers only with an explicit `TRUST_PROXY`).
 #[utoipa::path(
     tag = "operations",
     operation_id = "getDiscovery",

@@ -18,6 +18,10 @@ const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
     connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; \
     frame-ancestors 'none'";
 
+/// Get the OpenAPI document
+///
+/// The OpenAPI document that describes this API, as JSON, no authentication. It is generated
+/// from the code once at start, so it always matches the running server.
 #[utoipa::path(
     tag = "operations",
     operation_id = "getOpenApiDocument",
@@ -30,6 +34,11 @@ pub async fn openapi_json(spec: web::Data<SpecJson>) -> HttpResponse {
         .body(spec.0.clone())
 }
 
+/// Browse the API reference
+///
+/// An HTML page that renders this OpenAPI document, no authentication. The page, its script
+/// and its style are served from the binary, so it works offline and under a strict
+/// Content-Security-Policy (nothing inline, nothing from another origin).
 #[utoipa::path(
     tag = "operations",
     operation_id = "getApiReference",

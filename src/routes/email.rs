@@ -42,6 +42,13 @@ fn password(state: &AppState, raw: &str) -> ApiResult<Password> {
     Ok(Password::parse("password", raw, state.settings.passwords)?)
 }
 
+/// Ask for a password reset link
+///
+/// Anonymous. Always answers `202`, whether or not the address has an account, so nothing
+/// about accounts is revealed; a reset link is mailed when an enabled account has this
+/// address (within `EMAIL_ADDRESS_MAX` per window, and never to a request from a banned IP).
+/// A value that is not an email address is `422`; without mail or with
+/// `ALLOW_PASSWORD_RESET=false` it is `403 feature_disabled`. Limited by `RESET_PASSWORD_MAX`.
 #[utoipa::path(
     tag = "email",
     operation_id = "requestPasswordReset",
@@ -68,6 +75,14 @@ pub async fn forgot_password(
     Ok(HttpResponse::Accepted().finish())
 }
 
+/// Set a new password with a reset link
+///
+/// Anonymous: the `token` from the emailed link and the new `password`. Sets the password,
+/// signs out every other session of the user and answers `200` signed in, or with
+/// `mfa_required` when the account has a second factor (the password is set once that is
+/// given). A password that breaks the rules is `422` and does not spend the token; an
+/// unknown, used or expired token is `400 invalid_token`. Password reset off is
+/// `403 feature_disabled`; limited by `RESET_PASSWORD_SUBMISSION_MAX`.
 #[utoipa::path(
     tag = "email",
     operation_id = "resetPassword",
@@ -100,6 +115,13 @@ pub async fn reset_password(
     Ok(answer(&state, StatusCode::OK, outcome))
 }
 
+/// Ask for a sign-in link by email
+///
+/// Anonymous. Always answers `202`; a one-time sign-in link is mailed when the address has an
+/// enabled account, or may get one because registration is on (the account is created when
+/// the link is used). A value that is not an email address is `422`; magic links off
+/// (`ALLOW_MAGIC_LINK`) or no mail configured is `403 feature_disabled`. Limited by
+/// `LOGIN_MAX`.
 #[utoipa::path(
     tag = "email",
     operation_id = "requestMagicLink",
@@ -126,6 +148,13 @@ pub async fn magic_link(
     Ok(HttpResponse::Accepted().finish())
 }
 
+/// Sign in with a magic link
+///
+/// Anonymous: the `token` from the emailed link. Answers `200` signed in (creating the
+/// account for a new address where registration is on), or with `mfa_required` when the
+/// account has a second factor. An unknown, used or expired token is `400 invalid_token`;
+/// a disabled or banned account is `403`, and magic links off is `403 feature_disabled`.
+/// Limited by `LOGIN_MAX`.
 #[utoipa::path(
     tag = "email",
     operation_id = "verifyMagicLink",
@@ -153,6 +182,13 @@ pub async fn verify_magic_link(
     Ok(answer(&state, StatusCode::OK, outcome))
 }
 
+/// Verify an email address with the emailed link
+///
+/// Anonymous: the `token` from the verification email. Marks the address verified and
+/// answers `200` with the user (`email_verified: true`); it does not sign in. An unknown,
+/// used or expired token is `400 invalid_token`, a disabled account `403 account_disabled`,
+/// and without mail configured `403 feature_disabled`. Limited by
+/// `VERIFY_EMAIL_SUBMISSION_MAX`.
 #[utoipa::path(
     tag = "email",
     operation_id = "verifyEmail",
@@ -175,6 +211,12 @@ pub async fn verify_email(
     Ok(HttpResponse::Ok().json(UserView::from(&user)))
 }
 
+/// Ask for a new verification link
+///
+/// Anonymous. Always answers `202`, whether or not the address has an account; a new
+/// verification link is mailed when the address belongs to an enabled account that is not
+/// yet verified. A value that is not an email address is `422`; without mail configured it
+/// is `403 feature_disabled`. Limited by `VERIFY_EMAIL_MAX`.
 #[utoipa::path(
     tag = "email",
     operation_id = "resendVerification",
@@ -201,6 +243,13 @@ pub async fn resend_verification(
     Ok(HttpResponse::Accepted().finish())
 }
 
+/// Accept an invitation and set a password
+///
+/// Anonymous: the `token` from the invitation email and a `password`. Sets the password,
+/// marks the address verified and answers `200` signed in. A password that breaks the rules
+/// is `422` and does not spend the token; an unknown, used or expired token is
+/// `400 invalid_token`; without mail configured it is `403 feature_disabled`. Limited by
+/// `LOGIN_MAX`.
 #[utoipa::path(
     tag = "email",
     operation_id = "acceptInvite",
@@ -232,6 +281,13 @@ pub async fn accept_invite(
     Ok(answer(&state, StatusCode::OK, outcome))
 }
 
+/// Ask to change the signed-in user's email address
+///
+/// Requires a Bearer access token with recent authentication (else
+/// `403 reauthentication_required`). Always answers `202`: a confirmation link goes to the
+/// new address and a notice to the current one; an address already taken gets the same
+/// answer and notice but no link. A value that is not an email address is `422`; without
+/// mail configured it is `403 feature_disabled`.
 #[utoipa::path(
     tag = "account",
     operation_id = "requestEmailChange",
@@ -257,6 +313,13 @@ pub async fn change_email(
     Ok(HttpResponse::Accepted().finish())
 }
 
+/// Confirm an email address change with the emailed link
+///
+/// Anonymous: the `token` from the link sent to the new address, no Bearer token. Makes it
+/// the account's address, verified, voids the account's other outstanding links and answers
+/// `200` with the user. An address taken since the request is `409 email_taken` (the link
+/// stays unspent); an unknown, used or expired token is `400 invalid_token`. Limited by
+/// `VERIFY_EMAIL_SUBMISSION_MAX`.
 #[utoipa::path(
     tag = "email",
     operation_id = "confirmEmailChange",

@@ -17,6 +17,10 @@ pub struct Health {
     pub status: &'static str,
 }
 
+/// Check that the process is alive
+///
+/// Liveness probe for anyone, no authentication. Answers `200 {"status": "ok"}` whenever the
+/// process can serve HTTP; no dependency (database, Redis) is checked.
 #[utoipa::path(
     tag = "operations",
     operation_id = "getLiveness",
@@ -27,6 +31,11 @@ pub async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(Health { status: "ok" })
 }
 
+/// Check that the service is ready to serve
+///
+/// Readiness probe for anyone, no authentication. Answers `200 {"status": "ready"}` when the
+/// database answers and every migration is applied (and, with `USE_REDIS`, Redis answers);
+/// otherwise `503 service_unavailable`.
 #[utoipa::path(
     tag = "operations",
     operation_id = "getReadiness",
@@ -51,6 +60,11 @@ pub async fn readyz(state: web::Data<AppState>) -> ApiResult<HttpResponse> {
     Ok(HttpResponse::Ok().json(Health { status: "ready" }))
 }
 
+/// Read the Prometheus metrics
+///
+/// The service's metrics in the Prometheus text exposition format, no authentication. It
+/// answers even when the database does not; the outbox gauges (pending and failed mail)
+/// then keep their last value.
 #[utoipa::path(
     tag = "operations",
     operation_id = "getMetrics",

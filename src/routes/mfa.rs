@@ -87,6 +87,14 @@ fn one_code(code: Option<String>, backup: Option<String>) -> ApiResult<Code> {
     .required()
 }
 
+/// Finish a sign-in with the second factor
+///
+/// Anonymous: the `mfa_token` from a sign-in that answered `mfa_required` (in the body, or
+/// as the `mfa_token` cookie after a social sign-in) with exactly one of `code`,
+/// `backup_code`, or a passkey's `challenge_id` and `credential`. Answers `200` signed in.
+/// A wrong code is `401 invalid_credentials`; an `mfa_token` lives 5 minutes and allows 5
+/// wrong codes, after which, like an unknown one, it is `400 invalid_token`. Limited per IP
+/// by `TWO_FACTOR_TEMP_MAX`, and wrong codes also pause the account with `429`.
 #[utoipa::path(
     tag = "auth",
     operation_id = "verifySecondFactor",
@@ -136,6 +144,13 @@ pub struct TotpSetup {
     pub otpauth_uri: String,
 }
 
+/// Start setting up TOTP for the signed-in user
+///
+/// Requires a Bearer access token with recent authentication (else
+/// `403 reauthentication_required`). Answers `200` with a new base32 `secret` and an
+/// `otpauth_uri` for a QR code (issuer `APP_TITLE`), replacing any unconfirmed one; it is not
+/// active until confirmed with `POST /auth/mfa/totp/enable`. An account whose TOTP is
+/// already on gets `409 totp_enabled`.
 #[utoipa::path(
     tag = "second factor",
     operation_id = "setUpTotp",
@@ -183,6 +198,13 @@ fn backup_codes(codes: Vec<String>) -> HttpResponse {
     })
 }
 
+/// Turn on TOTP with a code from the new secret
+///
+/// Requires a Bearer access token with recent authentication. Confirms the secret from
+/// `POST /auth/mfa/totp/setup` with a current `code` from it and answers `200` with ten
+/// single-use backup codes, shown this once; from then on every sign-in needs a second
+/// factor. No pending secret is `409 totp_not_set_up`; a wrong code is
+/// `403 invalid_credentials`, counted per account (repeated failures pause with `429`).
 #[utoipa::path(
     tag = "second factor",
     operation_id = "enableTotp",
@@ -234,6 +256,13 @@ pub struct DisableTotpRequest {
     pub backup_code: Option<String>,
 }
 
+/// Turn off TOTP for the signed-in user
+///
+/// Requires a Bearer access token with recent authentication and exactly one of the
+/// account's `password`, a current `code` or a `backup_code`. Removes the TOTP secret and
+/// the backup codes and answers `204`. TOTP not on is `409 totp_not_enabled`; a wrong
+/// password or code is `403 invalid_credentials`, counted per account (repeated failures
+/// pause with `429`); none or several of the fields is `422`.
 #[utoipa::path(
     tag = "second factor",
     operation_id = "disableTotp",
@@ -298,6 +327,12 @@ pub async fn disable(
     Ok(HttpResponse::NoContent().finish())
 }
 
+/// Replace the signed-in user's backup codes
+///
+/// Requires a Bearer access token with recent authentication and a current TOTP `code`.
+/// Answers `200` with ten new single-use backup codes, shown this once; the earlier ones
+/// stop working. TOTP not on is `409 totp_not_enabled`; a wrong code is
+/// `403 invalid_credentials`, counted per account (repeated failures pause with `429`).
 #[utoipa::path(
     tag = "second factor",
     operation_id = "regenerateBackupCodes",

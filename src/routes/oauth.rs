@@ -30,6 +30,15 @@ pub struct StartQuery {
     pub link: Option<String>,
 }
 
+/// Start a social sign-in with a provider
+///
+/// Anonymous, opened in the browser. Answers `302` to the provider with a one-time `state`,
+/// a PKCE `code_challenge` and, for OpenID Connect, a `nonce` (for `saml`, to
+/// `SAML_ENTRY_POINT` with an AuthnRequest), and sets a cookie that binds the sign-in to
+/// this browser. With `link` from `POST /auth/identities/{provider}/link`, the identity is
+/// added to that account instead; an unreachable provider redirects to
+/// `APP_URL?error=provider_error`. An unknown or unconfigured provider is `404`, a configured
+/// one while social sign-in is off `403 feature_disabled`; limited by `LOGIN_MAX`.
 #[utoipa::path(
     tag = "social",
     operation_id = "startSocialSignIn",
@@ -81,6 +90,15 @@ pub async fn start(
     }
 }
 
+/// Complete a social sign-in at the provider's redirect
+///
+/// Where the provider sends the browser back. Checks the one-time `state` against the
+/// browser's binding cookie, exchanges the code server-side and signs in to (or, where
+/// social registration is allowed, creates) the account; then `302` to `APP_URL` with the
+/// refresh cookie set, or to `APP_URL?mfa_required=true` with an `mfa_token` cookie when the
+/// account has a second factor. A refusal redirects to `APP_URL?error=<code>` (for example
+/// `invalid_state`, `access_denied`, `provider_error`, `email_taken`, `banned`); tokens never
+/// appear in a URL. Limited by `LOGIN_MAX`.
 #[utoipa::path(
     tag = "social",
     operation_id = "finishSocialSignIn",
@@ -109,8 +127,12 @@ pub async fn callback(
     finish(&state, &req, &provider, answer.into_inner()).await
 }
 
-/// The callback as a form `POST` (Apple's `response_mode=form_post`; SAML's HTTP-POST
-/// binding, with `SAMLResponse` and `RelayState`).
+/// Complete a social sign-in posted back as a form
+///
+/// The callback as a form `POST`, for providers that post their answer back: Apple's
+/// `response_mode=form_post`, and SAML's HTTP-POST binding with `SAMLResponse` and
+/// `RelayState` (the SAML assertion consumer service). It checks and answers exactly as the
+/// `GET` callback does: a `302` to `APP_URL`, with `?error=<code>` on a refusal.
 #[utoipa::path(
     tag = "social",
     operation_id = "finishSocialSignInByForm",
@@ -151,6 +173,11 @@ pub struct CallbackForm {
     relay_state: Option<String>,
 }
 
+/// Get the SAML service-provider metadata
+///
+/// Latch's SAML 2.0 service-provider metadata, for registering Latch with the identity
+/// provider: the entity id `SAML_ISSUER` and the HTTP-POST assertion consumer service. No
+/// authentication; `404` when SAML is not configured.
 #[utoipa::path(
     tag = "social",
     operation_id = "getSamlMetadata",
@@ -159,7 +186,6 @@ pub struct CallbackForm {
         (status = 404, response = crate::routes::problems::NotFound),
     )
 )]
-/// The SAML service provider's metadata, for registering Latch with the IdP.
 #[get("/auth/saml/metadata")]
 pub async fn saml_metadata(state: web::Data<AppState>) -> ApiResult<HttpResponse> {
     let xml = state.social.saml_metadata().ok_or(ApiError::NotFound)?;
@@ -308,6 +334,13 @@ pub struct LinkStart {
     pub url: String,
 }
 
+/// Start linking a provider's identity to the signed-in account
+///
+/// Requires a Bearer access token with recent authentication (else
+/// `403 reauthentication_required`). Answers `200 {url}`: the browser follows it, signs in at
+/// the provider, and the callback adds that identity to this account and redirects to
+/// `APP_URL?linked=<provider>` without opening a session (an identity already linked to
+/// another account: `?error=identity_taken`). An unknown provider is `404`.
 #[utoipa::path(
     tag = "social",
     operation_id = "linkIdentity",
@@ -423,6 +456,11 @@ pub struct IdentityList {
     pub identities: Vec<IdentityView>,
 }
 
+/// List the signed-in user's linked identities
+///
+/// The social, SAML and directory identities linked to the caller's account, each with
+/// `id`, `provider`, the `email` the provider gave when it was linked, and `created_at`.
+/// Requires a Bearer access token whose session is still live.
 #[utoipa::path(
     tag = "social",
     operation_id = "listIdentities",
@@ -456,6 +494,13 @@ pub async fn list_identities(
     Ok(HttpResponse::Ok().json(IdentityList { identities }))
 }
 
+/// Unlink an identity from the signed-in account
+///
+/// Requires a Bearer access token with recent authentication (else
+/// `403 reauthentication_required`). Removes the identity, records it in the audit log and
+/// answers `204`. An unknown id or another user's identity is `404 not_found`; unlinking the
+/// account's last way to sign in (no password, passkey, other identity or magic link) is
+/// `409 last_sign_in_method`.
 #[utoipa::path(
     tag = "social",
     operation_id = "unlinkIdentity",

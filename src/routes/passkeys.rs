@@ -74,6 +74,12 @@ pub struct PasskeyList {
     pub passkeys: Vec<PasskeyView>,
 }
 
+/// Start registering a passkey for the signed-in user
+///
+/// Requires a Bearer access token with recent authentication (else
+/// `403 reauthentication_required`). Answers `200` with `challenge_id` and the `publicKey`
+/// options for `navigator.credentials.create` (binary fields as base64url); the challenge is
+/// single use and expires in 5 minutes. Passkeys not configured is `403 feature_disabled`.
 #[utoipa::path(
     tag = "second factor",
     operation_id = "startPasskeyRegistration",
@@ -108,6 +114,13 @@ pub struct RegisterPasskeyRequest {
     pub name: Option<String>,
 }
 
+/// Finish registering a passkey for the signed-in user
+///
+/// Requires a Bearer access token with recent authentication. Send the `challenge_id` from
+/// the options, the `credential` that `navigator.credentials.create` gave and an optional
+/// `name` (default "Passkey"); answers `201` with the new passkey, which signs in on its own
+/// and counts as both factors; the owner is mailed a notice when mail is on. A refused
+/// credential is `403 invalid_credentials`, one already registered `409 passkey_registered`.
 #[utoipa::path(
     tag = "second factor",
     operation_id = "finishPasskeyRegistration",
@@ -175,6 +188,13 @@ pub struct PasskeyOptionsRequest {
     pub email: Option<String>,
 }
 
+/// Start signing in with a passkey
+///
+/// Anonymous. Answers `200` with `challenge_id` and the `publicKey` options for
+/// `navigator.credentials.get`. With an optional `email`, `allowCredentials` lists that
+/// account's passkeys, and an address without any gets made-up ids of the same shape, so
+/// the answer reveals nothing about the address. Passkeys not configured is
+/// `403 feature_disabled`; limited by `LOGIN_MAX`.
 #[utoipa::path(
     tag = "auth",
     operation_id = "startPasskeySignIn",
@@ -218,6 +238,12 @@ pub struct PasskeySignInRequest {
     pub credential: serde_json::Value,
 }
 
+/// Sign in with a passkey
+///
+/// Anonymous: the `challenge_id` from `POST /auth/passkeys/login/options` and the
+/// `credential` that `navigator.credentials.get` gave. Answers `200` signed in; a passkey
+/// counts as both factors. A credential that does not verify is `401 invalid_credentials`;
+/// a disabled or banned account is `403`. Limited by `LOGIN_MAX`.
 #[utoipa::path(
     tag = "auth",
     operation_id = "signInWithPasskey",
@@ -247,6 +273,10 @@ pub async fn login(
     Ok(answer(&state, StatusCode::OK, outcome))
 }
 
+/// List the signed-in user's passkeys
+///
+/// The passkeys registered to the caller's account, each with `id`, `name`, `created_at`
+/// and `last_used_at`. Requires a Bearer access token whose session is still live.
 #[utoipa::path(
     tag = "second factor",
     operation_id = "listPasskeys",
@@ -270,6 +300,12 @@ pub async fn list(state: web::Data<AppState>, current: CurrentUser) -> ApiResult
     }))
 }
 
+/// Remove one of the signed-in user's passkeys
+///
+/// Requires a Bearer access token with recent authentication (else
+/// `403 reauthentication_required`). Removes the passkey, mails the owner a notice when mail
+/// is on, and answers `204`. An unknown id or another user's passkey is `404 not_found`;
+/// removing the account's last way to sign in is `409 last_sign_in_method`.
 #[utoipa::path(
     tag = "second factor",
     operation_id = "removePasskey",

@@ -31,6 +31,15 @@ pub struct ReauthenticateRequest {
     pub factor: SecondFactorFields,
 }
 
+/// Prove the factors again to make the session fresh
+///
+/// For a signed-in user (Bearer): send `password` (checked against the directory for a
+/// directory account), plus `code` or `backup_code` when the account has TOTP, or a passkey
+/// alone (`challenge_id` and `credential`). On success the session counts as recently
+/// authenticated for `REAUTH_MAX_AGE` and the answer is a new access token with the new
+/// `auth_time` and `amr`; the refresh token is not rotated. A wrong password or code is
+/// `403 invalid_credentials` (counted per account; repeated failures pause with `429`), an
+/// account without a password is `409 no_password`, and a missing factor is `422`.
 #[utoipa::path(
     tag = "account",
     operation_id = "reauthenticate",

@@ -68,6 +68,15 @@ impl Introspection {
     }
 }
 
+/// Check whether an access token is usable now
+///
+/// RFC 7662-style introspection for backend services, authenticated with
+/// `Authorization: Bearer` and one of `SERVICE_TOKENS`; a user's access token, even an
+/// admin's, is `403 forbidden`, and with no `SERVICE_TOKENS` set the endpoint is
+/// `403 feature_disabled`. Answers `200 {"active": true, ...}` with the account's current
+/// email, verification and role only when the signature and lifetime hold and the session
+/// and user still stand; any other token, including one of a revoked session or a banned,
+/// disabled or deleted user, is `200 {"active": false}`.
 #[utoipa::path(
     tag = "service",
     operation_id = "introspectToken",

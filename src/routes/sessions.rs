@@ -33,6 +33,11 @@ pub struct SessionList {
     pub sessions: Vec<SessionView>,
 }
 
+/// List the signed-in user's sessions
+///
+/// The caller's active sessions (one per signed-in device), newest first, with creation, last
+/// use and expiry times, user agent and IP; `current` marks the session of the access token
+/// making the request. Requires a Bearer access token whose session is still live.
 #[utoipa::path(
     tag = "sessions",
     operation_id = "listSessions",
@@ -67,6 +72,12 @@ pub async fn list(state: web::Data<AppState>, current: CurrentUser) -> ApiResult
     Ok(HttpResponse::Ok().json(SessionList { sessions }))
 }
 
+/// Sign out one of the user's sessions
+///
+/// Revokes one of the caller's own active sessions by its id from `GET /auth/sessions`; the
+/// change is audited and answers `204`. Requires a Bearer access token whose session is
+/// still live. A malformed or unknown id, another user's session, or one already ended is
+/// `404 not_found`.
 #[utoipa::path(
     tag = "sessions",
     operation_id = "revokeSession",
@@ -112,6 +123,13 @@ pub async fn revoke(
     Ok(HttpResponse::NoContent().finish())
 }
 
+/// Report a sign-in from a new-device notice
+///
+/// Takes the one-time `token` from a new-device notice email, no Bearer token needed. It
+/// ends the reported session, mails the owner a password reset link (when password reset is
+/// on and the account is not disabled), records the report in the audit log and answers
+/// `204`. An unknown, used or expired token is `400 invalid_token`; without mail configured
+/// the endpoint is `403 feature_disabled`. Limited per IP by `VERIFY_EMAIL_SUBMISSION_MAX`.
 #[utoipa::path(
     tag = "sessions",
     operation_id = "reportSession",

@@ -64,6 +64,13 @@ pub struct AuditQuery {
     pub cursor: Option<uuid::Uuid>,
 }
 
+/// List audit log events
+///
+/// The audit log, newest first: sign-ins, failures, resets, bans and admin actions, each
+/// with actor, subject, IP, user agent and time. Filter by `user_id` (acting or acted on),
+/// `kind`, `since` and `until`; page with `limit` (1 to 200, default 50) and `cursor`. Admins
+/// only (Bearer of a current admin with a live session, else `403 forbidden`); a bad
+/// `limit` or parameter is `400 invalid_request`.
 #[utoipa::path(
     tag = "admin",
     operation_id = "listAuditEvents",

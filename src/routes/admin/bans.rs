@@ -87,6 +87,13 @@ fn target(user_id: Option<&str>, ip: Option<&str>) -> Result<BanTarget, ApiError
     Ok(BanTarget { user_id, ip })
 }
 
+/// Ban a user or an IP address
+///
+/// Bans a `user_id`, an `ip`, or both, for `duration_ms` milliseconds (default
+/// `BAN_DURATION`) with an optional `reason`, and answers `201` with the ban; a banned
+/// user's sessions end at once. Admins only (Bearer of a current admin with a live session,
+/// else `403 forbidden`). Neither target, a malformed id or IP, or a zero duration is
+/// `422 validation_failed`; an unknown user is `404 not_found`.
 #[utoipa::path(
     tag = "admin",
     operation_id = "createBan",
@@ -127,6 +134,11 @@ pub async fn create_ban(
     Ok(HttpResponse::Created().json(BanView::from(ban)))
 }
 
+/// List active bans
+///
+/// The bans still in force, newest first, each with its user or IP, reason, `banned_until`
+/// and the admin who made it (`null` for a ban by violation scores). Admins only (Bearer of a
+/// current admin with a live session, else `403 forbidden`).
 #[utoipa::path(
     tag = "admin",
     operation_id = "listBans",
@@ -146,6 +158,11 @@ pub async fn list_bans(state: web::Data<AppState>, _admin: AdminUser) -> ApiResu
     }))
 }
 
+/// Lift a ban
+///
+/// Ends the ban with this id before it expires, records it in the audit log and answers
+/// `204`. Admins only (Bearer of a current admin with a live session, else
+/// `403 forbidden`). An unknown id, or a ban already lifted, is `404 not_found`.
 #[utoipa::path(
     tag = "admin",
     operation_id = "liftBan",
@@ -180,6 +197,13 @@ pub struct ViolationRequest {
     pub score: Option<u64>,
 }
 
+/// Report a violation by a user or an IP address
+///
+/// Lets a backend feed the moderation system: names a `user_id`, an `ip` or both, and a
+/// `kind` (such as `non_browser`), worth `score` points or the kind's configured score
+/// (else 1). Answers `202`; reaching `BAN_INTERVAL` points bans the user (and the IP given).
+/// Callers authenticate with one of `SERVICE_TOKENS` or an admin's Bearer token. No target
+/// or kind is `422 validation_failed`; an unknown user is `404 not_found`.
 #[utoipa::path(
     tag = "service",
     operation_id = "reportViolation",

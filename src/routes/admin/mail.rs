@@ -60,6 +60,13 @@ pub struct MailQuery {
     pub cursor: Option<uuid::Uuid>,
 }
 
+/// List outgoing email in the outbox
+///
+/// The outbox, newest first: recipient, kind, state, attempts, last error and times of each
+/// message, never its body or token. Filter by `state` (`pending`, `sending`, `sent` or
+/// `failed`); page with `limit` (1 to 200, default 50) and `cursor`. Admins only (Bearer of a
+/// current admin with a live session, else `403 forbidden`); a bad `state` or `limit` is
+/// `400 invalid_request`.
 #[utoipa::path(
     tag = "admin",
     operation_id = "listOutbox",

@@ -54,6 +54,12 @@ pub struct UserQuery {
     pub cursor: Option<uuid::Uuid>,
 }
 
+/// List and search users
+///
+/// Users in creation order, each with `disabled`. `q` matches a case-insensitive substring
+/// of the email or name; page with `limit` (1 to 200, default 50) and `cursor`. Admins only
+/// (Bearer of a current admin with a live session, else `403 forbidden`); a bad `limit` or
+/// `q` is `400 invalid_request`.
 #[utoipa::path(
     tag = "admin",
     operation_id = "listUsers",
@@ -117,6 +123,13 @@ fn parse_role(raw: &str) -> Result<Role, FieldError> {
         .ok_or_else(|| FieldError::new("role", "invalid_role", "Use `user` or `admin`."))
 }
 
+/// Create a user, with a password or by invitation
+///
+/// Creates an account from `email`, optional `name` (default the email's local part),
+/// `password` and `role` (`user` or `admin`) and answers `201`. With a password the address
+/// counts as verified; without one the user is invited by email, and without mail
+/// configured a missing password is `422`. Admins only (Bearer of a current admin with a
+/// live session, else `403 forbidden`); a taken email is `409 email_taken`.
 #[utoipa::path(
     tag = "admin",
     operation_id = "createUser",
@@ -207,6 +220,10 @@ async fn target(state: &AppState, id: uuid::Uuid) -> ApiResult<User> {
         .await
 }
 
+/// Get a user
+///
+/// The user with this id, including `disabled`. Admins only (Bearer of a current admin with
+/// a live session, else `403 forbidden`). An unknown or malformed id is `404 not_found`.
 #[utoipa::path(
     tag = "admin",
     operation_id = "getUser",
@@ -239,6 +256,13 @@ pub struct UpdateUserRequest {
     pub disabled: Option<bool>,
 }
 
+/// Update a user's name, role or disabled state
+///
+/// Changes any of `name`, `role` (`user` or `admin`) and `disabled`, records the change in
+/// the audit log and answers `200` with the user. Disabling a user ends every session of
+/// theirs. A change that would leave no enabled admin is `409 last_admin`; an invalid name
+/// or role is `422`; an unknown id is `404`. Admins only (Bearer of a current admin with a
+/// live session, else `403 forbidden`).
 #[utoipa::path(
     tag = "admin",
     operation_id = "updateUser",
@@ -312,6 +336,11 @@ pub async fn update_user(
     Ok(HttpResponse::Ok().json(AdminUserView::from(&user)))
 }
 
+/// Delete a user
+///
+/// Deletes the user and its sessions, records it in the audit log and answers `204`.
+/// Admins only (Bearer of a current admin with a live session, else `403 forbidden`).
+/// Deleting the last admin is `409 last_admin`; an unknown id is `404 not_found`.
 #[utoipa::path(
     tag = "admin",
     operation_id = "deleteUser",
@@ -355,6 +384,12 @@ pub struct SetPasswordRequest {
     pub password: String,
 }
 
+/// Set a user's password
+///
+/// Sets the user's password and answers `204`; the user's sessions are signed out, its
+/// reset, magic-link and invitation links stop working, and a notice is mailed when mail is
+/// on. A password that breaks the rules is `422 validation_failed`; an unknown id is `404`.
+/// Admins only (Bearer of a current admin with a live session, else `403 forbidden`).
 #[utoipa::path(
     tag = "admin",
     operation_id = "setUserPassword",
@@ -402,6 +437,11 @@ pub async fn set_password(
     Ok(HttpResponse::NoContent().finish())
 }
 
+/// Sign a user out everywhere
+///
+/// Revokes every session of the user, records it in the audit log and answers `204`.
+/// Admins only (Bearer of a current admin with a live session, else `403 forbidden`). An
+/// unknown id is `404 not_found`.
 #[utoipa::path(
     tag = "admin",
     operation_id = "revokeUserSessions",
@@ -437,6 +477,11 @@ pub async fn revoke_sessions(
     Ok(HttpResponse::NoContent().finish())
 }
 
+/// Remove a user's second factors
+///
+/// Removes the user's TOTP secret, backup codes and passkeys (for a lost phone), mails the
+/// user a notice when mail is on and answers `204`. Admins only (Bearer of a current admin
+/// with a live session, else `403 forbidden`). An unknown id is `404 not_found`.
 #[utoipa::path(
     tag = "admin",
     operation_id = "resetUserSecondFactors",

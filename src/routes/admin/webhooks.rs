@@ -68,6 +68,13 @@ pub struct DeliveryQuery {
     pub cursor: Option<String>,
 }
 
+/// List webhook deliveries
+///
+/// Webhook deliveries, newest first, each with its `webhook-id`, event type, user, status
+/// (`pending`, `delivered` or `failed`), attempts and the receiver's last HTTP status; never
+/// a body or a secret. Filter by `status`; page with `limit` (1 to 200, default 50) and
+/// `cursor`. Admins only (Bearer of a current admin with a live session, else
+/// `403 forbidden`); a bad `status`, `limit` or `cursor` is `400 invalid_request`.
 #[utoipa::path(
     tag = "admin",
     operation_id = "listWebhookDeliveries",
@@ -120,6 +127,11 @@ pub async fn list_deliveries(
     }))
 }
 
+/// Send a webhook delivery again
+///
+/// Makes the delivery with this `webhook-id` due again now, for one more attempt (a failure
+/// marks it failed again), and answers `202`. Admins only (Bearer of a current admin with a
+/// live session, else `403 forbidden`). An unknown id is `404 not_found`.
 #[utoipa::path(
     tag = "admin",
     operation_id = "retryWebhookDelivery",

@@ -380,8 +380,17 @@ impl From<actix_web::error::BlockingError> for ApiError {
 
 pub type ApiResult<T> = Result<T, ApiError>;
 
-pub fn path_error(_err: PathError, _req: &HttpRequest) -> actix_web::Error {
-    ApiError::NotFound.into()
+/// A path segment that is not what the route takes (an id that is not one) is an unknown
+/// resource; unless a more specific route has that path (`DELETE /auth/sessions/report`
+/// is not `DELETE /auth/sessions/{id}`) and does not answer the method: `405`.
+pub fn path_error(_err: PathError, req: &HttpRequest) -> actix_web::Error {
+    let routes = req.app_data::<actix_web::web::Data<crate::startup::RouteTable>>();
+    match routes.and_then(|r| r.allowed(req.path())) {
+        Some(methods) if !methods.iter().any(|m| m == req.method().as_str()) => {
+            ApiError::MethodNotAllowed(methods).into()
+        }
+        _ => ApiError::NotFound.into(),
+    }
 }
 
 pub fn query_error(err: QueryPayloadError, _req: &HttpRequest) -> actix_web::Error {

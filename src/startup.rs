@@ -4,7 +4,7 @@
 use std::net::TcpListener;
 
 use actix_cors::Cors;
-use actix_web::dev::{Server, ServiceResponse};
+use actix_web::dev::{Server, Service as _, ServiceResponse};
 use actix_web::http::{header, Method, StatusCode};
 use actix_web::middleware::{DefaultHeaders, ErrorHandlerResponse, ErrorHandlers};
 use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
@@ -254,6 +254,14 @@ fn run(listener: TcpListener, state: web::Data<AppState>) -> anyhow::Result<Serv
             .app_data(web::FormConfig::default().limit(MAX_BODY))
             .app_data(web::PathConfig::default().error_handler(crate::error::path_error))
             .app_data(web::QueryConfig::default().error_handler(crate::error::query_error))
+            // RFC 9110: HEAD wherever GET. Routed as the GET; the connection sends its
+            // headers and no body.
+            .wrap_fn(|mut req, srv| {
+                if req.method() == Method::HEAD {
+                    req.head_mut().method = Method::GET;
+                }
+                srv.call(req)
+            })
             .wrap(ErrorHandlers::new().default_handler(problem_for_bare_errors))
             .wrap(
                 DefaultHeaders::new()
@@ -287,7 +295,7 @@ fn run(listener: TcpListener, state: web::Data<AppState>) -> anyhow::Result<Serv
 
 /// Path templates and methods of every documented route, to tell a wrong method (`405`)
 /// from a wrong URL (`404`).
-struct RouteTable(Vec<(Vec<String>, Vec<String>)>);
+pub struct RouteTable(Vec<(Vec<String>, Vec<String>)>);
 
 impl RouteTable {
     fn from_spec(spec: &utoipa::openapi::OpenApi) -> RouteTable {
@@ -307,7 +315,16 @@ impl RouteTable {
                                 ["get", "post", "put", "patch", "delete"].contains(&k.as_str())
                             })
                             .map(|k| k.to_uppercase())
-                            .collect()
+                            .collect::<Vec<_>>()
+                    })
+                    .map(|mut m| {
+                        if m.iter().any(|k| k == "GET") {
+                            m.insert(
+                                m.iter().position(|k| k == "GET").unwrap() + 1,
+                                "HEAD".into(),
+                            );
+                        }
+                        m
                     })
                     .unwrap_or_default();
                 table.push((path.split('/').map(str::to_string).collect(), methods));
@@ -319,7 +336,7 @@ impl RouteTable {
     /// The methods of the most specific template `path` matches (`/auth/passkeys/login`
     /// is its own route before it is `/auth/passkeys/{id}`), as the document lists them
     /// for that path; `None` when none matches.
-    fn allowed(&self, path: &str) -> Option<Vec<String>> {
+    pub fn allowed(&self, path: &str) -> Option<Vec<String>> {
         let segments: Vec<&str> = path.split('/').collect();
         self.0
             .iter()

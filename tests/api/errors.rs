@@ -5,7 +5,8 @@ use serde_json::{json, Value};
 both_backends!(
     unknown_routes_and_methods_are_problems,
     a_body_must_be_an_object,
-    nul_bytes_in_any_string_are_refused_not_stored
+    nul_bytes_in_any_string_are_refused_not_stored,
+    head_answers_wherever_get_does
 );
 
 async fn unknown_routes_and_methods_are_problems(backend: Backend) {
@@ -26,6 +27,18 @@ async fn unknown_routes_and_methods_are_problems(backend: Backend) {
     // A path two templates match allows what the document lists for the more specific
     // one (`/auth/passkeys/login`, not `/auth/passkeys/{id}`).
     let r = app.get("/auth/passkeys/login", None).await;
+    r.assert_problem(405, "method_not_allowed");
+    assert_eq!(r.header("allow"), Some("POST"));
+    // Also where the less specific route answers the method but not with that segment.
+    let token = app.register("ada@example.com").await.access_token();
+    let r = app
+        .send(
+            reqwest::Method::DELETE,
+            "/auth/sessions/report",
+            None,
+            Some(&token),
+        )
+        .await;
     r.assert_problem(405, "method_not_allowed");
     assert_eq!(r.header("allow"), Some("POST"));
     // Security headers on every answer.
@@ -170,4 +183,57 @@ async fn nul_bytes_in_any_string_are_refused_not_stored(backend: Backend) {
     r.assert_problem(422, "validation_failed");
     // Nothing was stored, and the service answers as before.
     assert_eq!(app.get("/auth/me", Some(&admin)).await.status, 200);
+}
+
+/// RFC 9110: a general-purpose server answers `HEAD` wherever it answers `GET`, with the
+/// same status and headers and no body. Every `GET` of the document, signed in as admin.
+async fn head_answers_wherever_get_does(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let admin = app.register("ada@example.com").await.access_token();
+    let spec = app.get("/openapi.json", None).await.body;
+    let mut checked = 0;
+    for (template, item) in spec["paths"].as_object().unwrap() {
+        if item.get("get").is_none() {
+            continue;
+        }
+        let path = template
+            .replace("{provider}", "google")
+            .replace("{id}", "0190a8c4-0000-7000-8000-000000000000")
+            .replace("{asset}", "viewer.js");
+        let get = app.get(&path, Some(&admin)).await;
+        let head = app
+            .client
+            .head(app.url(&path))
+            .bearer_auth(&admin)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(head.status().as_u16(), get.status, "HEAD {path}");
+        assert_eq!(
+            head.headers()
+                .get("content-type")
+                .map(|v| v.to_str().unwrap().to_string()),
+            get.header("content-type").map(str::to_string),
+            "HEAD {path}"
+        );
+        assert!(
+            head.bytes().await.unwrap().is_empty(),
+            "HEAD {path} has a body"
+        );
+        checked += 1;
+    }
+    assert!(checked >= 15, "{checked} GET routes");
+    // A route without GET answers HEAD as it answers GET: 405, naming what it takes.
+    let r = app
+        .client
+        .head(app.url("/auth/login"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 405);
+    assert_eq!(r.headers()["allow"], "POST");
+    let r = app
+        .send(reqwest::Method::DELETE, "/healthz", None, None)
+        .await;
+    assert_eq!(r.header("allow"), Some("GET, HEAD"));
 }

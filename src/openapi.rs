@@ -32,6 +32,7 @@ use crate::routes::problems::{
         (name = "email", description = "Links sent by email: password reset, magic links, verification, invitations"),
         (name = "account", description = "The signed-in user's account"),
         (name = "sessions", description = "The signed-in user's devices"),
+        (name = "second factor", description = "TOTP, backup codes and passkeys: adding and removing them (recent authentication), and passkey sign-in"),
         (name = "social", description = "Signing in with Google, GitHub, an OpenID Connect provider…; the identities linked to an account"),
         (name = "service", description = "For other backend services"),
         (name = "admin", description = "Administration (admins only)"),

@@ -1,4 +1,5 @@
-// A small, dependency-free reference of the OpenAPI document at /openapi.json. It runs
+// A small, dependency-free reference of the OpenAPI document beside it (`openapi.json`,
+// relative, so that it works behind a proxy that serves Latch under a path). It runs
 // under a strict Content-Security-Policy (no inline code, nothing from other origins).
 "use strict";
 
@@ -68,7 +69,8 @@ const renderOperation = (method, path, op) => {
     el("span", { class: "opid" }, op.operationId || ""),
     el("span", { class: `method ${method}` }, method), el("span", { class: "path" }, path));
   if (op.summary) section.append(el("p", { class: "desc" }, op.summary));
-  if (op.description) section.append(el("p", { class: "desc" }, op.description));
+  // A doc comment's line breaks are not the text's: only blank lines divide it.
+  if (op.description) section.append(el("p", { class: "desc" }, op.description.replace(/([^\n])\n(?=[^\n])/g, "$1 ")));
   if (op.security) {
     const names = op.security.flatMap((s) => Object.keys(s));
     section.append(el("p", {}, "Authentication: ", el("code", {}, names.join(" or "))));
@@ -107,8 +109,11 @@ const render = () => {
   const main = document.getElementById("main");
   main.replaceChildren(el("h1", {}, spec.info.title),
     el("p", { class: "desc" }, spec.info.description || ""),
-    el("p", {}, "The document itself: ", el("a", { href: "/openapi.json" }, "/openapi.json")));
-  nav.replaceChildren(el("strong", {}, spec.info.title));
+    el("p", {}, "The document itself: ", el("a", { href: "openapi.json" }, "openapi.json")));
+  const search = el("input", { id: "search", type: "search", placeholder: "Search paths, names, text",
+    "aria-label": "Search the operations" });
+  search.addEventListener("input", () => filter(search.value));
+  nav.replaceChildren(el("strong", {}, spec.info.title), search);
   const byTag = new Map((spec.tags || []).map((t) => [t.name, []]));
   for (const [path, item] of Object.entries(spec.paths)) {
     for (const [method, op] of Object.entries(item)) {
@@ -133,7 +138,20 @@ const render = () => {
   if (location.hash) document.getElementById(location.hash.slice(1))?.scrollIntoView();
 };
 
-fetch("/openapi.json")
+// Shows the operations whose method, path, name, summary or description hold every word
+// of the query (any case), in the list and on the page.
+const filter = (query) => {
+  const words = query.toLowerCase().split(/\s+/).filter(Boolean);
+  for (const section of document.querySelectorAll("section.op")) {
+    const text = section.textContent.toLowerCase();
+    const shown = words.every((w) => text.includes(w));
+    section.hidden = !shown;
+    const link = document.querySelector(`nav a[href="#${CSS.escape(section.id)}"]`);
+    if (link) link.hidden = !shown;
+  }
+};
+
+fetch("openapi.json")
   .then((r) => r.json())
   .then((doc) => { spec = doc; render(); })
   .catch((e) => {

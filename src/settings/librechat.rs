@@ -284,7 +284,7 @@ mod tests {
         assert!(
             readme.contains(&format!("{BEGIN}\n{table}{END}")),
             "README.md's LibreChat table differs from src/settings/librechat.rs: run \
-             `LATCH_WRITE_README=1 cargo test --lib the_readme_table` and commit README.md"
+             `LATCH_WRITE_README=1 cargo test --lib settings::librechat` and commit README.md"
         );
     }
 

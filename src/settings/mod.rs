@@ -683,6 +683,25 @@ mod tests {
         assert!(e.contains("JWT_SECRET"), "{e}");
     }
 
+    /// The README's reference names every setting the service reads (the per-provider
+    /// callback paths as `<PROVIDER>_CALLBACK_URL`).
+    #[test]
+    fn the_readme_documents_every_setting() {
+        let readme = include_str!("../../README.md");
+        let missing: Vec<&str> = KNOWN
+            .iter()
+            .copied()
+            .filter(|n| !readme.contains(&format!("`{n}`")))
+            .filter(|n| {
+                !(n.ends_with("_CALLBACK_URL") && readme.contains("`<PROVIDER>_CALLBACK_URL`"))
+            })
+            .collect();
+        assert!(
+            missing.is_empty(),
+            "settings the README does not name: {missing:?}"
+        );
+    }
+
     #[test]
     fn example_config_documents_every_setting_and_loads() {
         let example = include_str!("../../config/latch.example.toml");

@@ -8,6 +8,11 @@ use crate::helpers::{spawn_app_with, Backend};
 
 both_backends!(passkeys_in_chromium, the_example_spa_in_chromium);
 
+#[tokio::test]
+async fn the_api_reference_works_behind_a_path_prefix() {
+    the_api_reference_behind_a_prefix(Backend::Sqlite).await
+}
+
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -187,4 +192,55 @@ async fn the_example_spa_in_chromium(backend: Backend) {
         serde_json::json!(["signed-out", "invalid_credentials"]),
         "{r}"
     );
+}
+
+/// `/docs` behind a reverse proxy that serves Latch under `/auth-service/`: everything it
+/// loads goes through the prefix, every operation shows with its summary, and the search
+/// box narrows the list.
+async fn the_api_reference_behind_a_prefix(backend: Backend) {
+    let app = spawn_app_with(backend, &[]).await;
+    let spec = app.get("/openapi.json", None).await.body;
+    let operations: usize = spec["paths"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|item| item.as_object().unwrap().len())
+        .sum();
+    let (address, port) = (app.address.clone(), free_port());
+    let r = tokio::task::spawn_blocking(move || {
+        run_browser_script(
+            "docs.py",
+            &[("LATCH", address), ("PROXY_PORT", port.to_string())],
+        )
+    })
+    .await
+    .unwrap();
+    assert_eq!(r["operations"], operations, "{r}");
+    assert_eq!(r["with_summary"], operations, "{r}");
+    assert_eq!(r["title"], "Latch", "{r}");
+    assert_eq!(r["styled"], "sticky", "the style loaded: {r}");
+    assert_eq!(
+        r["through_proxy"],
+        serde_json::json!([
+            "/auth-service/docs",
+            "/auth-service/docs/viewer.css",
+            "/auth-service/docs/viewer.js",
+            "/auth-service/openapi.json"
+        ]),
+        "{r}"
+    );
+    // The passkey sign-in operations, and the few that name them.
+    let found: Vec<&str> = r["search"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert!(
+        found.contains(&"signInWithPasskey") && found.contains(&"startPasskeySignIn"),
+        "{r}"
+    );
+    assert!(found.len() <= 6, "the search narrows: {r}");
+    assert_eq!(r["nav_links_shown"], found.len(), "{r}");
+    assert_eq!(r["cleared"], operations, "{r}");
 }

@@ -144,3 +144,41 @@ fn links_lead_to_operations_that_take_the_id() {
     assert_eq!(create_user["GetUser"]["operationId"], "getUser");
     assert!(links >= 9, "{links} links");
 }
+
+/// `/docs` and a generated client show what each operation does: every one has a summary
+/// and a description, and its tag is declared with a description of its own.
+#[test]
+fn every_operation_explains_itself() {
+    let spec: serde_json::Value = serde_json::from_str(&latch::openapi::spec_json()).unwrap();
+    let tags: std::collections::HashSet<&str> = spec["tags"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .inspect(|t| {
+            assert!(
+                t["description"].as_str().is_some_and(|d| !d.is_empty()),
+                "{t}"
+            )
+        })
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+    let mut missing = Vec::new();
+    for (path, item) in spec["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            let has = |k: &str| op[k].as_str().is_some_and(|s| !s.trim().is_empty());
+            if !has("summary") || !has("description") {
+                missing.push(format!("{method} {path}"));
+            }
+            for tag in op["tags"].as_array().into_iter().flatten() {
+                assert!(
+                    tags.contains(tag.as_str().unwrap()),
+                    "{method} {path}: tag {tag} is not declared"
+                );
+            }
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "operations without a summary or description: {missing:#?}"
+    );
+}

@@ -593,3 +593,42 @@ async fn bans_are_listed_and_lifted(backend: Backend) {
     assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
     assert!(stderr.contains("no active ban"), "{stderr}");
 }
+
+/// No container engine runs where the tests run: the Dockerfile is checked with hadolint
+/// (its rules for a small, non-root image with a health check) and the compose file
+/// against the Compose specification's schema, both from the test venv.
+#[test]
+fn the_container_files_are_sound() {
+    let python = crate::smtp::python();
+    let bin = std::path::Path::new(&python).parent().unwrap();
+    let root = env!("CARGO_MANIFEST_DIR");
+    let run = |tool: &str, args: &[&str]| {
+        let out = std::process::Command::new(bin.join(tool))
+            .args(args)
+            .current_dir(root)
+            .output()
+            .unwrap_or_else(|e| panic!("{tool} is missing ({e}): run `make test`"));
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(out.status.success(), "{tool}: {text}");
+    };
+    run("hadolint", &["--no-color", "Dockerfile"]);
+    run(
+        "check-jsonschema",
+        &[
+            "--builtin-schema",
+            "vendor.compose-spec",
+            "docker-compose.yml",
+        ],
+    );
+    let dockerfile = std::fs::read_to_string(format!("{root}/Dockerfile")).unwrap();
+    assert!(dockerfile.contains("HEALTHCHECK"), "a health check");
+    assert!(dockerfile.contains("USER 10001"), "not root");
+    let compose = std::fs::read_to_string(format!("{root}/docker-compose.yml")).unwrap();
+    for service in ["latch:", "postgres:", "mailpit:"] {
+        assert!(compose.contains(service), "compose starts {service}");
+    }
+}

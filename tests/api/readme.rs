@@ -6,7 +6,7 @@
 use serde_json::Value;
 
 use crate::both_backends;
-use crate::helpers::{spawn_app, Backend, TestApp};
+use crate::helpers::{spawn_app_with, Backend, TestApp};
 
 both_backends!(the_readme_snippets_verify_tokens);
 
@@ -76,7 +76,14 @@ async fn python(app: &TestApp, token: &str) -> Value {
 }
 
 async fn the_readme_snippets_verify_tokens(backend: Backend) {
-    let app = spawn_app(backend).await;
+    // With DOMAIN_SERVER the issuer is that URL: the snippets read it, not pin it.
+    let app = spawn_app_with(backend, &[("DOMAIN_SERVER", "https://auth.example.test")]).await;
+    let issuer = app
+        .get("/.well-known/openid-configuration", None)
+        .await
+        .body["issuer"]
+        .clone();
+    assert_eq!(issuer, "https://auth.example.test");
     let reg = app.register("ada@example.com").await;
     let token = reg.access_token();
     let id = reg.body["user"]["id"].as_str().unwrap();
@@ -93,7 +100,9 @@ async fn the_readme_snippets_verify_tokens(backend: Backend) {
         snippet("rust"),
         "tests/api/readme_snippet.rs must be the README's Rust snippet"
     );
-    let verifier = crate::readme_snippet::Verifier::new(&app.url("/.well-known/jwks.json"));
+    let verifier = crate::readme_snippet::Verifier::new(&app.address)
+        .await
+        .unwrap();
     let claims = verifier.verify(&token).await.unwrap();
     assert_eq!((claims.sub.as_str(), claims.role.as_str()), (id, "admin"));
     assert_eq!(claims.email, "ada@example.com");
@@ -254,4 +263,35 @@ async fn the_readme_receivers_verify_events(backend: Backend) {
             .unwrap();
         assert_eq!(r.status(), 400, "{name}");
     }
+}
+
+/// Every program or command in the README is run by these tests (`<!-- verify: NAME -->`
+/// before it) or says it is an excerpt (`<!-- excerpt -->`): nothing looks runnable that
+/// nobody ran.
+#[test]
+fn every_snippet_is_run_or_an_excerpt() {
+    let readme = std::fs::read_to_string(format!("{ROOT}/README.md")).unwrap();
+    let mut previous = "";
+    let mut fenced = false;
+    let mut unmarked = Vec::new();
+    for (n, line) in readme.lines().enumerate() {
+        if let Some(lang) = line.strip_prefix("```") {
+            let code = ["js", "ts", "python", "rust", "go", "sh", "bash"].contains(&lang.trim());
+            if !fenced
+                && code
+                && !previous.starts_with("<!-- verify: ")
+                && previous != "<!-- excerpt -->"
+            {
+                unmarked.push(format!("line {}: {line}", n + 1));
+            }
+            fenced = !fenced;
+        }
+        if !line.trim().is_empty() {
+            previous = line;
+        }
+    }
+    assert!(
+        unmarked.is_empty(),
+        "snippets neither run nor marked: {unmarked:#?}"
+    );
 }

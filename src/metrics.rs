@@ -69,6 +69,7 @@ impl Metrics {
         registry.register(Box::new(mail.clone()))?;
         registry.register(Box::new(sign_ins.clone()))?;
         registry.register(Box::new(refreshes.clone()))?;
+        registry.register(Box::new(crate::db::STATEMENTS.clone()))?;
         Ok(Metrics {
             registry,
             sign_ins,

@@ -3,7 +3,7 @@
 //! opened.
 
 use chrono::NaiveDateTime;
-use diesel::Connection as _;
+use diesel::{Connection as _, OptionalExtension as _, RunQueryDsl as _};
 
 use crate::auth::audit;
 use crate::auth::client::ClientInfo;
@@ -11,6 +11,7 @@ use crate::auth::opaque_token::{looks_valid, TokenKey};
 use crate::auth::signin::gate;
 use crate::auth::signin::session::{issue, SignedIn};
 use crate::auth::tokens::TokenIssuer;
+use crate::db::models::refresh_token::PgRefresh;
 use crate::db::models::session::reason;
 use crate::db::models::{new_id, now, span, NewRefreshToken, RefreshToken, Session, User};
 use crate::db::{write_tx, Backend, Db, DbConn};
@@ -150,6 +151,44 @@ pub fn refresh_in(
     }
 }
 
+/// PostgreSQL's common case, one round trip: a current token of a live session is
+/// exchanged by one statement that returns the session and user, and the gate decides on
+/// them. A refusal (a ban or a disable that raced the refresh; both end the sessions
+/// themselves) ends the session, whose successor token is never given. `None`: the token
+/// is not current, and `refresh_in` tells why.
+fn at_once_in(
+    conn: &mut DbConn,
+    presented_hash: &str,
+    successor_hash: &str,
+    policy: &SessionPolicy,
+    now: NaiveDateTime,
+) -> ApiResult<Option<RefreshOutcome>> {
+    let DbConn::Postgres(pg) = conn else {
+        return Ok(None);
+    };
+    let statement = PgRefresh {
+        hash: presented_hash,
+        successor_id: &new_id(),
+        successor_hash,
+        now,
+        until: now + span(policy.lifetime),
+        oldest: now - span(policy.max_age),
+        max_age: policy.max_age.as_secs_f64(),
+    };
+    let Some((session, user)) = statement.get_result::<(Session, User)>(pg).optional()? else {
+        return Ok(None);
+    };
+    if let Err(refusal) = gate::standing(&user, now) {
+        let why = match refusal {
+            gate::Refusal::Disabled => reason::DISABLED,
+            _ => reason::BANNED,
+        };
+        end_in(conn, &session.id, why, now)?;
+        return Ok(Some(RefreshOutcome::Refused(refusal)));
+    }
+    Ok(Some(RefreshOutcome::Rotated { user, session }))
+}
+
 /// What a refresh needs. Cheap to build from the service state.
 pub struct Refresher<'a> {
     pub db: &'a Db,
@@ -175,7 +214,11 @@ impl Refresher<'_> {
             .db
             .run(move |conn| match conn.backend() {
                 Backend::Postgres => {
-                    refresh_in(conn, &presented_hash, &successor_hash, &policy, now())
+                    let now = now();
+                    match at_once_in(conn, &presented_hash, &successor_hash, &policy, now)? {
+                        Some(outcome) => Ok(outcome),
+                        None => refresh_in(conn, &presented_hash, &successor_hash, &policy, now),
+                    }
                 }
                 Backend::Sqlite => write_tx(conn, |conn| {
                     refresh_in(conn, &presented_hash, &successor_hash, &policy, now())

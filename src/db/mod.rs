@@ -73,9 +73,14 @@ impl r2d2::ManageConnection for Manager {
                 let mut conn = SqliteConnection::establish(path)?;
                 conn.batch_execute(SQLITE_PRAGMAS)
                     .map_err(ConnectionError::CouldntSetupConfiguration)?;
+                conn.set_instrumentation(count_statements);
                 Ok(DbConn::Sqlite(conn))
             }
-            None => PgConnection::establish(self.url.expose()).map(DbConn::Postgres),
+            None => {
+                let mut conn = PgConnection::establish(self.url.expose())?;
+                conn.set_instrumentation(count_statements);
+                Ok(DbConn::Postgres(conn))
+            }
         }
     }
 
@@ -106,6 +111,24 @@ fn dropped(conn: &mut DbConn) -> bool {
             (0..2).any(|_| matches!(pg.notifications_iter().next(), Some(Err(_))))
         }
         DbConn::Sqlite(_) => false,
+    }
+}
+
+/// Statements sent to the database (each a round trip on PostgreSQL, `BEGIN` and `COMMIT`
+/// included), for `/metrics` (`latch_db_statements_total`): what a request costs in round
+/// trips, measured rather than read off the code.
+pub static STATEMENTS: std::sync::LazyLock<prometheus::IntCounter> =
+    std::sync::LazyLock::new(|| {
+        prometheus::IntCounter::new(
+            "latch_db_statements_total",
+            "Statements sent to the database, BEGIN and COMMIT included",
+        )
+        .expect("a valid metric")
+    });
+
+fn count_statements(event: diesel::connection::InstrumentationEvent<'_>) {
+    if let diesel::connection::InstrumentationEvent::StartQuery { .. } = event {
+        STATEMENTS.inc();
     }
 }
 

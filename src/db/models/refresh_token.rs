@@ -162,3 +162,85 @@ impl QueryFragment<Pg> for PgRotation<'_> {
 }
 
 impl RunQueryDsl<PgConnection> for PgRotation<'_> {}
+
+/// PostgreSQL's refresh in one round trip, in the common case: one statement exchanges
+/// the current token `hash` for its successor (when its session is live and within
+/// `SESSION_MAX_AGE`), slides the session's expiry, and returns the session and its user
+/// for the gate to decide on. No row: the token is not current (spent, unknown, expired,
+/// its session ended or too old), and the caller takes the long way, which tells those
+/// apart. A query type with a static id, so that it is prepared once per connection.
+pub struct PgRefresh<'a> {
+    pub hash: &'a str,
+    pub successor_id: &'a str,
+    pub successor_hash: &'a str,
+    pub now: NaiveDateTime,
+    /// `now` plus the refresh token's lifetime.
+    pub until: NaiveDateTime,
+    /// Sessions opened at or before this are past `SESSION_MAX_AGE`.
+    pub oldest: NaiveDateTime,
+    /// `SESSION_MAX_AGE` in seconds.
+    pub max_age: f64,
+}
+
+impl QueryId for PgRefresh<'_> {
+    type QueryId = PgRefresh<'static>;
+    const HAS_STATIC_QUERY_ID: bool = true;
+}
+
+impl diesel::query_builder::Query for PgRefresh<'_> {
+    type SqlType = (
+        diesel::dsl::SqlTypeOf<diesel::dsl::AsSelect<Session, Pg>>,
+        diesel::dsl::SqlTypeOf<diesel::dsl::AsSelect<User, Pg>>,
+    );
+}
+
+impl QueryFragment<Pg> for PgRefresh<'_> {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        out.push_sql("WITH claimed AS (UPDATE refresh_tokens SET rotated_at = ");
+        out.push_bind_param::<Timestamp, _>(&self.now)?;
+        out.push_sql(" FROM sessions s WHERE refresh_tokens.token_hash = ");
+        out.push_bind_param::<Text, _>(self.hash)?;
+        out.push_sql(" AND refresh_tokens.rotated_at IS NULL AND refresh_tokens.expires_at > ");
+        out.push_bind_param::<Timestamp, _>(&self.now)?;
+        out.push_sql(
+            " AND s.id = refresh_tokens.session_id AND s.revoked_at IS NULL AND s.expires_at > ",
+        );
+        out.push_bind_param::<Timestamp, _>(&self.now)?;
+        out.push_sql(" AND s.created_at > ");
+        out.push_bind_param::<Timestamp, _>(&self.oldest)?;
+        out.push_sql(" RETURNING refresh_tokens.session_id, LEAST(");
+        out.push_bind_param::<Timestamp, _>(&self.until)?;
+        out.push_sql(", s.created_at + make_interval(secs => ");
+        out.push_bind_param::<diesel::sql_types::Double, _>(&self.max_age)?;
+        out.push_sql(
+            ")) AS expires_at), \
+             stored AS (INSERT INTO refresh_tokens \
+             (id, session_id, token_hash, created_at, expires_at) SELECT ",
+        );
+        out.push_bind_param::<Text, _>(self.successor_id)?;
+        out.push_sql(", session_id, ");
+        out.push_bind_param::<Text, _>(self.successor_hash)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Timestamp, _>(&self.now)?;
+        out.push_sql(
+            ", expires_at FROM claimed RETURNING session_id, expires_at), \
+             touched AS (UPDATE sessions SET last_used_at = ",
+        );
+        out.push_bind_param::<Timestamp, _>(&self.now)?;
+        // The columns in the order of `Session` and `User`.
+        out.push_sql(
+            ", expires_at = stored.expires_at FROM stored WHERE sessions.id = stored.session_id \
+             RETURNING sessions.id, sessions.user_id, sessions.created_at, \
+             sessions.last_used_at, sessions.expires_at, sessions.user_agent, sessions.ip, \
+             sessions.revoked_at, sessions.revoked_reason, sessions.auth_time, sessions.amr, \
+             sessions.provider) \
+             SELECT touched.*, u.id, u.email, u.name, u.password_hash, u.role, \
+             u.email_verified, u.disabled, u.created_at, u.updated_at, u.banned_until, \
+             u.webauthn_id, u.username, u.legacy_id \
+             FROM touched JOIN users u ON u.id = touched.user_id",
+        );
+        Ok(())
+    }
+}
+
+impl RunQueryDsl<PgConnection> for PgRefresh<'_> {}

@@ -76,12 +76,18 @@ pub fn delete_user_in(conn: &mut DbConn, user: &User) -> ApiResult<()> {
     Ok(())
 }
 
-/// Links that a new password makes moot: whoever asked for them knew the old state.
-const VOIDED_BY_A_NEW_PASSWORD: [Kind; 3] = [Kind::PasswordReset, Kind::MagicLink, Kind::Invite];
+/// Links that a new password makes moot: whoever asked for them knew the old state. An
+/// address change asked for by a session the owner has since shut out must not complete.
+const VOIDED_BY_A_NEW_PASSWORD: [Kind; 4] = [
+    Kind::PasswordReset,
+    Kind::MagicLink,
+    Kind::Invite,
+    Kind::EmailChange,
+];
 
 /// Sets a new password (already hashed), whoever sets it: the user, a reset link, an
-/// invitation, an admin or the command line. Outstanding reset, magic-link and invite
-/// links stop working; a pending verification link keeps the new password; every
+/// invitation, an admin or the command line. Outstanding reset, magic-link, invite and
+/// address-change links stop working; a pending verification link keeps the new password; every
 /// session but `keep` ends.
 pub fn replace_password_in(
     conn: &mut DbConn,

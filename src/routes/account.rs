@@ -106,8 +106,9 @@ pub struct ChangePasswordRequest {
 /// Requires a Bearer access token and the `current_password`; a wrong one is
 /// `403 invalid_credentials` (not `401`), counted per account so repeated failures pause with
 /// `429`. A `new_password` that breaks the password rules is `422 validation_failed`. On
-/// success every other session of the user is signed out, outstanding reset, magic-link and
-/// invitation links are voided, a notice is mailed when mail is on, and the answer is `204`.
+/// success every other session of the user is signed out, outstanding reset, magic-link,
+/// invitation and address-change links are voided, a notice is mailed when mail is on, and
+/// the answer is `204`.
 #[utoipa::path(
     tag = "account",
     operation_id = "changePassword",

@@ -225,6 +225,34 @@ async fn a_change_to_a_taken_address_reveals_nothing(backend: Backend) {
         app.get("/auth/me", Some(&ada)).await.body["email"],
         "ada@example.com"
     );
+    // A change asked for before a new password does not complete after it: the notice
+    // says "change your password", and doing so shuts the requester out.
+    app.post(
+        "/auth/email/change",
+        &json!({"email": "fourth@example.com"}),
+        Some(&ada),
+    )
+    .await;
+    let pending = sink.one("fourth@example.com", "Confirm").await.token();
+    let r = app
+        .post(
+            "/auth/password/change",
+            &json!({"current_password": PASSWORD, "new_password": "a brand new passphrase"}),
+            Some(&ada),
+        )
+        .await;
+    assert_eq!(r.status, 204, "{}", r.text);
+    app.post(
+        "/auth/email/change/confirm",
+        &json!({"token": pending}),
+        None,
+    )
+    .await
+    .assert_problem(400, "invalid_token");
+    assert_eq!(
+        app.get("/auth/me", Some(&ada)).await.body["email"],
+        "ada@example.com"
+    );
 }
 
 async fn owners_delete_their_accounts(backend: Backend) {

@@ -387,8 +387,8 @@ pub struct SetPasswordRequest {
 /// Set a user's password
 ///
 /// Sets the user's password and answers `204`; the user's sessions are signed out, its
-/// reset, magic-link and invitation links stop working, and a notice is mailed when mail is
-/// on. A password that breaks the rules is `422 validation_failed`; an unknown id is `404`.
+/// reset, magic-link, invitation and address-change links stop working, and a notice is
+/// mailed when mail is on. A password that breaks the rules is `422 validation_failed`; an unknown id is `404`.
 /// Admins only (Bearer of a current admin with a live session, else `403 forbidden`).
 #[utoipa::path(
     tag = "admin",
@@ -396,7 +396,7 @@ pub struct SetPasswordRequest {
     params(("id" = uuid::Uuid, Path, description = "A user id")),
     request_body = SetPasswordRequest,
     responses(
-        (status = 204, description = "Set; the user's sessions are signed out and its reset, magic-link and invitation links stop working"),
+        (status = 204, description = "Set; the user's sessions are signed out and its reset, magic-link, invitation and address-change links stop working"),
         crate::routes::problems::JsonBodyErrors,
         (status = 401, response = crate::routes::problems::Unauthorized),
         (status = 403, response = crate::routes::problems::Forbidden),

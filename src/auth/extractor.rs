@@ -7,14 +7,13 @@
 
 use std::future::{ready, Future, Ready};
 use std::pin::Pin;
+use std::sync::Arc;
 
 use actix_web::dev::Payload;
 use actix_web::http::header;
 use actix_web::{web, FromRequest, HttpRequest};
-use secrecy::ExposeSecret;
-use sha2::{Digest, Sha256};
-use subtle::ConstantTimeEq;
 
+use crate::auth::session_cache::Kept;
 use crate::auth::signin::gate;
 use crate::auth::tokens::Claims;
 use crate::db::models::{now, Session, User};
@@ -29,7 +28,9 @@ fn state(req: &HttpRequest) -> Result<web::Data<AppState>, ApiError> {
 
 /// The token of an `Authorization: Bearer` header, if there is one.
 pub fn bearer(req: &HttpRequest) -> Option<&str> {
-    let value = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
+    // UTF-8 is checked a word at a time, `to_str`'s visible-ASCII rule a byte at a time;
+    // a token with anything but base64url and dots fails its signature check anyway.
+    let value = std::str::from_utf8(req.headers().get(header::AUTHORIZATION)?.as_bytes()).ok()?;
     let (scheme, token) = value.split_once(' ')?;
     scheme
         .eq_ignore_ascii_case("bearer")
@@ -37,12 +38,16 @@ pub fn bearer(req: &HttpRequest) -> Option<&str> {
         .filter(|t| !t.is_empty())
 }
 
-fn verified_claims(req: &HttpRequest, state: &AppState) -> Result<Claims, ApiError> {
+fn verified_claims(req: &HttpRequest, state: &AppState) -> Result<Arc<Claims>, ApiError> {
     let token = bearer(req).ok_or(ApiError::Unauthorized("A bearer access token is required."))?;
     state
         .tokens
-        .verify(token)
+        .verify_shared(token)
         .map_err(|_| ApiError::Unauthorized("The access token is invalid or expired."))
+}
+
+fn own_claims(req: &HttpRequest, state: &AppState) -> Result<Claims, ApiError> {
+    verified_claims(req, state).map(Arc::unwrap_or_clone)
 }
 
 /// The caller's verified access-token claims, checked without the database.
@@ -53,7 +58,7 @@ impl FromRequest for Bearer {
     type Future = Ready<Result<Self, Self::Error>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        ready(state(req).and_then(|s| verified_claims(req, &s).map(Bearer)))
+        ready(state(req).and_then(|s| own_claims(req, &s).map(Bearer)))
     }
 }
 
@@ -93,7 +98,7 @@ impl FromRequest for CurrentUser {
 
 /// The verified claims of the request's bearer token, and the service state.
 pub fn verified_bearer(req: &HttpRequest) -> Result<(Claims, web::Data<AppState>), ApiError> {
-    state(req).and_then(|s| Ok((verified_claims(req, &s)?, s)))
+    state(req).and_then(|s| Ok((own_claims(req, &s)?, s)))
 }
 
 /// The session and user found for a token, when the session is live, belongs to the
@@ -123,10 +128,18 @@ fn still_standing<'a>(
 
 /// `CurrentUser` as known within `SESSION_CACHE` (see `session_cache`), for routes that
 /// only read the caller's own account: a change made through this instance shows at once,
-/// one made through another within that time.
+/// one made through another within that time. It shares the cached answer rather than
+/// copying it.
 pub struct CachedUser {
-    pub claims: Claims,
-    pub user: User,
+    pub claims: Arc<Claims>,
+    pub kept: Arc<Kept>,
+}
+
+impl CachedUser {
+    /// The account as it is now (not the token's copy).
+    pub fn user(&self) -> &User {
+        &self.kept.user
+    }
 }
 
 impl FromRequest for CachedUser {
@@ -138,8 +151,9 @@ impl FromRequest for CachedUser {
         Box::pin(async move {
             let (claims, state) = checked?;
             let found = state.sessions.session(&state.db, &claims.sid).await?;
-            let user = still_standing(found.as_deref().map(|(s, u)| (s, u)), &claims)?.clone();
-            Ok(CachedUser { claims, user })
+            let kept = found.ok_or(ApiError::Unauthorized("This session has ended."))?;
+            still_standing(Some((&kept.session, &kept.user)), &claims)?;
+            Ok(CachedUser { claims, kept })
         })
     }
 }
@@ -189,7 +203,7 @@ fn service_caller(req: &HttpRequest, state: &AppState) -> Result<ServiceCaller, 
         ));
     }
     let presented = bearer(req).ok_or(ApiError::Unauthorized("A service token is required."))?;
-    if is_service_token(tokens, presented) {
+    if tokens.admit(presented) {
         return Ok(ServiceCaller);
     }
     // A user's access token (even an admin's) is a valid caller without this right.
@@ -197,15 +211,4 @@ fn service_caller(req: &HttpRequest, state: &AppState) -> Result<ServiceCaller, 
         return Err(ApiError::Forbidden);
     }
     Err(ApiError::Unauthorized("The service token is not valid."))
-}
-
-/// Compares digests so neither the length nor the content leaks through timing, and
-/// checks every configured token.
-pub fn is_service_token(tokens: &[secrecy::SecretString], presented: &str) -> bool {
-    let presented = Sha256::digest(presented.as_bytes());
-    let mut matched = subtle::Choice::from(0);
-    for t in tokens {
-        matched |= Sha256::digest(t.expose_secret().as_bytes()).ct_eq(&presented);
-    }
-    bool::from(matched)
 }

@@ -8,15 +8,69 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
+use actix_web::web::Bytes;
+
+use crate::auth::tokens::Claims;
 use crate::db::models::{Session, User};
 use crate::db::Db;
 use crate::error::ApiResult;
 
+/// A session with its user, as one read found them.
+pub struct Kept {
+    pub session: Session,
+    pub user: User,
+    /// The user's JSON view, rendered at most once per read: every `GET /auth/me` the
+    /// answer serves sends the same bytes.
+    view: OnceLock<Bytes>,
+    /// The last introspection answer rendered from this read, and the token's claims it
+    /// is for: a backend introspects the same token again and again until it is replaced.
+    introspection: Mutex<Option<(Arc<Claims>, Bytes)>>,
+}
+
+impl Kept {
+    pub fn new((session, user): (Session, User)) -> Kept {
+        Kept {
+            session,
+            user,
+            view: OnceLock::new(),
+            introspection: Mutex::new(None),
+        }
+    }
+
+    /// `render(claims, &self.user)`, reused while the same token is introspected.
+    pub fn introspection<E>(
+        &self,
+        claims: &Arc<Claims>,
+        render: impl FnOnce(&Claims, &User) -> Result<Bytes, E>,
+    ) -> Result<Bytes, E> {
+        let kept = |slot: &Option<(Arc<Claims>, Bytes)>| match slot {
+            Some((c, answer)) if Arc::ptr_eq(c, claims) || **c == **claims => Some(answer.clone()),
+            _ => None,
+        };
+        let lock = || self.introspection.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(answer) = kept(&lock()) {
+            return Ok(answer);
+        }
+        let answer = render(claims, &self.user)?;
+        *lock() = Some((claims.clone(), answer.clone()));
+        Ok(answer)
+    }
+
+    /// `render(&self.user)`, computed until it first succeeds.
+    pub fn view<E>(&self, render: impl FnOnce(&User) -> Result<Bytes, E>) -> Result<Bytes, E> {
+        if let Some(view) = self.view.get() {
+            return Ok(view.clone());
+        }
+        let view = render(&self.user)?;
+        Ok(self.view.get_or_init(|| view).clone())
+    }
+}
+
 /// A session with its user, or nothing when the session does not exist.
-pub type Found = Option<Arc<(Session, User)>>;
+pub type Found = Option<Arc<Kept>>;
 
 /// Entries kept at most; a full cache first drops what has gone stale, then everything.
 const CAPACITY: usize = 50_000;
@@ -128,7 +182,7 @@ impl SessionCache {
         Ok(db
             .run(move |conn| Ok(Session::find_with_user(conn, &id)?))
             .await?
-            .map(Arc::new))
+            .map(|found| Arc::new(Kept::new(found))))
     }
 
     /// How many reads went to the database.
@@ -173,10 +227,10 @@ mod tests {
         assert!(off.get("s", 1).is_none());
     }
 
-    fn sqlite_db() -> Db {
+    fn sqlite_db(name: &str) -> Db {
         let dir = std::env::temp_dir().join(format!("latch-sessions-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("cache.db");
+        let path = dir.join(format!("{name}.db"));
         let _ = std::fs::remove_file(&path);
         let url =
             crate::settings::database::DatabaseUrl::new(format!("sqlite://{}", path.display()));
@@ -187,7 +241,7 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn concurrent_misses_share_one_read() {
-        let db = sqlite_db();
+        let db = sqlite_db("misses");
         let cache = Arc::new(SessionCache::new(Duration::from_secs(60)));
         let mut misses = tokio::task::JoinSet::new();
         for _ in 0..50 {
@@ -206,5 +260,99 @@ mod tests {
             off.session(&db, "no-such-session").await.unwrap();
         }
         assert_eq!(off.database_reads(), 3);
+    }
+
+    /// A session and its user as the database gives them.
+    fn kept(db: &Db) -> Kept {
+        use crate::db::models::session::NewSession;
+        use crate::db::models::user::NewUser;
+        use crate::db::schema::users;
+        use diesel::prelude::*;
+        let now = crate::db::models::now();
+        let mut conn = db.conn().unwrap();
+        let user = NewUser {
+            id: "u1",
+            email: "ada@example.com",
+            name: "Ada",
+            password_hash: None,
+            role: "user",
+            email_verified: true,
+            disabled: false,
+            created_at: now,
+            updated_at: now,
+            username: None,
+            legacy_id: None,
+        };
+        diesel::insert_into(users::table)
+            .values(&user)
+            .execute(&mut conn)
+            .unwrap();
+        let session = NewSession {
+            id: "s1",
+            user_id: "u1",
+            created_at: now,
+            last_used_at: now,
+            expires_at: now + chrono::Duration::days(1),
+            user_agent: None,
+            ip: None,
+            auth_time: now,
+            amr: "pwd",
+            provider: None,
+        };
+        Session::insert(&mut conn, &session).unwrap();
+        Kept::new(Session::find_with_user(&mut conn, "s1").unwrap().unwrap())
+    }
+
+    #[test]
+    fn an_answer_rendered_for_one_token_is_not_given_for_another() {
+        let kept = kept(&sqlite_db("rendered"));
+        let claims = |jti: &str| {
+            Arc::new(Claims {
+                iss: "latch".into(),
+                aud: "latch".into(),
+                sub: "u1".into(),
+                sid: "s1".into(),
+                iat: 0,
+                nbf: 0,
+                exp: 60,
+                jti: jti.into(),
+                email: "ada@example.com".into(),
+                email_verified: true,
+                role: crate::db::models::user::Role::User,
+                auth_time: 0,
+                amr: vec!["pwd".into()],
+            })
+        };
+        let renders = std::cell::Cell::new(0);
+        let render = |c: &Claims, u: &User| {
+            renders.set(renders.get() + 1);
+            Ok::<_, ()>(Bytes::from(format!("{} {}", c.jti, u.email)))
+        };
+        let (first, second) = (claims("t1"), claims("t2"));
+        assert_eq!(
+            kept.introspection(&first, render).unwrap(),
+            "t1 ada@example.com"
+        );
+        assert_eq!(
+            kept.introspection(&first, render).unwrap(),
+            "t1 ada@example.com"
+        );
+        // Equal claims in another allocation are the same token.
+        assert_eq!(
+            kept.introspection(&claims("t1"), render).unwrap(),
+            "t1 ada@example.com"
+        );
+        assert_eq!(renders.get(), 1, "rendered once for one token");
+        assert_eq!(
+            kept.introspection(&second, render).unwrap(),
+            "t2 ada@example.com"
+        );
+        assert_eq!(renders.get(), 2);
+        assert_eq!(
+            kept.view(|u| Ok::<_, ()>(Bytes::from(u.name.clone())))
+                .unwrap(),
+            "Ada"
+        );
+        assert_eq!(kept.view(|_| Err(())).unwrap(), "Ada", "rendered once");
     }
 }

@@ -152,19 +152,30 @@ impl TokenIssuer {
     /// is chosen by `kid` among our own keys and pins the algorithm, so `alg: none` and
     /// algorithm switching (HS256 signed with a public key) fail.
     pub fn verify(&self, token: &str) -> Result<Claims, TokenError> {
-        let now = Utc::now().timestamp();
-        let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
+        self.verify_shared(token).map(Arc::unwrap_or_clone)
+    }
+
+    /// `verify`, sharing the claims kept for a token verified before instead of copying.
+    pub fn verify_shared(&self, token: &str) -> Result<Arc<Claims>, TokenError> {
+        // Seconds alone: a calendar date is not needed here.
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs() as i64);
+        let key = VerifiedTokens::key(token);
         let generation = self.generation.load(Ordering::SeqCst);
-        if let Some(claims) = self.verified.get(&digest, now - self.leeway, generation) {
+        if let Some(claims) = self
+            .verified
+            .get(&key, token, now - self.leeway, generation)
+        {
             // Its signature, issuer and audience were checked under these keys; its
             // lifetime is rechecked.
             self.check_claims(&claims, now)?;
             return Ok(claims);
         }
-        let claims = self.verify_signed(token)?;
+        let claims = Arc::new(self.verify_signed(token)?);
         self.check_claims(&claims, now)?;
         self.verified
-            .put(digest, &claims, now - self.leeway, generation);
+            .put(key, token, claims.clone(), now - self.leeway, generation);
         Ok(claims)
     }
 
@@ -198,32 +209,61 @@ impl TokenIssuer {
     }
 }
 
-/// Verified tokens by the SHA-256 of their text, with the key generation they were
-/// verified under, each kept no longer than its `exp` (plus the leeway); at most
-/// `VERIFIED_CAPACITY`, a full map first dropping what expired, then everything.
+/// Verified tokens with the key generation they were verified under, each kept no longer
+/// than its `exp` (plus the leeway); at most `VERIFIED_CAPACITY`, a full map first dropping
+/// what expired, then everything. An entry is found by the SHA-256 of the token's
+/// signature and taken only when the whole text is the same, compared in constant time:
+/// hashing the signature alone costs a fraction of hashing the token, and a signature
+/// copied onto other claims finds nothing.
 #[derive(Default)]
-struct VerifiedTokens(Mutex<HashMap<[u8; 32], (Claims, u64)>>);
+struct VerifiedTokens(Mutex<HashMap<[u8; 32], Verified>>);
+
+struct Verified {
+    token: Box<[u8]>,
+    claims: Arc<Claims>,
+    generation: u64,
+}
 
 const VERIFIED_CAPACITY: usize = 20_000;
 
 impl VerifiedTokens {
-    /// The claims of a token verified under the keys of `generation`, still within
-    /// `exp` at `horizon`.
-    fn get(&self, digest: &[u8; 32], horizon: i64, generation: u64) -> Option<Claims> {
-        let map = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        map.get(digest)
-            .filter(|(c, g)| c.exp > horizon && *g == generation)
-            .map(|(c, _)| c.clone())
+    fn key(token: &str) -> [u8; 32] {
+        let signature = token.rsplit('.').next().unwrap_or(token);
+        Sha256::digest(signature.as_bytes()).into()
     }
 
-    fn put(&self, digest: [u8; 32], claims: &Claims, horizon: i64, generation: u64) {
+    /// The claims of `token`, verified under the keys of `generation`, still within `exp`
+    /// at `horizon`.
+    fn get(
+        &self,
+        key: &[u8; 32],
+        token: &str,
+        horizon: i64,
+        generation: u64,
+    ) -> Option<Arc<Claims>> {
+        let map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        map.get(key)
+            .filter(|v| v.claims.exp > horizon && v.generation == generation)
+            .filter(|v| constant_time_eq::constant_time_eq(&v.token, token.as_bytes()))
+            .map(|v| v.claims.clone())
+    }
+
+    fn put(&self, key: [u8; 32], token: &str, claims: Arc<Claims>, horizon: i64, generation: u64) {
         let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
         if map.len() >= VERIFIED_CAPACITY {
-            map.retain(|_, (c, g)| c.exp > horizon && *g == generation);
+            map.retain(|_, v| v.claims.exp > horizon && v.generation == generation);
             if map.len() >= VERIFIED_CAPACITY {
                 map.clear();
             }
         }
-        map.insert(digest, (claims.clone(), generation));
+        let token = token.as_bytes().into();
+        map.insert(
+            key,
+            Verified {
+                token,
+                claims,
+                generation,
+            },
+        );
     }
 }

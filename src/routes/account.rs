@@ -39,7 +39,14 @@ use crate::state::AppState;
 )]
 #[get("/auth/me")]
 pub async fn me(current: CachedUser) -> ApiResult<HttpResponse> {
-    Ok(HttpResponse::Ok().json(UserView::from(&current.user)))
+    let body = current.kept.view(|user| {
+        serde_json::to_vec(&UserView::from(user))
+            .map(Into::into)
+            .map_err(|e| ApiError::Unexpected(e.into()))
+    })?;
+    Ok(HttpResponse::Ok()
+        .insert_header(crate::routes::JSON_CONTENT)
+        .body(body))
 }
 
 #[derive(Deserialize, ToSchema)]

@@ -3,16 +3,19 @@
 //! straight to the documented problem: `415` not JSON, `413` over the limit, `400`
 //! anything that does not parse.
 
-use std::future::Future;
+use std::future::{poll_fn, Future};
 use std::ops::Deref;
 use std::pin::Pin;
 
 use actix_web::error::PayloadError;
 use actix_web::http::header;
-use actix_web::{dev::Payload, web, FromRequest, HttpRequest};
+use actix_web::web::{Bytes, BytesMut};
+use actix_web::{dev::Payload, FromRequest, HttpRequest};
+use futures_core::Stream;
 use serde::de::DeserializeOwned;
 
 use crate::error::{ApiError, ApiResult};
+use crate::startup::MAX_BODY;
 
 /// A JSON body of type `T`.
 pub struct Json<T>(pub T);
@@ -36,17 +39,57 @@ pub struct OptionalJson<T>(pub Option<T>);
 type Body<T> = Pin<Box<dyn Future<Output = Result<T, ApiError>>>>;
 
 fn is_json(req: &HttpRequest) -> bool {
-    req.headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<mime::Mime>().ok())
-        .is_some_and(|m| m.subtype() == mime::JSON || m.suffix() == Some(mime::JSON))
+    let Some(value) = req.headers().get(header::CONTENT_TYPE) else {
+        return false;
+    };
+    // The usual answer without parsing; anything else by the rules of media types.
+    value.as_bytes().eq_ignore_ascii_case(b"application/json")
+        || value
+            .to_str()
+            .ok()
+            .and_then(|v| v.parse::<mime::Mime>().ok())
+            .is_some_and(|m| m.subtype() == mime::JSON || m.suffix() == Some(mime::JSON))
 }
 
-fn read_error(e: actix_web::Error) -> ApiError {
-    match e.as_error::<PayloadError>() {
-        Some(PayloadError::Overflow) => ApiError::PayloadTooLarge,
+fn read_error(e: PayloadError) -> ApiError {
+    match e {
+        PayloadError::Overflow => ApiError::PayloadTooLarge,
         _ => ApiError::InvalidRequest("The request body could not be read.".into()),
+    }
+}
+
+/// The whole body, at most `MAX_BODY` bytes (a larger declared length is refused before
+/// anything is read). A body that came in one piece is kept as it is, not copied.
+fn whole_body(req: &HttpRequest, payload: &mut Payload) -> impl Future<Output = ApiResult<Bytes>> {
+    let declared = req.headers().get(header::CONTENT_LENGTH).map(|l| {
+        l.to_str()
+            .ok()
+            .and_then(|l| l.parse::<usize>().ok())
+            .ok_or(PayloadError::UnknownLength)
+    });
+    let mut stream = payload.take();
+    async move {
+        if let Some(length) = declared {
+            if length.map_err(read_error)? > MAX_BODY {
+                return Err(ApiError::PayloadTooLarge);
+            }
+        }
+        let (mut first, mut more) = (None::<Bytes>, BytesMut::new());
+        while let Some(chunk) = poll_fn(|cx| Pin::new(&mut stream).poll_next(cx)).await {
+            let chunk = chunk.map_err(read_error)?;
+            let had = first.as_ref().map_or(0, Bytes::len) + more.len();
+            if had + chunk.len() > MAX_BODY {
+                return Err(ApiError::PayloadTooLarge);
+            }
+            match first.take() {
+                None if more.is_empty() => first = Some(chunk),
+                earlier => {
+                    more.extend_from_slice(earlier.as_deref().unwrap_or_default());
+                    more.extend_from_slice(&chunk);
+                }
+            }
+        }
+        Ok(first.unwrap_or_else(|| more.freeze()))
     }
 }
 
@@ -86,11 +129,11 @@ fn read<T: DeserializeOwned + 'static>(
     req: &HttpRequest,
     payload: &mut Payload,
     empty_ok: bool,
-) -> Body<Option<T>> {
+) -> impl Future<Output = ApiResult<Option<T>>> {
     let json = is_json(req);
-    let bytes = web::Bytes::from_request(req, payload);
-    Box::pin(async move {
-        let bytes = bytes.await.map_err(read_error)?;
+    let bytes = whole_body(req, payload);
+    async move {
+        let bytes = bytes.await?;
         if empty_ok && is_blank(&bytes) {
             return Ok(None);
         }
@@ -98,7 +141,7 @@ fn read<T: DeserializeOwned + 'static>(
             return Err(ApiError::UnsupportedMediaType);
         }
         parse(&bytes).map(Some)
-    })
+    }
 }
 
 impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
@@ -107,10 +150,7 @@ impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
         let body = read::<T>(req, payload, false);
-        Box::pin(async move {
-            let value = body.await?;
-            value.map(Json).ok_or(ApiError::UnsupportedMediaType)
-        })
+        Box::pin(async move { body.await?.map(Json).ok_or(ApiError::UnsupportedMediaType) })
     }
 }
 

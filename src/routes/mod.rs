@@ -18,7 +18,7 @@ pub mod service;
 pub mod sessions;
 
 use actix_web::cookie::{time::Duration as CookieDuration, Cookie, SameSite as CookieSameSite};
-use actix_web::http::StatusCode;
+use actix_web::http::{header, StatusCode};
 use actix_web::{HttpRequest, HttpResponse, HttpResponseBuilder};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -34,12 +34,21 @@ use crate::state::AppState;
 
 /// Name and path of the refresh-token cookie.
 pub const REFRESH_COOKIE: &str = "refresh_token";
+
+/// `Content-Type: application/json`, for answers whose JSON is already rendered.
+pub const JSON_CONTENT: (header::HeaderName, header::HeaderValue) = (
+    header::CONTENT_TYPE,
+    header::HeaderValue::from_static("application/json"),
+);
 const REFRESH_COOKIE_PATH: &str = "/auth";
 
 /// Every route. `startup` serves it and `openapi::spec` documents it, so the two cannot
-/// drift.
+/// drift. A request tries the routes in this order (a path with a parameter costs a
+/// pattern match), so the session checks a chat backend makes on every request come first.
 pub fn configure(cfg: &mut ServiceConfig) {
-    cfg.service(health::healthz)
+    cfg.service(account::me)
+        .service(service::introspect)
+        .service(health::healthz)
         .service(health::readyz)
         .service(health::metrics)
         .service(discovery::jwks)
@@ -61,7 +70,6 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(email::accept_invite)
         .service(email::change_email)
         .service(email::confirm_email_change)
-        .service(account::me)
         .service(account::update_me)
         .service(account::change_password)
         .service(account::delete_me)
@@ -69,7 +77,6 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(sessions::list)
         .service(sessions::revoke)
         .service(sessions::report)
-        .service(service::introspect)
         .service(oauth::start)
         .service(oauth::callback)
         .service(oauth::callback_form)

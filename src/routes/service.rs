@@ -5,12 +5,14 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::auth::extractor::ServiceCaller;
+use crate::auth::session_cache::Kept;
 use crate::auth::signin::gate;
 use crate::auth::tokens::Claims;
 use crate::db::models::user::Role;
 use crate::db::models::{now, User};
-use crate::error::ApiResult;
+use crate::error::{ApiError, ApiResult};
 use crate::routes::json::Json;
+use crate::routes::JSON_CONTENT;
 use crate::state::AppState;
 
 #[derive(Deserialize, ToSchema)]
@@ -22,48 +24,48 @@ pub struct IntrospectRequest {
 /// RFC 7662-style answer: `active: false` alone for any unusable token. The user's fields
 /// are the account as it is now, not the token's copies.
 #[derive(Serialize, ToSchema, Default)]
-pub struct Introspection {
+pub struct Introspection<'a> {
     pub active: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub sub: Option<String>,
+    pub sub: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub sid: Option<String>,
+    pub sid: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub exp: Option<i64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub iat: Option<i64>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub iss: Option<String>,
+    pub iss: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub aud: Option<String>,
+    pub aud: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub jti: Option<String>,
+    pub jti: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub email: Option<String>,
+    pub email: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub email_verified: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub role: Option<Role>,
     /// LibreChat's `_id` of an account brought over by `latch import librechat`.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub legacy_id: Option<String>,
+    pub legacy_id: Option<&'a str>,
 }
 
-impl Introspection {
-    fn active(c: Claims, user: &User) -> Self {
+impl<'a> Introspection<'a> {
+    fn active(c: &'a Claims, user: &'a User) -> Self {
         Introspection {
             active: true,
-            sub: Some(c.sub),
-            sid: Some(c.sid),
+            sub: Some(&c.sub),
+            sid: Some(&c.sid),
             exp: Some(c.exp),
             iat: Some(c.iat),
-            iss: Some(c.iss),
-            aud: Some(c.aud),
-            jti: Some(c.jti),
-            email: Some(user.email.clone()),
+            iss: Some(&c.iss),
+            aud: Some(&c.aud),
+            jti: Some(&c.jti),
+            email: Some(&user.email),
             email_verified: Some(user.email_verified),
             role: Some(user.role),
-            legacy_id: user.legacy_id.clone(),
+            legacy_id: user.legacy_id.as_deref(),
         }
     }
 }
@@ -96,20 +98,24 @@ pub async fn introspect(
     _caller: ServiceCaller,
     body: Json<IntrospectRequest>,
 ) -> ApiResult<HttpResponse> {
-    let Ok(claims) = state.tokens.verify(&body.token) else {
+    let Ok(claims) = state.tokens.verify_shared(&body.token) else {
         return Ok(HttpResponse::Ok().json(Introspection::default()));
     };
     let found = state.sessions.session(&state.db, &claims.sid).await?;
     let now = now();
-    let answer = match found.as_deref() {
-        Some((session, user))
+    match found.as_deref() {
+        Some(kept @ Kept { session, user, .. })
             if session.is_active(now)
                 && user.id == claims.sub
                 && gate::standing(user, now).is_ok() =>
         {
-            Introspection::active(claims, user)
+            let answer = kept.introspection(&claims, |claims, user| {
+                serde_json::to_vec(&Introspection::active(claims, user))
+                    .map(Into::into)
+                    .map_err(|e| ApiError::Unexpected(e.into()))
+            })?;
+            Ok(HttpResponse::Ok().insert_header(JSON_CONTENT).body(answer))
         }
-        _ => Introspection::default(),
-    };
-    Ok(HttpResponse::Ok().json(answer))
+        _ => Ok(HttpResponse::Ok().json(Introspection::default())),
+    }
 }

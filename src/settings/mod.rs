@@ -34,7 +34,9 @@ pub use passwords::{PasswordRules, ScryptSettings};
 pub use signin::{EmailFlows, SignInPolicy};
 pub use social::{ProviderConfig, ProviderKind, SocialSettings};
 pub use sources::Sources;
-pub use tokens::{Delivery, JwtAlg, JwtSettings, RefreshSettings, SameSite, SessionPolicy};
+pub use tokens::{
+    Delivery, JwtAlg, JwtSettings, RefreshSettings, SameSite, ServiceTokens, SessionPolicy,
+};
 
 use parse::{bad, comma_list, parse_num, parse_url};
 use sources::Raw;
@@ -276,7 +278,7 @@ pub struct Settings {
     /// `TRUST_PROXY`: hops of `X-Forwarded-For` to believe; `None` (unset) believes one
     /// from a loopback or private peer (see `auth::client::hops`).
     pub trust_proxy: Option<usize>,
-    pub service_tokens: Vec<SecretString>,
+    pub service_tokens: ServiceTokens,
     /// How long introspection and `GET /auth/me` may reuse what they read of a session;
     /// zero reads every time.
     pub session_cache: Duration,
@@ -368,13 +370,9 @@ impl Settings {
             trust_proxy: get("TRUST_PROXY")
                 .map(|v| parse_num("TRUST_PROXY", v))
                 .transpose()?,
-            service_tokens: get("SERVICE_TOKENS")
-                .map(|v| {
-                    comma_list(v)
-                        .map(|s| SecretString::from(s.to_string()))
-                        .collect()
-                })
-                .unwrap_or_default(),
+            service_tokens: ServiceTokens::new(
+                get("SERVICE_TOKENS").map(comma_list).into_iter().flatten(),
+            ),
             session_cache: session_cache(raw)?,
             policy: signin::policy(raw, app_env, mail.is_some())?,
             refresh: tokens::refresh(raw, app_env)?,

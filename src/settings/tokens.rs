@@ -268,3 +268,38 @@ mod tests {
         assert!(refresh(&raw, AppEnv::Production).is_ok());
     }
 }
+
+/// `SERVICE_TOKENS`, kept as SHA-256 digests: a presented token is hashed once and
+/// compared with every digest in constant time, so neither its length nor its content
+/// leaks through timing, and the tokens' text is not kept.
+#[derive(Clone, Default)]
+pub struct ServiceTokens(Vec<[u8; 32]>);
+
+impl std::fmt::Debug for ServiceTokens {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "ServiceTokens({} configured)", self.0.len())
+    }
+}
+
+impl ServiceTokens {
+    pub fn new<'a>(tokens: impl IntoIterator<Item = &'a str>) -> ServiceTokens {
+        ServiceTokens(tokens.into_iter().map(digest).collect())
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Whether `presented` is one of them.
+    pub fn admit(&self, presented: &str) -> bool {
+        let presented = digest(presented);
+        self.0.iter().fold(false, |matched, t| {
+            matched | constant_time_eq::constant_time_eq_32(t, &presented)
+        })
+    }
+}
+
+fn digest(token: &str) -> [u8; 32] {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(token.as_bytes()).into()
+}

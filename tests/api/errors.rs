@@ -6,7 +6,8 @@ both_backends!(
     unknown_routes_and_methods_are_problems,
     a_body_must_be_an_object,
     nul_bytes_in_any_string_are_refused_not_stored,
-    head_answers_wherever_get_does
+    head_answers_wherever_get_does,
+    a_body_sent_in_pieces_is_read_whole
 );
 
 async fn unknown_routes_and_methods_are_problems(backend: Backend) {
@@ -236,4 +237,56 @@ async fn head_answers_wherever_get_does(backend: Backend) {
         .send(reqwest::Method::DELETE, "/healthz", None, None)
         .await;
     assert_eq!(r.header("allow"), Some("GET, HEAD"));
+}
+
+/// Sends `pieces` as a chunked body, a pause between each, and answers the status and body.
+async fn post_in_pieces(address: &str, path: &str, pieces: &[Vec<u8>]) -> (u16, Value) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let host = address.trim_start_matches("http://");
+    let mut stream = tokio::net::TcpStream::connect(host).await.unwrap();
+    let head = format!(
+        "POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n\
+         Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    for piece in pieces {
+        let chunk = [format!("{:x}\r\n", piece.len()).as_bytes(), piece, b"\r\n"].concat();
+        // The server may answer (and close) before the last piece of a body too large.
+        if stream.write_all(&chunk).await.is_err() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let _ = stream.write_all(b"0\r\n\r\n").await;
+    let mut answer = Vec::new();
+    let _ = stream.read_to_end(&mut answer).await;
+    let answer = String::from_utf8_lossy(&answer);
+    let status = answer[9..12].parse().unwrap();
+    let body = answer.split("\r\n\r\n").nth(1).unwrap_or_default();
+    // The answer itself may come chunked: its JSON is between the size lines.
+    let json = body
+        .find('{')
+        .map_or("null", |i| &body[i..=body.rfind('}').unwrap()]);
+    (status, serde_json::from_str(json).unwrap())
+}
+
+/// A body that arrives in several pieces, as a slow client or a proxy sends it, is read
+/// whole; one over the limit is refused however it arrives.
+async fn a_body_sent_in_pieces_is_read_whole(backend: Backend) {
+    let app = spawn_app(backend).await;
+    app.register("ada@example.com").await;
+    let body = json!({"email": "ada@example.com", "password": crate::helpers::PASSWORD});
+    let body = serde_json::to_vec(&body).unwrap();
+    let pieces: Vec<Vec<u8>> = body.chunks(9).map(<[u8]>::to_vec).collect();
+    let (status, answer) = post_in_pieces(&app.address, "/auth/login", &pieces).await;
+    assert_eq!(status, 200, "{answer}");
+    assert!(answer["access_token"].is_string(), "{answer}");
+
+    let mut big = br#"{"email": "ada@example.com", "name": ""#.to_vec();
+    big.extend(vec![b'x'; 70_000]);
+    big.extend(br#""}"#);
+    let pieces: Vec<Vec<u8>> = big.chunks(8_000).map(<[u8]>::to_vec).collect();
+    let (status, answer) = post_in_pieces(&app.address, "/auth/login", &pieces).await;
+    assert_eq!(status, 413, "{answer}");
+    assert_eq!(answer["code"], "payload_too_large", "{answer}");
 }

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::auth::audit;
-use crate::auth::extractor::{bearer, is_service_token, AdminUser};
+use crate::auth::extractor::{bearer, AdminUser};
 use crate::db::models::{now, Ban};
 use crate::error::{ApiError, ApiResult, FieldError};
 use crate::moderation::BanTarget;
@@ -226,7 +226,7 @@ pub async fn report_violation(
     body: Json<ViolationRequest>,
 ) -> ApiResult<HttpResponse> {
     // A service token, or else an admin's live session.
-    let service = bearer(&req).is_some_and(|t| is_service_token(&state.settings.service_tokens, t));
+    let service = bearer(&req).is_some_and(|t| state.settings.service_tokens.admit(t));
     let actor = if service {
         None
     } else {

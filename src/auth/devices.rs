@@ -133,9 +133,14 @@ pub fn seen_in(
         "device\0{}\0{}\0{}",
         device.browser, device.os, device.network
     ));
-    let first = !KnownDevice::any_for_user(conn, &user.id)?;
     let last = KnownDevice::last_seen(conn, &user.id, &id)?;
-    KnownDevice::seen(conn, &user.id, &id, last.is_some(), now)?;
+    // A device seen before is not the account's first; only a new one needs the question.
+    let first = last.is_none() && !KnownDevice::any_for_user(conn, &user.id)?;
+    // Written at most once a day per device: a day more or less does not change whether
+    // it is still remembered, and most sign-ins then write nothing here.
+    if last.is_none_or(|at| at <= now - chrono::Duration::days(1)) {
+        KnownDevice::seen(conn, &user.id, &id, last.is_some(), now)?;
+    }
     let recent = last.is_some_and(|at| at > now - REMEMBERED);
     let Some(mail) = mail.filter(|_| !first && !recent) else {
         return Ok(());

@@ -132,14 +132,8 @@ fn still_standing<'a>(
 /// copying it.
 pub struct CachedUser {
     pub claims: Arc<Claims>,
+    /// The session and the account as they are now (not the token's copy).
     pub kept: Arc<Kept>,
-}
-
-impl CachedUser {
-    /// The account as it is now (not the token's copy).
-    pub fn user(&self) -> &User {
-        &self.kept.user
-    }
 }
 
 impl FromRequest for CachedUser {

@@ -34,13 +34,13 @@ use crate::state::AppState;
 
 /// Name and path of the refresh-token cookie.
 pub const REFRESH_COOKIE: &str = "refresh_token";
+const REFRESH_COOKIE_PATH: &str = "/auth";
 
 /// `Content-Type: application/json`, for answers whose JSON is already rendered.
 pub const JSON_CONTENT: (header::HeaderName, header::HeaderValue) = (
     header::CONTENT_TYPE,
     header::HeaderValue::from_static("application/json"),
 );
-const REFRESH_COOKIE_PATH: &str = "/auth";
 
 /// Every route. `startup` serves it and `openapi::spec` documents it, so the two cannot
 /// drift. A request tries the routes in this order (a path with a parameter costs a

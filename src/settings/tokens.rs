@@ -257,6 +257,18 @@ mod tests {
     use super::*;
 
     #[test]
+    fn any_configured_service_token_is_admitted_and_nothing_else() {
+        let tokens = ServiceTokens::new(["first-token", "second-token"]);
+        assert!(tokens.admit("first-token") && tokens.admit("second-token"));
+        for other in ["", "first", "first-token ", "second-token2", "FIRST-TOKEN"] {
+            assert!(!tokens.admit(other), "{other:?}");
+        }
+        assert!(ServiceTokens::default().is_empty());
+        assert!(!ServiceTokens::default().admit(""));
+        assert_eq!(format!("{tokens:?}"), "ServiceTokens(2 configured)");
+    }
+
+    #[test]
     fn secret_length_counts_characters() {
         // 31 two-byte characters: 62 bytes, but too short.
         let short = "é".repeat(31);

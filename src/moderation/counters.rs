@@ -48,6 +48,15 @@ struct Row {
     window_end: NaiveDateTime,
 }
 
+impl Row {
+    fn count_at(&self, now: NaiveDateTime) -> Count {
+        Count {
+            count: self.count.max(0) as u64,
+            resets_in: (self.window_end - now).to_std().unwrap_or_default(),
+        }
+    }
+}
+
 /// One statement on either backend: insert the key, or add to it (or start a new window).
 fn add_in(
     conn: &mut DbConn,
@@ -139,6 +148,33 @@ impl Counters {
         self.add(key, 1, window).await
     }
 
+    /// Asks `first` of the database `db`, then counts a hit on `key` unless it answered
+    /// (`Err` with its answer): one trip to the database when the counters are kept
+    /// there.
+    pub async fn hit_unless<T: Send + 'static>(
+        &self,
+        db: &Db,
+        key: &str,
+        window: Duration,
+        first: impl FnOnce(&mut DbConn) -> QueryResult<Option<T>> + Send + 'static,
+    ) -> ApiResult<Result<Count, T>> {
+        let Counters::Database(counters) = self else {
+            if let Some(answer) = db.run(move |conn| Ok(first(conn)?)).await? {
+                return Ok(Err(answer));
+            }
+            return self.hit(key, window).await.map(Ok);
+        };
+        let key = key.to_string();
+        let now = now();
+        let row = counters
+            .run(move |conn| match first(conn)? {
+                Some(answer) => Ok(Err(answer)),
+                None => Ok(Ok(add_in(conn, &key, 1, window, now)?)),
+            })
+            .await?;
+        Ok(row.map(|row| row.count_at(now)))
+    }
+
     /// Adds `by` to `key` in a window of `window`.
     pub async fn add(&self, key: &str, by: u64, window: Duration) -> ApiResult<Count> {
         let by = by.min(i32::MAX as u64);
@@ -149,11 +185,7 @@ impl Counters {
                 let row = db
                     .run(move |conn| Ok(add_in(conn, &key, by as i64, window, now)?))
                     .await?;
-                let left = (row.window_end - now).to_std().unwrap_or_default();
-                Ok(Count {
-                    count: row.count.max(0) as u64,
-                    resets_in: left,
-                })
+                Ok(row.count_at(now))
             }
             Counters::Redis { conn, prefix } => {
                 let mut conn = conn.clone();

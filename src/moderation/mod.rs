@@ -80,7 +80,7 @@ impl Moderation {
     ) -> anyhow::Result<Self> {
         let counters = match &settings.redis {
             Some(r) => Counters::connect_redis(r).await?,
-            None => Counters::Database(db.clone()),
+            None => Counters::Database(db.with_lazy_commits()),
         };
         Ok(Moderation {
             settings: Arc::new(settings.clone()),
@@ -133,16 +133,20 @@ impl Moderation {
         let Some(ip) = ip else {
             return Ok(());
         };
-        if let Some(until) = self.ip_banned_until(ip).await? {
-            return Err(ApiError::Banned(until));
-        }
+        let (address, now) = (ip.to_string(), now());
         // An IPv6 client is counted, and banned, by its /64.
         let ip = &crate::auth::client::ip_bucket(ip);
         let limit = self.limit(kind);
-        let hit = self
+        let key = format!("limit:{}:{ip}", kind.name());
+        let banned = move |conn: &mut _| Ban::ip_banned_until(conn, &address, now);
+        let hit = match self
             .counters
-            .hit(&format!("limit:{}:{ip}", kind.name()), limit.window)
-            .await?;
+            .hit_unless(&self.db, &key, limit.window, banned)
+            .await?
+        {
+            Ok(hit) => hit,
+            Err(until) => return Err(ApiError::Banned(until)),
+        };
         if hit.count <= limit.max {
             return Ok(());
         }
@@ -271,13 +275,6 @@ impl Moderation {
     /// Whether the counters can be reached (`/readyz`).
     pub async fn ready(&self) -> ApiResult<()> {
         self.counters.ready().await
-    }
-
-    pub async fn ip_banned_until(&self, ip: &str) -> ApiResult<Option<NaiveDateTime>> {
-        let ip = ip.to_string();
-        self.db
-            .run(move |conn| Ok(Ban::ip_banned_until(conn, &ip, now())?))
-            .await
     }
 
     /// Whether `email` may receive one more email of `kind` now: `EMAIL_ADDRESS_MAX` of

@@ -238,3 +238,111 @@ fn a_spent_refresh_token_signs_no_one_out() {
     assert!(matches!(out, LogoutOutcome::Done { .. }));
     assert_eq!(active_sessions(conn, &u), 0);
 }
+
+#[test]
+fn an_opened_session_is_what_was_stored() {
+    let conn = &mut memory();
+    let u = user(conn, "a@example.com", None, true);
+    let client = ClientInfo {
+        ip: Some("192.0.2.1".into()),
+        user_agent: Some("Firefox".into()),
+    };
+    let opening = crate::auth::signin::session::Opening {
+        user_id: &u.id,
+        token_hash: "h1",
+        method: "password",
+        amr: "pwd,otp",
+        provider: Some("ldap"),
+    };
+    let opened = open_in(conn, &POLICY, opening, &client, now()).unwrap();
+    let stored = Session::find(conn, &opened.id).unwrap().unwrap();
+    assert_eq!(format!("{opened:?}"), format!("{stored:?}"));
+}
+
+#[test]
+fn an_identity_records_its_use_at_most_once_a_day() {
+    use crate::db::models::Identity;
+    let conn = &mut memory();
+    let u = user(conn, "a@example.com", None, true);
+    let t0 = now();
+    let identity = Identity {
+        id: new_id(),
+        user_id: u.id.clone(),
+        provider: "ldap".into(),
+        subject: "s-1".into(),
+        email: None,
+        created_at: t0,
+        last_used_at: t0,
+    };
+    Identity::insert(conn, &identity).unwrap();
+    let found = |conn: &mut DbConn| Identity::find_with_user(conn, "ldap", "s-1").unwrap();
+    let (known, owner) = found(conn).unwrap();
+    assert_eq!(owner.id, u.id);
+    assert!(Identity::find_with_user(conn, "ldap", "s-2")
+        .unwrap()
+        .is_none());
+    Identity::touch(conn, &known, t0 + Duration::hours(23)).unwrap();
+    assert_eq!(found(conn).unwrap().0.last_used_at, t0);
+    Identity::touch(conn, &known, t0 + Duration::hours(25)).unwrap();
+    assert_eq!(
+        found(conn).unwrap().0.last_used_at,
+        t0 + Duration::hours(25)
+    );
+}
+
+#[test]
+fn the_gate_learns_address_bans_and_second_factors_in_one_query() {
+    use crate::auth::signin::gate_facts_in;
+    use crate::db::models::second_factor::{PasskeyRow, TotpSecret};
+    use crate::db::models::Ban;
+    let conn = &mut memory();
+    let u = user(conn, "a@example.com", None, true);
+    let t0 = now();
+    let ip = Some("2001:db8::1");
+    assert_eq!(gate_facts_in(conn, &u.id, ip, t0).unwrap(), (None, false));
+    // A ban of the address's /64 names it; no ban names a request without an address.
+    let until = t0 + Duration::hours(1);
+    let ban = Ban {
+        id: new_id(),
+        user_id: None,
+        ip: Some("2001:db8::/64".into()),
+        reason: None,
+        created_by: None,
+        created_at: t0,
+        expires_at: until,
+        lifted_at: None,
+    };
+    Ban::insert(conn, &ban).unwrap();
+    assert_eq!(
+        gate_facts_in(conn, &u.id, ip, t0).unwrap(),
+        (Some(until), false)
+    );
+    assert_eq!(gate_facts_in(conn, &u.id, None, t0).unwrap(), (None, false));
+    // A TOTP secret counts once confirmed.
+    let totp = TotpSecret {
+        user_id: u.id.clone(),
+        secret: "sealed".into(),
+        confirmed_at: None,
+        last_used_step: None,
+        created_at: t0,
+    };
+    TotpSecret::replace_unconfirmed(conn, &totp).unwrap();
+    assert!(!gate_facts_in(conn, &u.id, None, t0).unwrap().1);
+    TotpSecret::confirm(conn, &u.id, t0).unwrap();
+    assert!(gate_facts_in(conn, &u.id, None, t0).unwrap().1);
+    // So does a passkey, alone.
+    let other = user(conn, "b@example.com", None, true);
+    let passkey = PasskeyRow {
+        id: new_id(),
+        user_id: other.id.clone(),
+        credential_id: "c".into(),
+        passkey: "{}".into(),
+        sign_count: 0,
+        name: "key".into(),
+        created_at: t0,
+        last_used_at: None,
+    };
+    assert!(!gate_facts_in(conn, &other.id, None, t0).unwrap().1);
+    PasskeyRow::insert(conn, &passkey).unwrap();
+    assert!(gate_facts_in(conn, &other.id, None, t0).unwrap().1);
+}

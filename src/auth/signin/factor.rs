@@ -599,9 +599,10 @@ fn identify_external_in(
         proves_address,
         effect,
     };
-    if let Some(known) = Identity::find(conn, &external.provider, &external.subject)? {
-        Identity::touch(conn, &known.id, now())?;
-        let user = User::find(conn, &known.user_id)?.ok_or(ApiError::InvalidCredentials)?;
+    if let Some((known, user)) =
+        Identity::find_with_user(conn, &external.provider, &external.subject)?
+    {
+        Identity::touch(conn, &known, now())?;
         let effect = Effect::SocialAgain {
             admin: external.admin,
         };
@@ -678,11 +679,13 @@ fn apply_admin_role_in(conn: &mut DbConn, user: &mut User, admin: Option<bool>) 
 /// What the sign-in proves before the second factor is asked for: the first proof of a
 /// never-verified address (see `prove_address_in`). Run once the gate has checked the
 /// account's standing, and before it looks for a second factor.
-pub fn prove_in(conn: &mut DbConn, id: &mut Identified, now: NaiveDateTime) -> ApiResult<()> {
-    if id.proves_address && prove_address_in(conn, &mut id.user, None, now)? {
+/// Returns whether it changed the account.
+pub fn prove_in(conn: &mut DbConn, id: &mut Identified, now: NaiveDateTime) -> ApiResult<bool> {
+    let proven = id.proves_address && prove_address_in(conn, &mut id.user, None, now)?;
+    if proven {
         tracing::info!(user_id = %id.user.id, "a never-verified address was proven");
     }
-    Ok(())
+    Ok(proven)
 }
 
 /// What the sign-in changes on the account, once it may finish: the session opens next.

@@ -27,9 +27,12 @@ use crate::auth::devices;
 use crate::auth::opaque_token::TokenKey;
 use crate::auth::password::PasswordHasher;
 use crate::auth::tokens::TokenIssuer;
-use crate::db::models::second_factor::has_second_factor;
+use chrono::NaiveDateTime;
+use diesel::{QueryDsl, RunQueryDsl};
+
+use crate::db::models::second_factor::{has_second_factor, second_factor_exists};
 use crate::db::models::{now, Ban};
-use crate::db::{write_tx, Db};
+use crate::db::{write_tx, Db, DbConn};
 use crate::error::{ApiError, ApiResult};
 use crate::mail::MailService;
 use crate::metrics::Metrics;
@@ -135,14 +138,12 @@ impl SignIn {
                 write_tx(conn, |conn| {
                     let now = now();
                     let mut id = factor::identify_in(conn, &ctx, proof, now)?;
-                    let ip_banned_until = match &client.ip {
-                        Some(ip) => Ban::ip_banned_until(conn, ip, now)?,
-                        None => None,
-                    };
+                    let (ip_banned_until, second) =
+                        gate_facts_in(conn, &id.user.id, client.ip.as_deref(), now)?;
                     let mut cx = gate::Context {
                         require_email_verification: ctx.policy.require_email_verification,
                         ip_banned_until,
-                        has_second_factor: false,
+                        has_second_factor: second,
                         now,
                     };
                     if let Err(refusal) = gate::admit(&id.user, id.facts, &cx) {
@@ -151,8 +152,11 @@ impl SignIn {
                         audit::record_in(conn, event)?;
                         return Ok(Err((refusal.error(), outcome)));
                     }
-                    factor::prove_in(conn, &mut id, now)?;
-                    cx.has_second_factor = has_second_factor(conn, &id.user.id)?;
+                    if factor::prove_in(conn, &mut id, now)? {
+                        // The first proof of an address removes the second factors that
+                        // came before it.
+                        cx.has_second_factor = has_second_factor(conn, &id.user.id)?;
+                    }
                     if gate::second_factor(id.facts, cx.has_second_factor)
                         == gate::Pass::SecondFactor
                     {
@@ -262,6 +266,24 @@ impl SignIn {
         self.wake_mail();
         Ok(())
     }
+}
+
+/// What the gate needs to know besides the account, in one query: until when the
+/// address `ip` is banned, and whether the user has a second factor.
+pub(crate) fn gate_facts_in(
+    conn: &mut DbConn,
+    user_id: &str,
+    ip: Option<&str>,
+    now: NaiveDateTime,
+) -> ApiResult<(Option<NaiveDateTime>, bool)> {
+    // Without an address, one no ban can name (bans name parsed addresses).
+    let ip = ip.unwrap_or_default();
+    let bucket = crate::auth::client::ip_bucket(ip);
+    Ok(diesel::select((
+        Ban::ip_ban_end(ip, &bucket, now).single_value(),
+        second_factor_exists(user_id),
+    ))
+    .get_result(conn)?)
 }
 
 /// The metrics label of a first factor that failed; `None` for errors that are not a

@@ -57,18 +57,30 @@ pub fn open_in(
     for old in active.iter().skip(keep) {
         Session::revoke(conn, &old.id, reason::SESSION_LIMIT, now)?;
     }
-    let session_id = new_id();
-    let expires_at = now + span(policy.lifetime.min(policy.max_age));
+    let session = Session {
+        id: new_id(),
+        user_id: user_id.to_string(),
+        created_at: now,
+        last_used_at: now,
+        expires_at: now + span(policy.lifetime.min(policy.max_age)),
+        user_agent: client.user_agent.clone(),
+        ip: client.ip.clone(),
+        revoked_at: None,
+        revoked_reason: None,
+        auth_time: Some(now),
+        amr: amr.to_string(),
+        provider: provider.map(str::to_string),
+    };
     Session::insert(
         conn,
         &NewSession {
-            id: &session_id,
+            id: &session.id,
             user_id,
             created_at: now,
             last_used_at: now,
-            expires_at,
-            user_agent: client.user_agent.as_deref(),
-            ip: client.ip.as_deref(),
+            expires_at: session.expires_at,
+            user_agent: session.user_agent.as_deref(),
+            ip: session.ip.as_deref(),
             auth_time: now,
             amr,
             provider,
@@ -78,16 +90,15 @@ pub fn open_in(
         conn,
         &NewRefreshToken {
             id: &new_id(),
-            session_id: &session_id,
+            session_id: &session.id,
             token_hash,
             created_at: now,
-            expires_at,
+            expires_at: session.expires_at,
         },
     )?;
     let event = audit::Event::by_self(audit::kind::SIGN_IN, user_id, client);
     audit::record_in(conn, event.detail(format!("{method}: success")))?;
-    Session::find(conn, &session_id)?
-        .ok_or_else(|| crate::error::ApiError::Unexpected(anyhow::anyhow!("session vanished")))
+    Ok(session)
 }
 
 /// Signs the access token for a session that is stored: it carries when and how the

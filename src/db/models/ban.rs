@@ -42,12 +42,20 @@ impl Ban {
         now: NaiveDateTime,
     ) -> QueryResult<Option<NaiveDateTime>> {
         let bucket = crate::auth::client::ip_bucket(ip);
+        Ban::ip_ban_end(ip, &bucket, now).first(conn)
+    }
+
+    /// The query of `ip_banned_until` (with the address's `bucket`), to ask it within
+    /// another query.
+    #[diesel::dsl::auto_type(no_type_alias)]
+    pub fn ip_ban_end<'a>(ip: &'a str, bucket: &'a str, now: NaiveDateTime) -> _ {
+        let latest: diesel::helper_types::max<bans::expires_at> =
+            diesel::dsl::max(bans::expires_at);
         bans::table
             .filter(bans::ip.eq(ip).or(bans::ip.eq(bucket)))
             .filter(bans::lifted_at.is_null())
             .filter(bans::expires_at.gt(now))
-            .select(diesel::dsl::max(bans::expires_at))
-            .first(conn)
+            .select(latest)
     }
 
     /// Until when the user's latest active ban lasts, if any.

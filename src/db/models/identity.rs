@@ -2,7 +2,8 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 
-use crate::db::schema::identities;
+use crate::db::models::User;
+use crate::db::schema::{identities, users};
 use crate::db::DbConn;
 use crate::error::{ApiError, ApiResult};
 use crate::events::{self, kind};
@@ -50,6 +51,21 @@ impl Identity {
             .optional()
     }
 
+    /// The identity and the user it belongs to, in one query.
+    pub fn find_with_user(
+        conn: &mut DbConn,
+        provider: &str,
+        subject: &str,
+    ) -> QueryResult<Option<(Identity, User)>> {
+        identities::table
+            .inner_join(users::table)
+            .filter(identities::provider.eq(provider))
+            .filter(identities::subject.eq(subject))
+            .select((Identity::as_select(), User::as_select()))
+            .first(conn)
+            .optional()
+    }
+
     pub fn for_user(conn: &mut DbConn, user_id: &str) -> QueryResult<Vec<Identity>> {
         identities::table
             .filter(identities::user_id.eq(user_id))
@@ -58,10 +74,16 @@ impl Identity {
             .load(conn)
     }
 
-    pub fn touch(conn: &mut DbConn, id: &str, now: NaiveDateTime) -> QueryResult<usize> {
-        diesel::update(identities::table.find(id))
+    /// Records a sign-in with the identity, at most once a day: nothing reads the time
+    /// closer than that, and most sign-ins then write nothing here.
+    pub fn touch(conn: &mut DbConn, identity: &Identity, now: NaiveDateTime) -> QueryResult<()> {
+        if identity.last_used_at > now - chrono::Duration::days(1) {
+            return Ok(());
+        }
+        diesel::update(identities::table.find(&identity.id))
             .set(identities::last_used_at.eq(now))
             .execute(conn)
+            .map(|_| ())
     }
 
     /// Unlinks the user's identity `id` (`identity.unlinked`); 0 when it is not theirs.

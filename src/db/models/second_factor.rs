@@ -358,11 +358,15 @@ impl WebauthnChallenge {
 
 /// Whether the user has a second factor: a confirmed TOTP secret or a passkey.
 pub fn has_second_factor(conn: &mut DbConn, user_id: &str) -> QueryResult<bool> {
-    let totp = diesel::select(diesel::dsl::exists(
-        totp_secrets::table
-            .filter(totp_secrets::user_id.eq(user_id))
-            .filter(totp_secrets::confirmed_at.is_not_null()),
-    ))
-    .get_result::<bool>(conn)?;
-    Ok(totp || PasskeyRow::count(conn, user_id)? > 0)
+    diesel::select(second_factor_exists(user_id)).get_result(conn)
+}
+
+/// The condition of `has_second_factor`, to ask it within another query.
+#[diesel::dsl::auto_type(no_type_alias)]
+pub fn second_factor_exists<'a>(user_id: &'a str) -> _ {
+    let totp = totp_secrets::table
+        .filter(totp_secrets::user_id.eq(user_id))
+        .filter(totp_secrets::confirmed_at.is_not_null());
+    let passkey = passkeys::table.filter(passkeys::user_id.eq(user_id));
+    diesel::dsl::exists(totp).or(diesel::dsl::exists(passkey))
 }

@@ -2,7 +2,6 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{post, web, HttpRequest, HttpResponse};
-use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -14,6 +13,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::mfa::Code;
 use crate::moderation::guard::{self, Limited};
 use crate::routes::json::Json;
+use crate::routes::reauth;
 use crate::routes::{answer, clear_mfa_cookie, no_store, SignInResult, MFA_COOKIE};
 use crate::state::AppState;
 
@@ -259,7 +259,8 @@ pub struct DisableTotpRequest {
 /// Turn off TOTP for the signed-in user
 ///
 /// Requires a Bearer access token with recent authentication and exactly one of the
-/// account's `password`, a current `code` or a `backup_code`. Removes the TOTP secret and
+/// account's `password` (checked where it signs in: the directory's, for a directory
+/// account), a current `code` or a `backup_code`. Removes the TOTP secret and
 /// the backup codes and answers `204`. TOTP not on is `409 totp_not_enabled`; a wrong
 /// password or code is `403 invalid_credentials`, counted per account (repeated failures
 /// pause with `429`); none or several of the fields is `422`.
@@ -292,16 +293,13 @@ pub async fn disable(
     let disable = async {
         let code = match (body.password, body.code, body.backup_code) {
             (Some(password), None, None) => {
-                let verified = state
-                    .hasher()
-                    .verify(
-                        SecretString::from(password),
-                        current.user.password_hash.clone(),
-                    )
-                    .await?;
-                if !verified.ok {
-                    return Err(ApiError::WrongPassword);
-                }
+                // The password the account signs in with: the directory's for a
+                // directory account. An account without one gives a wrong one.
+                let of = match reauth::password_of(&state, &current.user).await {
+                    Err(ApiError::Conflict("no_password")) => return Err(ApiError::WrongPassword),
+                    of => of?,
+                };
+                reauth::check_password(&state, password, of).await?;
                 None
             }
             (None, code, backup) => Some(one_code(code, backup)?),

@@ -140,7 +140,7 @@ async fn check(state: &AppState, user: &User, body: ReauthenticateRequest) -> Ap
 }
 
 /// Where the account's password is checked, as at sign-in.
-enum PasswordOf {
+pub(crate) enum PasswordOf {
     /// Its local hash.
     Local(String),
     /// The directory, for the entry of this identity key.
@@ -149,7 +149,7 @@ enum PasswordOf {
 
 /// With a directory on, an account linked to a directory identity proves its password
 /// there (as it signs in); otherwise with its local password, if it has one.
-async fn password_of(state: &AppState, user: &User) -> ApiResult<PasswordOf> {
+pub(crate) async fn password_of(state: &AppState, user: &User) -> ApiResult<PasswordOf> {
     if state.signin.directory.is_some() {
         let user_id = user.id.clone();
         let identities = state
@@ -169,7 +169,12 @@ async fn password_of(state: &AppState, user: &User) -> ApiResult<PasswordOf> {
     }
 }
 
-async fn check_password(state: &AppState, password: String, of: PasswordOf) -> ApiResult<()> {
+/// `403 invalid_credentials` unless `password` is the account's, where `of` says.
+pub(crate) async fn check_password(
+    state: &AppState,
+    password: String,
+    of: PasswordOf,
+) -> ApiResult<()> {
     let password = SecretString::from(password);
     let ok = match (of, &state.signin.directory) {
         (PasswordOf::Directory(subject), Some(directory)) => directory

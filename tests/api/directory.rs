@@ -458,6 +458,25 @@ async fn second_factor_bans_and_limits_apply(backend: Backend) {
     let claims = crate::protection::payload_of(&r.access_token());
     assert_eq!(claims["amr"], json!(["pwd", "otp"]), "{claims}");
 
+    // TOTP is turned off with the password the account signs in with: the directory's.
+    let fresh = r.access_token();
+    let off = |password: &'static str| {
+        let (app, fresh) = (&app, fresh.clone());
+        async move {
+            let body = json!({ "password": password });
+            app.post("/auth/mfa/totp/disable", &body, Some(&fresh))
+                .await
+        }
+    };
+    off("pw-grace")
+        .await
+        .assert_problem(403, "invalid_credentials");
+    let r = off("pw-ada").await;
+    assert_eq!(r.status, 204, "{}", r.text);
+    let r = sign_in(&app, "ada@example.com", "pw-ada").await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert!(r.body.get("mfa_required").is_none(), "{}", r.text);
+
     // A ban stops the directory's people like everyone else.
     let r = app
         .post(

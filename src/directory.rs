@@ -78,9 +78,13 @@ impl Directory {
         subject: &str,
         password: &SecretString,
     ) -> Result<Option<ExternalIdentity>, Unreachable> {
-        let attr = &self.settings.id_attribute;
-        let filter = format!("({attr}={})", ldap3::ldap_escape(subject));
-        self.find_and_bind(&filter, password).await
+        // The entry that any of the key attributes names so: the caller checks that the
+        // entry found is keyed by `subject` (`ExternalIdentity::subject`).
+        let value = ldap3::ldap_escape(subject);
+        let terms: String = (self.settings.id_attributes.iter())
+            .map(|attr| format!("({attr}={value})"))
+            .collect();
+        self.find_and_bind(&format!("(|{terms})"), password).await
     }
 
     async fn find_and_bind(
@@ -108,15 +112,19 @@ impl Directory {
     /// What the entry says of the person.
     fn identity(&self, entry: &SearchEntry) -> ExternalIdentity {
         let s = &self.settings;
+        // Attribute names are case-insensitive: the server spells them as its schema does.
         let first = |attr: &str| {
             entry
                 .attrs
-                .get(attr)
-                .and_then(|v| v.first())
+                .iter()
+                .find(|(name, _)| name.eq_ignore_ascii_case(attr))
+                .and_then(|(_, v)| v.first())
                 .map(|v| v.trim().to_string())
                 .filter(|v| !v.is_empty())
         };
-        let subject = first(&s.id_attribute).unwrap_or_else(|| entry.dn.clone());
+        let subject = (s.id_attributes.iter())
+            .find_map(|a| first(a))
+            .unwrap_or_else(|| entry.dn.clone());
         let (email, vouched) =
             address_from_directory(first(&s.email_attribute).as_deref(), s.trust_email);
         let name = s
@@ -144,7 +152,8 @@ impl Directory {
     /// (made again once if it broke; a time-out is not retried).
     async fn search(&self, filter: &str) -> Result<Vec<SearchEntry>, Unreachable> {
         let s = &self.settings;
-        let mut attrs: Vec<&str> = vec![&s.id_attribute, &s.email_attribute];
+        let mut attrs: Vec<&str> = s.id_attributes.iter().map(String::as_str).collect();
+        attrs.push(&s.email_attribute);
         attrs.extend(s.name_attributes.iter().map(String::as_str));
         attrs.push(s.username_attribute.as_deref().unwrap_or("uid"));
         let mut retried = false;
@@ -257,5 +266,54 @@ impl Directory {
             .map_err(|e| Unreachable(format!("connect: {e}")))?;
         ldap3::drive!(conn);
         Ok(ldap)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+    use crate::settings::sources::Raw;
+
+    fn directory(extra: &[(&str, &str)]) -> Directory {
+        let mut pairs = vec![
+            ("LDAP_URL", "ldap://directory.invalid"),
+            ("LDAP_USER_SEARCH_BASE", "dc=example,dc=com"),
+        ];
+        pairs.extend_from_slice(extra);
+        let settings = crate::settings::ldap::ldap(&Raw::from_pairs(&pairs));
+        Directory::new(settings.unwrap().unwrap())
+    }
+
+    fn entry(attrs: &[(&str, &str)]) -> SearchEntry {
+        SearchEntry {
+            dn: "cn=Ada Example,ou=people,dc=example,dc=com".into(),
+            attrs: (attrs.iter())
+                .map(|(k, v)| (k.to_string(), vec![v.to_string()]))
+                .collect(),
+            bin_attrs: HashMap::new(),
+        }
+    }
+
+    #[test]
+    fn a_person_is_keyed_as_librechat_keys_them() {
+        let plain = directory(&[]);
+        let key = |d: &Directory, attrs: &[(&str, &str)]| d.identity(&entry(attrs)).subject;
+        let ad = [("sAMAccountName", "ADA"), ("mail", "ada@example.com")];
+        assert_eq!(key(&plain, &[("uid", "ada"), ad[0], ad[1]]), "ada");
+        // Active Directory's entries have no uid: their account name, as LibreChat's
+        // `ldapId` has it (an imported user keeps their account).
+        assert_eq!(key(&plain, &ad), "ADA");
+        assert_eq!(key(&plain, &ad[1..]), "ada@example.com");
+        assert_eq!(
+            key(&plain, &[]),
+            "cn=Ada Example,ou=people,dc=example,dc=com"
+        );
+        // LDAP_ID first, whatever case the server spells it in; the rest when it is missing.
+        let chosen = directory(&[("LDAP_ID", "employeeNumber")]);
+        let numbered = [("employeenumber", "1001"), ("uid", "ada")];
+        assert_eq!(key(&chosen, &numbered), "1001");
+        assert_eq!(key(&chosen, &numbered[1..]), "ada");
     }
 }

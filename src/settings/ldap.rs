@@ -26,9 +26,10 @@ pub struct LdapSettings {
     pub reject_unauthorized: bool,
     /// `LDAP_LOGIN_USES_USERNAME`: the form asks for a username, not an address.
     pub login_uses_username: bool,
-    /// `LDAP_ID`: the attribute that names a person for good (default `uid`; without it,
-    /// the entry's DN).
-    pub id_attribute: String,
+    /// The attributes that name a person for good, the first an entry has: `LDAP_ID`,
+    /// then `uid`, `sAMAccountName` and `mail`, as LibreChat reads its `ldapId` (an entry
+    /// with none of them is named by its DN).
+    pub id_attributes: Vec<String>,
     pub username_attribute: Option<String>,
     pub email_attribute: String,
     /// `LDAP_FULL_NAME`: attributes joined with spaces (default `cn`).
@@ -97,7 +98,7 @@ pub fn ldap(raw: &Raw) -> Result<Option<LdapSettings>, SettingsError> {
         ca_cert,
         reject_unauthorized: flag("LDAP_TLS_REJECT_UNAUTHORIZED", true)?,
         login_uses_username: flag("LDAP_LOGIN_USES_USERNAME", false)?,
-        id_attribute: attr("LDAP_ID").unwrap_or_else(|| "uid".into()),
+        id_attributes: id_attributes(raw.get("LDAP_ID")),
         username_attribute: attr("LDAP_USERNAME"),
         email_attribute: attr("LDAP_EMAIL").unwrap_or_else(|| "mail".into()),
         name_attributes: raw
@@ -107,6 +108,17 @@ pub fn ldap(raw: &Raw) -> Result<Option<LdapSettings>, SettingsError> {
         trust_email: flag("LDAP_TRUST_EMAIL", false)?,
         timeout: Duration::from_secs(timeout),
     }))
+}
+
+/// `LDAP_ID` (when set), then LibreChat's fall-backs, each named once.
+fn id_attributes(chosen: Option<&str>) -> Vec<String> {
+    let mut attrs: Vec<String> = chosen.map(str::to_string).into_iter().collect();
+    for fallback in ["uid", "sAMAccountName", "mail"] {
+        if !attrs.iter().any(|a| a.eq_ignore_ascii_case(fallback)) {
+            attrs.push(fallback.to_string());
+        }
+    }
+    attrs
 }
 
 #[cfg(test)]
@@ -125,8 +137,8 @@ mod tests {
             .unwrap();
         assert_eq!(s.search_filter, "(mail={{username}})");
         assert_eq!(
-            (s.id_attribute.as_str(), s.email_attribute.as_str()),
-            ("uid", "mail")
+            (s.id_attributes.join(","), s.email_attribute.as_str()),
+            ("uid,sAMAccountName,mail".to_string(), "mail")
         );
         assert!(s.reject_unauthorized && !s.starttls && !s.trust_email);
         let e = load(&[

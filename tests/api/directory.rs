@@ -17,6 +17,7 @@ crate::both_backends!(
     a_directory_down_or_silent_is_503_and_local_accounts_go_on,
     starttls_and_ldaps_with_a_test_ca,
     an_active_directory_style_filter,
+    an_entry_without_a_uid_is_keyed_as_librechat_keyed_it,
     second_factor_bans_and_limits_apply,
     directory_addresses_link_only_when_trusted,
 );
@@ -430,6 +431,48 @@ async fn an_active_directory_style_filter(backend: Backend) {
     sign_in(&app, "ADA", "pw-grace")
         .await
         .assert_problem(401, "invalid_credentials");
+}
+
+/// Without `LDAP_ID`, an entry without a `uid` (Active Directory's) is keyed by its
+/// `sAMAccountName`, as LibreChat keys it, not by its DN: moved, it keeps its account, and
+/// its password is checked for reauthentication.
+async fn an_entry_without_a_uid_is_keyed_as_librechat_keyed_it(backend: Backend) {
+    let slapd = Slapd::start(false);
+    slapd.modify(&format!(
+        "dn: cn=Grace Hopper,{BASE}\nchangetype: add\nobjectClass: inetOrgPerson\n\
+         objectClass: adAccount\ncn: Grace Hopper\nsn: Hopper\nsAMAccountName: HOPPER\n\
+         userPassword: pw-hopper\n"
+    ));
+    let app = app(
+        backend,
+        &slapd,
+        &[
+            ("LDAP_USER_SEARCH_BASE", "dc=example,dc=com"),
+            ("LDAP_SEARCH_FILTER", "sAMAccountName={{username}}"),
+            ("LDAP_LOGIN_USES_USERNAME", "true"),
+        ],
+    )
+    .await;
+    let (before, _) = signed_in(&app, "hopper", "pw-hopper").await;
+    slapd.modify(&format!(
+        "dn: cn=Grace Hopper,{BASE}\nchangetype: modrdn\nnewrdn: cn=Rear Admiral Hopper\n\
+         deleteoldrdn: 1\nnewsuperior: ou=moved,dc=example,dc=com\n"
+    ));
+    let (after, token) = signed_in(&app, "hopper", "pw-hopper").await;
+    assert_eq!(
+        after["id"], before["id"],
+        "the same person, the same account"
+    );
+    let reauth = |password: &'static str| {
+        let (app, token) = (&app, token.clone());
+        async move {
+            let body = json!({ "password": password });
+            app.post("/auth/reauthenticate", &body, Some(&token)).await
+        }
+    };
+    assert_ne!(reauth("pw-ada").await.status, 200);
+    let r = reauth("pw-hopper").await;
+    assert_eq!(r.status, 200, "{}", r.text);
 }
 
 async fn second_factor_bans_and_limits_apply(backend: Backend) {

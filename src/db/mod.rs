@@ -52,16 +52,11 @@ impl DbConn {
 /// Builds connections for r2d2, applying SQLite's pragmas to every new connection.
 pub struct Manager {
     url: DatabaseUrl,
-    /// PostgreSQL commits without waiting for the disk (see `Db::with_lazy_commits`).
-    lazy_commits: bool,
 }
 
 impl Manager {
     pub fn new(url: DatabaseUrl) -> Manager {
-        Manager {
-            url,
-            lazy_commits: false,
-        }
+        Manager { url }
     }
 }
 
@@ -83,10 +78,6 @@ impl r2d2::ManageConnection for Manager {
             }
             None => {
                 let mut conn = PgConnection::establish(self.url.expose())?;
-                if self.lazy_commits {
-                    conn.batch_execute("SET synchronous_commit = off")
-                        .map_err(ConnectionError::CouldntSetupConfiguration)?;
-                }
                 conn.set_instrumentation(count_statements);
                 Ok(DbConn::Postgres(conn))
             }
@@ -161,35 +152,24 @@ impl Db {
         } else {
             Backend::Sqlite
         };
+        let pool = r2d2::Pool::builder()
+            .max_size(size)
+            .min_idle(Some(0))
+            // Fail fast: with the database down, a request (and a load balancer's health
+            // check) gets `503` and `Retry-After` within a second, and no blocking thread
+            // waits longer than that for a connection.
+            .connection_timeout(Duration::from_secs(1))
+            .test_on_check_out(true)
+            // Failures surface as errors where a connection is needed; r2d2's own
+            // logging would repeat them on every retry.
+            .error_handler(Box::new(r2d2::NopErrorHandler))
+            .build_unchecked(Manager { url: url.clone() });
         Ok(Db {
-            pool: pool(Manager::new(url.clone()), size),
+            pool,
             backend,
             url: url.clone(),
             local: Default::default(),
         })
-    }
-
-    /// A handle for writes that may be lost in a crash of the database server (not of
-    /// Latch): the rate and score counters. On PostgreSQL its own connections (a quarter
-    /// of the pool's size, at least two) commit without waiting for the disk (`synchronous_commit = off`), which saves
-    /// a sign-in the wait for a second flush; a crash loses at most the last moment's
-    /// counts (PostgreSQL flushes them within three `wal_writer_delay`s), never a
-    /// half-written one. SQLite's commits (WAL, `synchronous = NORMAL`) do not wait for
-    /// the disk already, so there it is the same handle.
-    pub fn with_lazy_commits(&self) -> Db {
-        if self.backend == Backend::Sqlite {
-            return self.clone();
-        }
-        let manager = Manager {
-            url: self.url.clone(),
-            lazy_commits: true,
-        };
-        Db {
-            pool: pool(manager, (self.pool.max_size() / 4).max(2)),
-            backend: self.backend,
-            url: self.url.clone(),
-            local: self.local.clone(),
-        }
     }
 
     pub fn backend(&self) -> Backend {
@@ -254,22 +234,6 @@ impl Db {
         };
         matches!(pending, Ok(false))
     }
-}
-
-/// One r2d2 pool.
-fn pool(manager: Manager, size: u32) -> Pool {
-    r2d2::Pool::builder()
-        .max_size(size)
-        .min_idle(Some(0))
-        // Fail fast: with the database down, a request (and a load balancer's health
-        // check) gets `503` and `Retry-After` within a second, and no blocking thread
-        // waits longer than that for a connection.
-        .connection_timeout(Duration::from_secs(1))
-        .test_on_check_out(true)
-        // Failures surface as errors where a connection is needed; r2d2's own
-        // logging would repeat them on every retry.
-        .error_handler(Box::new(r2d2::NopErrorHandler))
-        .build_unchecked(manager)
 }
 
 /// A fresh in-memory SQLite database with the whole schema, for unit tests of the rules.

@@ -80,7 +80,7 @@ impl Moderation {
     ) -> anyhow::Result<Self> {
         let counters = match &settings.redis {
             Some(r) => Counters::connect_redis(r).await?,
-            None => Counters::Database(db.with_lazy_commits()),
+            None => Counters::Database(db.clone()),
         };
         Ok(Moderation {
             settings: Arc::new(settings.clone()),

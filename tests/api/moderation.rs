@@ -7,12 +7,12 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
+use crate::every_store;
 use crate::helpers::{
-    app_with_mail, new_client, spawn_app_with, Backend, Reply, ServerProcess, Store, TestApp,
-    TestDb, PASSWORD,
+    app_with_mail, new_client, spawn_app_with, Reply, ServerProcess, Store, TestApp, TestDb,
+    PASSWORD,
 };
 use crate::smtp::{SmtpSink, Tls};
-use crate::{both_backends, every_store};
 
 every_store!(
     each_limit_answers_429_with_retry_after,
@@ -25,8 +25,6 @@ every_store!(
     an_inbox_flood_leaves_the_last_link_valid,
     submissions_have_limits_of_their_own,
 );
-
-both_backends!(only_the_counters_commit_without_waiting_for_the_disk);
 
 const SERVICE: &str = "chat-backend-service-token";
 
@@ -718,48 +716,4 @@ async fn submissions_have_limits_of_their_own(store: Store) {
     from(&app, "192.0.2.8", "/auth/email/verify", verify)
         .await
         .assert_problem(429, "rate_limited");
-}
-
-/// What the README says of the counters' durability: on PostgreSQL their connections, and
-/// only theirs, commit without waiting for the disk; SQLite's commits (WAL, `NORMAL`) never
-/// wait for it, the counters' included.
-async fn only_the_counters_commit_without_waiting_for_the_disk(backend: Backend) {
-    use diesel::prelude::*;
-    use diesel::sql_types::Text;
-    use latch::db::{Db, DbConn};
-
-    #[derive(QueryableByName)]
-    struct Setting {
-        #[diesel(sql_type = Text)]
-        value: String,
-    }
-    async fn setting(db: &Db) -> String {
-        db.run(|conn| {
-            let setting = match conn {
-                DbConn::Postgres(pg) => {
-                    diesel::sql_query("SELECT current_setting('synchronous_commit') AS value")
-                        .get_result::<Setting>(pg)?
-                }
-                DbConn::Sqlite(lite) => diesel::sql_query(
-                    "SELECT CAST(synchronous AS TEXT) || ' ' || \
-                     (SELECT journal_mode FROM pragma_journal_mode) AS value FROM pragma_synchronous",
-                )
-                .get_result::<Setting>(lite)?,
-            };
-            Ok(setting.value)
-        })
-        .await
-        .unwrap()
-    }
-
-    let test_db = TestDb::new_for(backend);
-    let url = latch::settings::database::DatabaseUrl::new(test_db.url.clone());
-    let db = Db::new(&url, 4).unwrap();
-    let counters = db.with_lazy_commits();
-    let (everything, counted) = (setting(&db).await, setting(&counters).await);
-    match backend {
-        Backend::Postgres => assert_eq!((everything.as_str(), counted.as_str()), ("on", "off")),
-        // 1 is NORMAL: in WAL mode a commit is written, and flushed at checkpoints.
-        Backend::Sqlite => assert_eq!((everything.as_str(), counted.as_str()), ("1 wal", "1 wal")),
-    }
 }

@@ -18,6 +18,9 @@ pub mod session;
 
 use std::sync::Arc;
 
+use chrono::NaiveDateTime;
+use diesel::{QueryDsl, RunQueryDsl};
+
 pub use factor::{FirstFactor, Method};
 pub use session::SignedIn;
 
@@ -27,9 +30,6 @@ use crate::auth::devices;
 use crate::auth::opaque_token::TokenKey;
 use crate::auth::password::PasswordHasher;
 use crate::auth::tokens::TokenIssuer;
-use chrono::NaiveDateTime;
-use diesel::{QueryDsl, RunQueryDsl};
-
 use crate::db::models::second_factor::{has_second_factor, second_factor_exists};
 use crate::db::models::{now, Ban};
 use crate::db::{write_tx, Db, DbConn};

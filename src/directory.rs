@@ -305,11 +305,13 @@ mod tests {
         // Active Directory's entries have no uid: their account name, as LibreChat's
         // `ldapId` has it (an imported user keeps their account).
         assert_eq!(key(&plain, &ad), "ADA");
-        assert_eq!(key(&plain, &ad[1..]), "ada@example.com");
-        assert_eq!(
-            key(&plain, &[]),
-            "cn=Ada Example,ou=people,dc=example,dc=com"
-        );
+        // Never by an address its owner may be able to edit, unless LDAP_ID says so: by
+        // the DN.
+        let dn = "cn=Ada Example,ou=people,dc=example,dc=com";
+        assert_eq!(key(&plain, &ad[1..]), dn);
+        assert_eq!(key(&plain, &[]), dn);
+        let by_mail = directory(&[("LDAP_ID", "mail")]);
+        assert_eq!(key(&by_mail, &ad), "ada@example.com");
         // LDAP_ID first, whatever case the server spells it in; the rest when it is missing.
         let chosen = directory(&[("LDAP_ID", "employeeNumber")]);
         let numbered = [("employeenumber", "1001"), ("uid", "ada")];

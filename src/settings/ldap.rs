@@ -27,8 +27,9 @@ pub struct LdapSettings {
     /// `LDAP_LOGIN_USES_USERNAME`: the form asks for a username, not an address.
     pub login_uses_username: bool,
     /// The attributes that name a person for good, the first an entry has: `LDAP_ID`,
-    /// then `uid`, `sAMAccountName` and `mail`, as LibreChat reads its `ldapId` (an entry
-    /// with none of them is named by its DN).
+    /// then `uid` and `sAMAccountName`, as LibreChat reads its `ldapId`, then the entry's
+    /// DN. Not `mail`, LibreChat's last: where people may edit their own address, one
+    /// could take another's key by setting it (`LDAP_ID=mail` chooses it knowingly).
     pub id_attributes: Vec<String>,
     pub username_attribute: Option<String>,
     pub email_attribute: String,
@@ -110,10 +111,10 @@ pub fn ldap(raw: &Raw) -> Result<Option<LdapSettings>, SettingsError> {
     }))
 }
 
-/// `LDAP_ID` (when set), then LibreChat's fall-backs, each named once.
+/// `LDAP_ID` (when set), then LibreChat's fall-backs but `mail`, each named once.
 fn id_attributes(chosen: Option<&str>) -> Vec<String> {
     let mut attrs: Vec<String> = chosen.map(str::to_string).into_iter().collect();
-    for fallback in ["uid", "sAMAccountName", "mail"] {
+    for fallback in ["uid", "sAMAccountName"] {
         if !attrs.iter().any(|a| a.eq_ignore_ascii_case(fallback)) {
             attrs.push(fallback.to_string());
         }
@@ -138,7 +139,7 @@ mod tests {
         assert_eq!(s.search_filter, "(mail={{username}})");
         assert_eq!(
             (s.id_attributes.join(","), s.email_attribute.as_str()),
-            ("uid,sAMAccountName,mail".to_string(), "mail")
+            ("uid,sAMAccountName".to_string(), "mail")
         );
         assert!(s.reject_unauthorized && !s.starttls && !s.trust_email);
         let e = load(&[

@@ -161,7 +161,7 @@ pub const NAMES: &[(&str, &str, Use)] = &[
     ("LDAP", "LDAP_TLS_REJECT_UNAUTHORIZED", Differs("default true, as LibreChat documents it (its code treats unset as false)")),
     ("LDAP", "LDAP_STARTTLS", Same),
     ("LDAP", "LDAP_LOGIN_USES_USERNAME", Differs("the username may also come as `username`; local accounts keep signing in with their address")),
-    ("LDAP", "LDAP_ID", Differs("the attribute first, else `uid`, `sAMAccountName`, `mail`, as LibreChat; an entry with none of them is keyed by its DN")),
+    ("LDAP", "LDAP_ID", Differs("the attribute first, else `uid`, `sAMAccountName`, as LibreChat, then the entry's DN; never `mail` unless named (LibreChat's last fall-back: an address its owner may edit)")),
     ("LDAP", "LDAP_USERNAME", Differs("default `uid`")),
     ("LDAP", "LDAP_EMAIL", Differs("an entry without one gets a placeholder under `ldap.invalid`, never mailed; a directory address links to an existing account only with LDAP_TRUST_EMAIL=true")),
     ("LDAP", "LDAP_FULL_NAME", Same),

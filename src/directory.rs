@@ -27,8 +27,11 @@ const NOBODY: &str = "cn=nobody";
 /// Idle connections kept for password binds.
 const IDLE_BINDS: usize = 16;
 
-/// The LDAP result code of a wrong password (RFC 4511).
+/// LDAP result codes (RFC 4511): a wrong password, a DN that names no entry, a DN that
+/// is not one.
 const INVALID_CREDENTIALS: u32 = 49;
+const NO_SUCH_OBJECT: u32 = 32;
+const INVALID_DN_SYNTAX: u32 = 34;
 
 /// The directory could not be asked (down, too slow, TLS refused, or an error it gave).
 #[derive(Debug)]
@@ -68,7 +71,8 @@ impl Directory {
             .settings
             .search_filter
             .replace("{{username}}", &ldap3::ldap_escape(login));
-        self.find_and_bind(&filter, password).await
+        let entries = self.search_people(&filter).await?;
+        self.bind_as_the_one(&entries, password).await
     }
 
     /// The same check for the person whose identity is `subject` (reauthentication of a
@@ -84,16 +88,22 @@ impl Directory {
         let terms: String = (self.settings.id_attributes.iter())
             .map(|attr| format!("({attr}={value})"))
             .collect();
-        self.find_and_bind(&format!("(|{terms})"), password).await
+        let mut entries = self.search_people(&format!("(|{terms})")).await?;
+        // An entry with none of the key attributes is keyed by its DN, which no filter can
+        // name: it is read at that DN, if the DN lies under the search base.
+        if entries.is_empty() && under(subject, &self.settings.search_base) {
+            entries = self.search(subject, Scope::Base, "(objectClass=*)").await?;
+        }
+        self.bind_as_the_one(&entries, password).await
     }
 
-    async fn find_and_bind(
+    /// Binds as the one entry found with `password`; anyone else is `None`.
+    async fn bind_as_the_one(
         &self,
-        filter: &str,
+        entries: &[SearchEntry],
         password: &SecretString,
     ) -> Result<Option<ExternalIdentity>, Unreachable> {
-        let entries = self.search(filter).await?;
-        match entries.as_slice() {
+        match entries {
             // An empty password would be an unauthenticated bind, which succeeds.
             [entry] if !password.expose_secret().is_empty() => Ok(self
                 .bind(&entry.dn, password)
@@ -148,9 +158,20 @@ impl Directory {
         }
     }
 
-    /// The entries `filter` finds under the search base, through the service connection
+    /// The entries `filter` finds under the search base.
+    async fn search_people(&self, filter: &str) -> Result<Vec<SearchEntry>, Unreachable> {
+        self.search(&self.settings.search_base, Scope::Subtree, filter)
+            .await
+    }
+
+    /// The entries `filter` finds at or below `base`, through the service connection
     /// (made again once if it broke; a time-out is not retried).
-    async fn search(&self, filter: &str) -> Result<Vec<SearchEntry>, Unreachable> {
+    async fn search(
+        &self,
+        base: &str,
+        scope: Scope,
+        filter: &str,
+    ) -> Result<Vec<SearchEntry>, Unreachable> {
         let s = &self.settings;
         let mut attrs: Vec<&str> = s.id_attributes.iter().map(String::as_str).collect();
         attrs.push(&s.email_attribute);
@@ -161,15 +182,23 @@ impl Directory {
             let mut ldap = self.service_connection().await?;
             let found = ldap
                 .with_timeout(s.timeout)
-                .search(&s.search_base, Scope::Subtree, filter, attrs.clone())
+                .search(base, scope, filter, attrs.clone())
                 .await
                 .and_then(|r| r.success());
             match found {
                 Ok((entries, _)) => {
                     return Ok(entries.into_iter().map(SearchEntry::construct).collect())
                 }
-                // A login no filter can hold names nobody.
+                // A login no filter can hold names nobody; so does an entry's DN that is
+                // not there (moved) or is not a DN. A search base that is not there stays
+                // an error: it is the settings that are wrong.
                 Err(LdapError::FilterParsing) => return Ok(Vec::new()),
+                Err(LdapError::LdapResult { result })
+                    if scope == Scope::Base
+                        && [NO_SUCH_OBJECT, INVALID_DN_SYNTAX].contains(&result.rc) =>
+                {
+                    return Ok(Vec::new())
+                }
                 Err(e) => {
                     *self.service.lock().await = None;
                     if retried || matches!(e, LdapError::Timeout { .. }) {
@@ -233,7 +262,7 @@ impl Directory {
             0 => Ok(true),
             INVALID_CREDENTIALS => Ok(false),
             // An unknown DN is `invalidDNSyntax` or `noSuchObject` on some servers.
-            32 | 34 => Ok(false),
+            NO_SUCH_OBJECT | INVALID_DN_SYNTAX => Ok(false),
             rc => Err(Unreachable(format!("bind answered {rc}: {}", result.text))),
         };
         if answer.is_ok() {
@@ -267,6 +296,14 @@ impl Directory {
         ldap3::drive!(conn);
         Ok(ldap)
     }
+}
+
+/// Whether `dn` names an entry below `base` (compared without regard to case, as
+/// directories compare attribute names and most values).
+fn under(dn: &str, base: &str) -> bool {
+    let (dn, base) = (dn.to_ascii_lowercase(), base.to_ascii_lowercase());
+    dn.strip_suffix(&base)
+        .is_some_and(|above| above.len() > 1 && above.ends_with(','))
 }
 
 #[cfg(test)]
@@ -317,5 +354,17 @@ mod tests {
         let numbered = [("employeenumber", "1001"), ("uid", "ada")];
         assert_eq!(key(&chosen, &numbered), "1001");
         assert_eq!(key(&chosen, &numbered[1..]), "ada");
+    }
+
+    #[test]
+    fn only_a_dn_below_the_search_base_is_read_at_its_dn() {
+        let base = "ou=people,dc=example,dc=com";
+        assert!(under("cn=Ada Example,ou=people,dc=example,dc=com", base));
+        assert!(under("CN=Ada Example,OU=People,DC=example,DC=com", base));
+        assert!(under("cn=Ada,ou=moved,ou=people,dc=example,dc=com", base));
+        assert!(!under(base, base));
+        assert!(!under("cn=Ada Example,ou=staff,dc=example,dc=com", base));
+        assert!(!under("cn=Ada Example,xou=people,dc=example,dc=com", base));
+        assert!(!under("ada", base));
     }
 }

@@ -18,6 +18,7 @@ crate::both_backends!(
     starttls_and_ldaps_with_a_test_ca,
     an_active_directory_style_filter,
     an_entry_without_a_uid_is_keyed_as_librechat_keyed_it,
+    an_entry_keyed_by_its_dn_reauthenticates,
     second_factor_bans_and_limits_apply,
     directory_addresses_link_only_when_trusted,
 );
@@ -473,6 +474,58 @@ async fn an_entry_without_a_uid_is_keyed_as_librechat_keyed_it(backend: Backend)
     assert_ne!(reauth("pw-ada").await.status, 200);
     let r = reauth("pw-hopper").await;
     assert_eq!(r.status, 200, "{}", r.text);
+}
+
+/// A person whose entry has none of the key attributes is keyed by the entry's DN, and
+/// can prove their password again: `/auth/reauthenticate` and turning TOTP off find the
+/// entry at its DN.
+async fn an_entry_keyed_by_its_dn_reauthenticates(backend: Backend) {
+    let slapd = Slapd::start(false);
+    slapd.modify(&format!(
+        "dn: cn=Dana Scott,{BASE}\nchangetype: add\nobjectClass: inetOrgPerson\n\
+         cn: Dana Scott\nsn: Scott\nmail: dana@example.com\nuserPassword: pw-dana\n"
+    ));
+    let app = app(backend, &slapd, &[]).await;
+    let (_, token) = signed_in(&app, "dana@example.com", "pw-dana").await;
+    let reauth = |password: &'static str| {
+        let (app, token) = (&app, token.clone());
+        async move {
+            let body = json!({ "password": password });
+            app.post("/auth/reauthenticate", &body, Some(&token)).await
+        }
+    };
+    reauth("pw-ada")
+        .await
+        .assert_problem(403, "invalid_credentials");
+    let r = reauth("pw-dana").await;
+    assert_eq!(r.status, 200, "{}", r.text);
+
+    crate::second_factor::with_time_left(20).await;
+    let fresh = r.access_token();
+    crate::second_factor::enable_totp(&app, &fresh, -1).await;
+    let off = |password: &'static str| {
+        let (app, fresh) = (&app, fresh.clone());
+        async move {
+            let body = json!({ "password": password });
+            app.post("/auth/mfa/totp/disable", &body, Some(&fresh))
+                .await
+        }
+    };
+    off("pw-ada")
+        .await
+        .assert_problem(403, "invalid_credentials");
+    let r = off("pw-dana").await;
+    assert_eq!(r.status, 204, "{}", r.text);
+
+    // Renamed, the entry is no longer at the DN it was keyed by: no longer that person
+    // (and no `503`: the directory answered).
+    slapd.modify(&format!(
+        "dn: cn=Dana Scott,{BASE}\nchangetype: modrdn\nnewrdn: cn=Dana Scott-Lee\n\
+         deleteoldrdn: 1\n"
+    ));
+    reauth("pw-dana")
+        .await
+        .assert_problem(403, "invalid_credentials");
 }
 
 async fn second_factor_bans_and_limits_apply(backend: Backend) {

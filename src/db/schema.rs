@@ -134,6 +134,7 @@ diesel::table! {
         created_at -> Timestamp,
         expires_at -> Timestamp,
         link_user_id -> Nullable<Text>,
+        link_session_id -> Nullable<Text>,
     }
 }
 

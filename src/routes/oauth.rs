@@ -18,7 +18,7 @@ use crate::db::write_tx;
 use crate::error::{ApiError, ApiResult};
 use crate::moderation::guard::{self, Limited};
 use crate::routes::{no_store, refresh_cookie};
-use crate::social::{Callback, SocialError, STATE_LIFETIME};
+use crate::social::{Callback, LinkFor, SocialError, STATE_LIFETIME};
 use crate::state::AppState;
 
 /// The cookie that binds a sign-in under way to the browser that started it.
@@ -63,20 +63,20 @@ pub async fn start(
 ) -> ApiResult<HttpResponse> {
     let provider = served(&state, &provider)?;
     let binding = req.cookie(BINDING_COOKIE).map(|c| c.value().to_string());
-    let link_user_id = match &query.link {
+    let link = match &query.link {
         Some(intent) => match state
             .social
             .take_link_intent(&state.db, &provider, intent)
             .await
         {
-            Ok(user) => Some(user),
+            Ok(link) => Some(link),
             Err(e) => return Ok(back_to_app(&state, Err(e.code())).finish()),
         },
         None => None,
     };
     let begun = state
         .social
-        .begin(&state.db, &provider, binding, link_user_id)
+        .begin(&state.db, &provider, binding, link)
         .await;
     match begun {
         Ok((url, binding)) => {
@@ -249,8 +249,8 @@ async fn finish(
         }
     };
     let identity = completed.identity;
-    if let Some(user_id) = completed.link_user_id {
-        return link(state, req, &id, user_id, identity).await;
+    if let Some(to) = completed.link {
+        return link(state, req, &id, to, identity).await;
     }
     let signed = state
         .signin
@@ -281,15 +281,15 @@ async fn finish(
     }
 }
 
-/// Adds `identity` to the account `user_id` (a signed-in user asked for it) and sends the
+/// Adds `identity` to the account `to` names (a signed-in user asked for it) and sends the
 /// browser back with `?linked=<provider>`; no session opens. An identity that another
 /// account holds is `?error=identity_taken`; an account that may no longer act, as at
-/// sign-in.
+/// sign-in; a link whose session has ended since, `?error=invalid_state`.
 async fn link(
     state: &AppState,
     req: &HttpRequest,
     provider: &str,
-    user_id: String,
+    to: LinkFor,
     identity: crate::social::ExternalIdentity,
 ) -> ApiResult<HttpResponse> {
     let client = state.client(req);
@@ -298,8 +298,12 @@ async fn link(
         .run(move |conn| {
             write_tx(conn, |conn| {
                 let now = crate::db::models::now();
+                let asked = crate::db::models::Session::find(conn, &to.session_id)?;
+                if !asked.is_some_and(|s| s.user_id == to.user_id && s.is_active(now)) {
+                    return Err(ApiError::Conflict(SocialError::InvalidState.code()));
+                }
                 let user =
-                    crate::db::models::User::find(conn, &user_id)?.ok_or(ApiError::NotFound)?;
+                    crate::db::models::User::find(conn, &to.user_id)?.ok_or(ApiError::NotFound)?;
                 crate::auth::signin::gate::standing(&user, now).map_err(|r| r.error())?;
                 if let Some(known) = Identity::find(conn, &identity.provider, &identity.subject)? {
                     return match known.user_id == user.id {
@@ -340,7 +344,8 @@ pub struct LinkStart {
 /// `403 reauthentication_required`). Answers `200 {url}`: the browser follows it, signs in at
 /// the provider, and the callback adds that identity to this account and redirects to
 /// `APP_URL?linked=<provider>` without opening a session (an identity already linked to
-/// another account: `?error=identity_taken`). An unknown provider is `404`.
+/// another account: `?error=identity_taken`; this session ended before the provider
+/// answered: `?error=invalid_state`). An unknown provider is `404`.
 #[utoipa::path(
     tag = "social",
     operation_id = "linkIdentity",
@@ -363,7 +368,14 @@ pub async fn link_identity(
     let provider = served(&state, &provider)?;
     let intent = state
         .social
-        .intend_link(&state.db, &provider, &current.user.id)
+        .intend_link(
+            &state.db,
+            &provider,
+            LinkFor {
+                user_id: current.user.id.clone(),
+                session_id: current.session.id.clone(),
+            },
+        )
         .await
         .map_err(|_| ApiError::Unavailable("could not record the link".into()))?;
     let server = state.settings.server_url.as_deref().unwrap_or_default();

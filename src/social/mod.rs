@@ -142,8 +142,17 @@ pub struct Social {
 /// A provider's answer, checked.
 pub struct Completed {
     pub identity: ExternalIdentity,
-    /// The account a signed-in user asked to link this identity to.
-    pub link_user_id: Option<String>,
+    /// Where a signed-in user asked to link this identity to.
+    pub link: Option<LinkFor>,
+}
+
+/// The account an identity is to be linked to, and the session that asked: the link is
+/// made only while that session lives (one ended since, by a sign-out or a revocation,
+/// takes its unfinished links with it).
+#[derive(Clone, Debug)]
+pub struct LinkFor {
+    pub user_id: String,
+    pub session_id: String,
 }
 
 /// Parameters of the provider's answer (query or form; SAML's names for SAML).
@@ -246,7 +255,7 @@ impl Social {
         })
     }
 
-    /// Records that the signed-in user `user_id` wants to link an identity of `provider`:
+    /// Records that the signed-in user of `link` wants to link an identity of `provider`:
     /// the one-time intent the browser presents at `/auth/oauth/{provider}?link=…`, which
     /// then starts the provider's sign-in as any other (bound to that browser). Returns the
     /// intent.
@@ -254,7 +263,7 @@ impl Social {
         &self,
         db: &Db,
         provider: &Provider,
-        user_id: &str,
+        link: LinkFor,
     ) -> Result<String, SocialError> {
         let intent = generate();
         let now = now();
@@ -267,7 +276,8 @@ impl Social {
             pkce_verifier: String::new(),
             created_at: now,
             expires_at: now + span(STATE_LIFETIME),
-            link_user_id: Some(user_id.to_string()),
+            link_user_id: Some(link.user_id),
+            link_session_id: Some(link.session_id),
         };
         db.run(move |conn| Ok(OAuthState::insert(conn, &row)?))
             .await
@@ -275,13 +285,13 @@ impl Social {
         Ok(intent)
     }
 
-    /// The account a link intent (from `intend_link`) is for, spending it.
+    /// What a link intent (from `intend_link`) is for, spending it.
     pub async fn take_link_intent(
         &self,
         db: &Db,
         provider: &Provider,
         intent: &str,
-    ) -> Result<String, SocialError> {
+    ) -> Result<LinkFor, SocialError> {
         if !looks_valid(intent) {
             return Err(SocialError::InvalidState);
         }
@@ -291,9 +301,9 @@ impl Social {
             .await
             .map_err(|_| SocialError::Provider)?
             .ok_or(SocialError::InvalidState)?;
-        match stored.link_user_id {
-            Some(user) if stored.provider == provider.config.id && stored.expires_at > now() => {
-                Ok(user)
+        match stored.link() {
+            Some(link) if stored.provider == provider.config.id && stored.expires_at > now() => {
+                Ok(link)
             }
             _ => Err(SocialError::InvalidState),
         }
@@ -301,13 +311,13 @@ impl Social {
 
     /// Starts a sign-in at `provider` from the browser that holds `binding` (the value of
     /// its binding cookie, made here when it has none), or a link to the account
-    /// `link_user_id`. Returns where to send the browser, and the binding to set.
+    /// `link` asks for. Returns where to send the browser, and the binding to set.
     pub async fn begin(
         &self,
         db: &Db,
         provider: &Provider,
         binding: Option<String>,
-        link_user_id: Option<String>,
+        link: Option<LinkFor>,
     ) -> Result<(String, String), SocialError> {
         let binding = binding.filter(|b| looks_valid(b)).unwrap_or_else(generate);
         let state = generate();
@@ -330,7 +340,8 @@ impl Social {
             pkce_verifier: started.pkce_verifier,
             created_at: now,
             expires_at: now + span(STATE_LIFETIME),
-            link_user_id,
+            link_user_id: link.as_ref().map(|l| l.user_id.clone()),
+            link_session_id: link.map(|l| l.session_id),
         };
         db.run(move |conn| Ok(OAuthState::insert(conn, &row)?))
             .await
@@ -376,12 +387,12 @@ impl Social {
                 SocialError::Provider
             });
         }
-        let link_user_id = stored.link_user_id.clone();
+        let link = stored.link();
+        if link.is_none() && stored.link_user_id.is_some() {
+            return Err(SocialError::InvalidState);
+        }
         let identity = self.identity_from(db, provider, answer, stored).await?;
-        Ok(Completed {
-            identity,
-            link_user_id,
-        })
+        Ok(Completed { identity, link })
     }
 
     /// The provider's own checks of an answer to the sign-in `stored`.

@@ -27,6 +27,7 @@ both_backends!(
     a_second_factor_is_asked_after_a_social_sign_in,
     email_verified_vouches_for_the_email_claim_only,
     signed_in_users_link_identities,
+    a_link_ends_with_the_session_that_asked_for_it,
     a_switched_off_provider_is_feature_disabled,
     librechats_further_openid_settings,
 );
@@ -933,6 +934,57 @@ async fn signed_in_users_link_identities(backend: Backend) {
     app.post("/auth/identities/openid/link", &json!({}), Some(&bob))
         .await
         .assert_problem(403, "reauthentication_required");
+}
+
+/// A link is made only while the session that asked for it lives: an access token stolen
+/// from a fresh session can start one, but once the owner signs that session out (or it is
+/// revoked) the provider's answer links nothing.
+async fn a_link_ends_with_the_session_that_asked_for_it(backend: Backend) {
+    let idp = ProviderProcess::oidc(CLIENT_ID, CLIENT_SECRET);
+    let app = app_with_openid(backend, &idp, &[]).await;
+    let token = app.register("ada@example.com").await.access_token();
+    idp.control(json!({"persist": true, "claims": {"sub": "mallory-at-idp", "email": "mallory@example.com"}}))
+        .await;
+    let r = app
+        .post("/auth/identities/openid/link", &json!({}), Some(&token))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    // The link is started and the provider has answered; the browser stops short of the
+    // callback.
+    let attacker = reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::custom(|attempt| {
+            let (url, hops) = (attempt.url(), attempt.previous().len());
+            match url.path().ends_with("/callback")
+                || url.host_str() == Some("app.test")
+                || hops > 10
+            {
+                true => attempt.stop(),
+                false => attempt.follow(),
+            }
+        }))
+        .build()
+        .unwrap();
+    let res = attacker
+        .get(r.body["url"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    let answered = Reply::from(res).await;
+    let callback = answered.header("location").unwrap().to_string();
+    assert!(callback.contains("/callback?"), "{callback}");
+
+    let r = app.post("/auth/logout", &json!({}), Some(&token)).await;
+    assert_eq!(r.status, 204, "{}", r.text);
+    let res = attacker.get(&callback).send().await.unwrap();
+    let landing = Reply::from(res).await;
+    assert_eq!(
+        landing.header("location"),
+        Some("http://app.test/?error=invalid_state")
+    );
+    let token = app.login("ada@example.com", PASSWORD).await.access_token();
+    let ids = app.get("/auth/identities", Some(&token)).await;
+    assert_eq!(ids.body["identities"], json!([]), "{}", ids.text);
 }
 
 /// A configured provider while `ALLOW_SOCIAL_LOGIN=false` is `403 feature_disabled`, so a

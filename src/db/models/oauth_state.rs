@@ -18,6 +18,8 @@ pub struct OAuthState {
     pub expires_at: NaiveDateTime,
     /// Set when a signed-in user links an identity: the account it goes to.
     pub link_user_id: Option<String>,
+    /// ... and the session that asked for it, which must still live when the link is made.
+    pub link_session_id: Option<String>,
 }
 
 /// Leaves out the nonce and the PKCE verifier.
@@ -32,6 +34,15 @@ impl std::fmt::Debug for OAuthState {
 }
 
 impl OAuthState {
+    /// What the link this state carries is for; `None` for a sign-in, and for a link
+    /// recorded without its session (before sessions were recorded), which cannot be made.
+    pub fn link(&self) -> Option<crate::social::LinkFor> {
+        Some(crate::social::LinkFor {
+            user_id: self.link_user_id.clone()?,
+            session_id: self.link_session_id.clone()?,
+        })
+    }
+
     pub fn insert(conn: &mut DbConn, state: &OAuthState) -> QueryResult<usize> {
         diesel::insert_into(oauth_states::table)
             .values(state)

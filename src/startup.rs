@@ -7,7 +7,7 @@ use actix_cors::Cors;
 use actix_web::dev::{Server, Service as _, ServiceResponse};
 use actix_web::http::{header, Method, StatusCode};
 use actix_web::middleware::{DefaultHeaders, ErrorHandlerResponse, ErrorHandlers};
-use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
+use actix_web::{web, App, HttpMessage as _, HttpRequest, HttpResponse, HttpServer};
 use actix_web_prom::PrometheusMetricsBuilder;
 use anyhow::Context;
 use tokio::sync::watch;
@@ -254,11 +254,13 @@ fn run(listener: TcpListener, state: web::Data<AppState>) -> anyhow::Result<Serv
             .app_data(web::FormConfig::default().limit(MAX_BODY))
             .app_data(web::PathConfig::default().error_handler(crate::error::path_error))
             .app_data(web::QueryConfig::default().error_handler(crate::error::query_error))
-            // RFC 9110: HEAD wherever GET. Routed as the GET; the connection sends its
-            // headers and no body.
+            // RFC 9110: HEAD wherever GET. Routed as the GET, marked so that a GET that
+            // spends something refuses it (`routes::not_for_head`); the connection sends
+            // its headers and no body.
             .wrap_fn(|mut req, srv| {
                 if req.method() == Method::HEAD {
                     req.head_mut().method = Method::GET;
+                    req.extensions_mut().insert(crate::routes::Head);
                 }
                 srv.call(req)
             })

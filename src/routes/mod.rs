@@ -19,7 +19,7 @@ pub mod sessions;
 
 use actix_web::cookie::{time::Duration as CookieDuration, Cookie, SameSite as CookieSameSite};
 use actix_web::http::{header, StatusCode};
-use actix_web::{HttpRequest, HttpResponse, HttpResponseBuilder};
+use actix_web::{HttpMessage as _, HttpRequest, HttpResponse, HttpResponseBuilder};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -31,6 +31,18 @@ use crate::db::models::User;
 use crate::error::ApiError;
 use crate::settings::{origin_of, SameSite};
 use crate::state::AppState;
+
+/// Marks a HEAD request routed as its GET (see `startup`).
+pub struct Head;
+
+/// `405` for a HEAD request where the GET's answer spends something (an OAuth state): a
+/// link checker's HEAD must not use up a browser's sign-in.
+pub fn not_for_head(req: &HttpRequest) -> Result<(), ApiError> {
+    match req.extensions().contains::<Head>() {
+        true => Err(ApiError::MethodNotAllowed(vec!["GET".into()])),
+        false => Ok(()),
+    }
+}
 
 /// Name and path of the refresh-token cookie.
 pub const REFRESH_COOKIE: &str = "refresh_token";

@@ -62,6 +62,7 @@ pub async fn start(
     query: web::Query<StartQuery>,
 ) -> ApiResult<HttpResponse> {
     let provider = served(&state, &provider)?;
+    crate::routes::not_for_head(&req)?;
     let binding = req.cookie(BINDING_COOKIE).map(|c| c.value().to_string());
     let link = match &query.link {
         Some(intent) => match state
@@ -224,6 +225,7 @@ async fn finish(
     answer: Callback,
 ) -> ApiResult<HttpResponse> {
     let provider = served(state, provider)?;
+    crate::routes::not_for_head(req)?;
     let id = provider.config.id.clone();
     let binding = req.cookie(BINDING_COOKIE).map(|c| c.value().to_string());
     let completed = match state

@@ -188,6 +188,8 @@ async fn nul_bytes_in_any_string_are_refused_not_stored(backend: Backend) {
 
 /// RFC 9110: a general-purpose server answers `HEAD` wherever it answers `GET`, with the
 /// same status and headers and no body. Every `GET` of the document, signed in as admin.
+/// (A served provider's sign-in start and callback refuse `HEAD` with `405`: their `GET`
+/// spends a sign-in's state; see `social::a_head_request_spends_no_sign_in`.)
 async fn head_answers_wherever_get_does(backend: Backend) {
     let app = spawn_app(backend).await;
     let admin = app.register("ada@example.com").await.access_token();

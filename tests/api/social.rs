@@ -28,6 +28,7 @@ both_backends!(
     email_verified_vouches_for_the_email_claim_only,
     signed_in_users_link_identities,
     a_link_ends_with_the_session_that_asked_for_it,
+    a_head_request_spends_no_sign_in,
     a_switched_off_provider_is_feature_disabled,
     librechats_further_openid_settings,
 );
@@ -951,28 +952,8 @@ async fn a_link_ends_with_the_session_that_asked_for_it(backend: Backend) {
     assert_eq!(r.status, 200, "{}", r.text);
     // The link is started and the provider has answered; the browser stops short of the
     // callback.
-    let attacker = reqwest::Client::builder()
-        .cookie_store(true)
-        .redirect(reqwest::redirect::Policy::custom(|attempt| {
-            let (url, hops) = (attempt.url(), attempt.previous().len());
-            match url.path().ends_with("/callback")
-                || url.host_str() == Some("app.test")
-                || hops > 10
-            {
-                true => attempt.stop(),
-                false => attempt.follow(),
-            }
-        }))
-        .build()
-        .unwrap();
-    let res = attacker
-        .get(r.body["url"].as_str().unwrap())
-        .send()
-        .await
-        .unwrap();
-    let answered = Reply::from(res).await;
-    let callback = answered.header("location").unwrap().to_string();
-    assert!(callback.contains("/callback?"), "{callback}");
+    let attacker = stopping_at_the_callback();
+    let callback = answer_from_the_provider(&attacker, r.body["url"].as_str().unwrap()).await;
 
     let r = app.post("/auth/logout", &json!({}), Some(&token)).await;
     assert_eq!(r.status, 204, "{}", r.text);
@@ -985,6 +966,54 @@ async fn a_link_ends_with_the_session_that_asked_for_it(backend: Backend) {
     let token = app.login("ada@example.com", PASSWORD).await.access_token();
     let ids = app.get("/auth/identities", Some(&token)).await;
     assert_eq!(ids.body["identities"], json!([]), "{}", ids.text);
+}
+
+/// A browser that follows redirects up to the callback (or the app), not into them.
+fn stopping_at_the_callback() -> reqwest::Client {
+    reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::custom(|attempt| {
+            let (url, hops) = (attempt.url(), attempt.previous().len());
+            let there = url.path().ends_with("/callback") || url.host_str() == Some("app.test");
+            match there || hops > 10 {
+                true => attempt.stop(),
+                false => attempt.follow(),
+            }
+        }))
+        .build()
+        .unwrap()
+}
+
+/// Follows `start` through the provider: the callback URL it answered with.
+async fn answer_from_the_provider(browser: &reqwest::Client, start: &str) -> String {
+    let res = browser.get(start).send().await.unwrap();
+    let answered = Reply::from(res).await;
+    let callback = answered.header("location").unwrap_or_default().to_string();
+    assert!(callback.contains("/callback?"), "{}", answered.text);
+    callback
+}
+
+/// A HEAD request (a link checker's, a prefetch) to the sign-in's start or callback is
+/// `405` and spends nothing: the browser's GET still signs in.
+async fn a_head_request_spends_no_sign_in(backend: Backend) {
+    let idp = ProviderProcess::oidc(CLIENT_ID, CLIENT_SECRET);
+    let app = app_with_openid(backend, &idp, &[]).await;
+    idp.control(
+        json!({"persist": true, "claims": {"email": "ada@example.com", "email_verified": true}}),
+    )
+    .await;
+    let b = stopping_at_the_callback();
+    let start = app.url("/auth/oauth/openid");
+    let head = b.head(&start).send().await.unwrap();
+    assert_eq!(head.status(), 405);
+    assert_eq!(head.headers()["allow"], "GET");
+    let callback = answer_from_the_provider(&b, &start).await;
+    let head = b.head(&callback).send().await.unwrap();
+    assert_eq!(head.status(), 405);
+    let landing = Reply::from(b.get(&callback).send().await.unwrap()).await;
+    assert_eq!(landing.status, 302, "{}", landing.text);
+    assert_eq!(landing.header("location"), Some("http://app.test/"));
+    assert!(landing.refresh_cookie().is_some(), "signed in");
 }
 
 /// A configured provider while `ALLOW_SOCIAL_LOGIN=false` is `403 feature_disabled`, so a

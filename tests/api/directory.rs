@@ -23,6 +23,18 @@ crate::both_backends!(
     directory_addresses_link_only_when_trusted,
 );
 
+/// `POST /auth/reauthenticate` with `password`.
+async fn reauth(app: &TestApp, token: &str, password: &str) -> Reply {
+    let body = json!({ "password": password });
+    app.post("/auth/reauthenticate", &body, Some(token)).await
+}
+
+/// `POST /auth/mfa/totp/disable` with `password`.
+async fn totp_off(app: &TestApp, token: &str, password: &str) -> Reply {
+    let body = json!({ "password": password });
+    app.post("/auth/mfa/totp/disable", &body, Some(token)).await
+}
+
 /// A Latch that signs in against `slapd`, with a local admin (`root@example.com`, a
 /// password of its own) made at start; `extra` settings last.
 async fn app(backend: Backend, slapd: &Slapd, extra: &[(&str, &str)]) -> TestApp {
@@ -464,15 +476,8 @@ async fn an_entry_without_a_uid_is_keyed_as_librechat_keyed_it(backend: Backend)
         after["id"], before["id"],
         "the same person, the same account"
     );
-    let reauth = |password: &'static str| {
-        let (app, token) = (&app, token.clone());
-        async move {
-            let body = json!({ "password": password });
-            app.post("/auth/reauthenticate", &body, Some(&token)).await
-        }
-    };
-    assert_ne!(reauth("pw-ada").await.status, 200);
-    let r = reauth("pw-hopper").await;
+    assert_ne!(reauth(&app, &token, "pw-ada").await.status, 200);
+    let r = reauth(&app, &token, "pw-hopper").await;
     assert_eq!(r.status, 200, "{}", r.text);
 }
 
@@ -487,34 +492,19 @@ async fn an_entry_keyed_by_its_dn_reauthenticates(backend: Backend) {
     ));
     let app = app(backend, &slapd, &[]).await;
     let (_, token) = signed_in(&app, "dana@example.com", "pw-dana").await;
-    let reauth = |password: &'static str| {
-        let (app, token) = (&app, token.clone());
-        async move {
-            let body = json!({ "password": password });
-            app.post("/auth/reauthenticate", &body, Some(&token)).await
-        }
-    };
-    reauth("pw-ada")
+    reauth(&app, &token, "pw-ada")
         .await
         .assert_problem(403, "invalid_credentials");
-    let r = reauth("pw-dana").await;
+    let r = reauth(&app, &token, "pw-dana").await;
     assert_eq!(r.status, 200, "{}", r.text);
 
     crate::second_factor::with_time_left(20).await;
     let fresh = r.access_token();
     crate::second_factor::enable_totp(&app, &fresh, -1).await;
-    let off = |password: &'static str| {
-        let (app, fresh) = (&app, fresh.clone());
-        async move {
-            let body = json!({ "password": password });
-            app.post("/auth/mfa/totp/disable", &body, Some(&fresh))
-                .await
-        }
-    };
-    off("pw-ada")
+    totp_off(&app, &fresh, "pw-ada")
         .await
         .assert_problem(403, "invalid_credentials");
-    let r = off("pw-dana").await;
+    let r = totp_off(&app, &fresh, "pw-dana").await;
     assert_eq!(r.status, 204, "{}", r.text);
 
     // Renamed, the entry is no longer at the DN it was keyed by: no longer that person
@@ -523,7 +513,7 @@ async fn an_entry_keyed_by_its_dn_reauthenticates(backend: Backend) {
         "dn: cn=Dana Scott,{BASE}\nchangetype: modrdn\nnewrdn: cn=Dana Scott-Lee\n\
          deleteoldrdn: 1\n"
     ));
-    reauth("pw-dana")
+    reauth(&app, &token, "pw-dana")
         .await
         .assert_problem(403, "invalid_credentials");
 }
@@ -556,18 +546,10 @@ async fn second_factor_bans_and_limits_apply(backend: Backend) {
 
     // TOTP is turned off with the password the account signs in with: the directory's.
     let fresh = r.access_token();
-    let off = |password: &'static str| {
-        let (app, fresh) = (&app, fresh.clone());
-        async move {
-            let body = json!({ "password": password });
-            app.post("/auth/mfa/totp/disable", &body, Some(&fresh))
-                .await
-        }
-    };
-    off("pw-grace")
+    totp_off(&app, &fresh, "pw-grace")
         .await
         .assert_problem(403, "invalid_credentials");
-    let r = off("pw-ada").await;
+    let r = totp_off(&app, &fresh, "pw-ada").await;
     assert_eq!(r.status, 204, "{}", r.text);
     let r = sign_in(&app, "ada@example.com", "pw-ada").await;
     assert_eq!(r.status, 200, "{}", r.text);

@@ -307,11 +307,12 @@ pub fn manual_browser() -> reqwest::Client {
 /// Starts a sign-in in `browser` (which must not follow redirects) and goes through the
 /// provider, stopping short of the callback: returns the callback URL.
 async fn callback_url(app: &TestApp, browser: &reqwest::Client) -> String {
-    let start = browser
-        .get(app.url("/auth/oauth/openid"))
-        .send()
-        .await
-        .unwrap();
+    callback_url_from(browser, &app.url("/auth/oauth/openid")).await
+}
+
+/// The same from `start`: the sign-in's start, or a link's URL.
+async fn callback_url_from(browser: &reqwest::Client, start: &str) -> String {
+    let start = browser.get(start).send().await.unwrap();
     assert_eq!(start.status(), 302);
     let to_provider = start.headers()["location"].to_str().unwrap().to_string();
     let at_provider = reqwest::Client::builder()
@@ -952,8 +953,8 @@ async fn a_link_ends_with_the_session_that_asked_for_it(backend: Backend) {
     assert_eq!(r.status, 200, "{}", r.text);
     // The link is started and the provider has answered; the browser stops short of the
     // callback.
-    let attacker = stopping_at_the_callback();
-    let callback = answer_from_the_provider(&attacker, r.body["url"].as_str().unwrap()).await;
+    let attacker = manual_browser();
+    let callback = callback_url_from(&attacker, r.body["url"].as_str().unwrap()).await;
 
     let r = app.post("/auth/logout", &json!({}), Some(&token)).await;
     assert_eq!(r.status, 204, "{}", r.text);
@@ -968,31 +969,6 @@ async fn a_link_ends_with_the_session_that_asked_for_it(backend: Backend) {
     assert_eq!(ids.body["identities"], json!([]), "{}", ids.text);
 }
 
-/// A browser that follows redirects up to the callback (or the app), not into them.
-fn stopping_at_the_callback() -> reqwest::Client {
-    reqwest::Client::builder()
-        .cookie_store(true)
-        .redirect(reqwest::redirect::Policy::custom(|attempt| {
-            let (url, hops) = (attempt.url(), attempt.previous().len());
-            let there = url.path().ends_with("/callback") || url.host_str() == Some("app.test");
-            match there || hops > 10 {
-                true => attempt.stop(),
-                false => attempt.follow(),
-            }
-        }))
-        .build()
-        .unwrap()
-}
-
-/// Follows `start` through the provider: the callback URL it answered with.
-async fn answer_from_the_provider(browser: &reqwest::Client, start: &str) -> String {
-    let res = browser.get(start).send().await.unwrap();
-    let answered = Reply::from(res).await;
-    let callback = answered.header("location").unwrap_or_default().to_string();
-    assert!(callback.contains("/callback?"), "{}", answered.text);
-    callback
-}
-
 /// A HEAD request (a link checker's, a prefetch) to the sign-in's start or callback is
 /// `405` and spends nothing: the browser's GET still signs in.
 async fn a_head_request_spends_no_sign_in(backend: Backend) {
@@ -1002,12 +978,11 @@ async fn a_head_request_spends_no_sign_in(backend: Backend) {
         json!({"persist": true, "claims": {"email": "ada@example.com", "email_verified": true}}),
     )
     .await;
-    let b = stopping_at_the_callback();
-    let start = app.url("/auth/oauth/openid");
-    let head = b.head(&start).send().await.unwrap();
+    let b = manual_browser();
+    let head = b.head(app.url("/auth/oauth/openid")).send().await.unwrap();
     assert_eq!(head.status(), 405);
     assert_eq!(head.headers()["allow"], "GET");
-    let callback = answer_from_the_provider(&b, &start).await;
+    let callback = callback_url(&app, &b).await;
     let head = b.head(&callback).send().await.unwrap();
     assert_eq!(head.status(), 405);
     let landing = Reply::from(b.get(&callback).send().await.unwrap()).await;

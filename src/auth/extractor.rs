@@ -90,7 +90,7 @@ impl FromRequest for CurrentUser {
                 .db
                 .run(move |conn| Ok(Session::find_with_user(conn, &sid)?))
                 .await?;
-            let (_, user) = live_session(found, &claims)?;
+            let (_, user) = live_session(found, &claims.sub)?;
             Ok(CurrentUser { claims, user })
         })
     }
@@ -101,25 +101,25 @@ pub fn verified_bearer(req: &HttpRequest) -> Result<(Claims, web::Data<AppState>
     state(req).and_then(|s| Ok((own_claims(req, &s)?, s)))
 }
 
-/// The session and user found for a token, when the session is live, belongs to the
-/// token's subject, and the account may go on using it.
+/// The session and user found for a token (or a link intent), when the session is live,
+/// belongs to `subject`, and the account may go on using it.
 pub fn live_session(
     found: Option<(Session, User)>,
-    claims: &Claims,
+    subject: &str,
 ) -> Result<(Session, User), ApiError> {
-    still_standing(found.as_ref().map(|(s, u)| (s, u)), claims)?;
+    still_standing(found.as_ref().map(|(s, u)| (s, u)), subject)?;
     Ok(found.expect("checked by still_standing"))
 }
 
-/// The user of a session that is live, belongs to the token's subject, and whose account
-/// may go on using it.
+/// The user of a session that is live, belongs to `subject`, and whose account may go on
+/// using it.
 fn still_standing<'a>(
     found: Option<(&Session, &'a User)>,
-    claims: &Claims,
+    subject: &str,
 ) -> Result<&'a User, ApiError> {
     let now = now();
     let user = match found {
-        Some((session, user)) if session.is_active(now) && user.id == claims.sub => user,
+        Some((session, user)) if session.is_active(now) && user.id == subject => user,
         _ => return Err(ApiError::Unauthorized("This session has ended.")),
     };
     gate::standing(user, now).map_err(|r| r.error())?;
@@ -146,7 +146,7 @@ impl FromRequest for CachedUser {
             let (claims, state) = checked?;
             let found = state.sessions.session(&state.db, &claims.sid).await?;
             let kept = found.ok_or(ApiError::Unauthorized("This session has ended."))?;
-            still_standing(Some((&kept.session, &kept.user)), &claims)?;
+            still_standing(Some((&kept.session, &kept.user)), &claims.sub)?;
             Ok(CachedUser { claims, kept })
         })
     }

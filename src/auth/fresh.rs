@@ -107,7 +107,7 @@ impl FromRequest for RecentUser {
                     Ok((found, second))
                 })
                 .await?;
-            let (session, user) = live_session(found.0, &claims)?;
+            let (session, user) = live_session(found.0, &claims.sub)?;
             let max_age = state.settings.policy.reauth_max_age;
             if !is_fresh(session.auth_time, &session.amr, found.1, now(), max_age) {
                 return Err(ApiError::ReauthenticationRequired);

@@ -10,7 +10,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::auth::audit;
-use crate::auth::extractor::CurrentUser;
+use crate::auth::extractor::{live_session, CurrentUser};
 use crate::auth::fresh::RecentUser;
 use crate::auth::signin::{FirstFactor, Outcome};
 use crate::db::models::Identity;
@@ -300,13 +300,14 @@ async fn link(
         .run(move |conn| {
             write_tx(conn, |conn| {
                 let now = crate::db::models::now();
-                let asked = crate::db::models::Session::find(conn, &to.session_id)?;
-                if !asked.is_some_and(|s| s.user_id == to.user_id && s.is_active(now)) {
-                    return Err(ApiError::Conflict(SocialError::InvalidState.code()));
-                }
-                let user =
-                    crate::db::models::User::find(conn, &to.user_id)?.ok_or(ApiError::NotFound)?;
-                crate::auth::signin::gate::standing(&user, now).map_err(|r| r.error())?;
+                // The session that asked, by the rule every request's session is held to.
+                let asked = crate::db::models::Session::find_with_user(conn, &to.session_id)?;
+                let (_, user) = live_session(asked, &to.user_id).map_err(|e| match e {
+                    ApiError::Unauthorized(_) => {
+                        ApiError::Conflict(SocialError::InvalidState.code())
+                    }
+                    refused => refused,
+                })?;
                 if let Some(known) = Identity::find(conn, &identity.provider, &identity.subject)? {
                     return match known.user_id == user.id {
                         true => Ok(()),
